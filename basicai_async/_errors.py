@@ -1,0 +1,317 @@
+"""The exceptions raised by basicai_async.
+
+Every failure a user can meet is one of these; no aiohttp or msgspec exception
+leaves the package (they are chained as ``__cause__``). The tree::
+
+    BasicAIError
+    ├── ConfigurationError            bad client options (no API key, bad base URL)
+    ├── QuotaExhaustedError           the local limiter's next slot is beyond max_wait
+    ├── UploadError                   one file could not be uploaded or registered
+    │   └── FileTooLargeError         over the 1 GB pre-signed upload limit
+    └── APIError                      a call to the BasicAI API failed
+        ├── APIConnectionError        no HTTP answer (refused, reset, DNS, ...)
+        │   └── APITimeoutError       no answer within the client's timeout
+        ├── APIDecodeError            the answer is not the expected JSON
+        ├── APIStatusError            a non-200 HTTP status
+        │   ├── BadRequestError           400
+        │   ├── AuthenticationError       401
+        │   ├── PermissionDeniedError     403
+        │   ├── NotFoundError             404
+        │   ├── MethodNotAllowedError     405
+        │   ├── RateLimitError            429 (``retry_after``)
+        │   └── ServerError               5xx
+        │       ├── InternalServerError   500
+        │       ├── BadGatewayError       502
+        │       ├── ServiceUnavailableError 503
+        │       └── GatewayTimeoutError   504
+        └── APIResponseError          HTTP 200 with an envelope code other than OK
+            ├── GenericAPIError           ERROR
+            ├── ResourceNotFoundError     RESOURCE_NOT_FOUND
+            ├── ResourceDuplicatedError   RESOURCE_DUPLICATED
+            ├── NameDuplicatedError       NAME_DUPLICATED
+            ├── IllegalParamError         ILLEGAL_PARAM
+            ├── IllegalFormatError        ILLEGAL_FORMAT
+            ├── FileFormatNotSupportedError FILE_FORMAT_NOT_SUPPORTED
+            ├── OperationFailedError      OPERATION_FAILED
+            ├── LicenseExpiredError       LICENSE_EXPIRED
+            └── UnknownCodeError          any code this SDK does not know yet
+
+Every ``APIError`` carries the HTTP ``method`` and ``path`` of the call (never
+the API key) so that a log line says which call failed.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIConnectionError",
+    "APIDecodeError",
+    "APIError",
+    "APIResponseError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadGatewayError",
+    "BadRequestError",
+    "BasicAIError",
+    "ConfigurationError",
+    "FileFormatNotSupportedError",
+    "FileTooLargeError",
+    "GatewayTimeoutError",
+    "GenericAPIError",
+    "IllegalFormatError",
+    "IllegalParamError",
+    "InternalServerError",
+    "LicenseExpiredError",
+    "MethodNotAllowedError",
+    "NameDuplicatedError",
+    "NotFoundError",
+    "OperationFailedError",
+    "PermissionDeniedError",
+    "QuotaExhaustedError",
+    "RateLimitError",
+    "ResourceDuplicatedError",
+    "ResourceNotFoundError",
+    "ServerError",
+    "ServiceUnavailableError",
+    "UnknownCodeError",
+    "UploadError",
+    "error_for_code",
+    "error_for_status",
+]
+
+
+class BasicAIError(Exception):
+    """Base class of every exception raised by basicai_async."""
+
+
+class ConfigurationError(BasicAIError):
+    """The client was given options it cannot work with (e.g. no API key)."""
+
+
+class QuotaExhaustedError(BasicAIError):
+    """The rate limiter cannot admit a call within ``max_wait`` seconds.
+
+    ``retry_after`` is how many seconds from now the limiter expects its next
+    free slot (for example when the daily quota is spent).
+    """
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UploadError(BasicAIError):
+    """One file could not be uploaded or registered.
+
+    ``stage`` is where it failed: ``"validate"``, ``"presign"``, ``"put"`` or
+    ``"register"``.
+    """
+
+    def __init__(self, message: str, *, filename: str, stage: str) -> None:
+        super().__init__(message)
+        self.filename = filename
+        self.stage = stage
+
+
+class FileTooLargeError(UploadError, ValueError):
+    """A file exceeds the 1 GB limit of pre-signed uploads.
+
+    BasicAI's guide reserves larger files for its STS-token method, which is not
+    released yet; split the file or wait for that method.
+    """
+
+
+class APIError(BasicAIError):
+    """A call to the BasicAI API failed. ``method`` and ``path`` name the call."""
+
+    def __init__(self, message: str, *, method: str, path: str) -> None:
+        super().__init__(f"{method} {path}: {message}")
+        self.method = method
+        self.path = path
+
+
+class APIConnectionError(APIError):
+    """The server gave no HTTP answer (refused, reset, DNS failure, ...).
+
+    ``sent`` is False only when the request certainly never reached the server
+    (the connection could not be opened), which makes even a creating call safe
+    to retry.
+    """
+
+    def __init__(self, message: str, *, method: str, path: str, sent: bool = True) -> None:
+        super().__init__(message, method=method, path=path)
+        self.sent = sent
+
+
+class APITimeoutError(APIConnectionError):
+    """No answer arrived within the client's timeout."""
+
+
+class APIDecodeError(APIError):
+    """The answer was not the JSON the endpoint promises (an HTML page, truncated JSON, a wrong type)."""
+
+    def __init__(self, message: str, *, method: str, path: str, body: str = "") -> None:
+        super().__init__(message, method=method, path=path)
+        self.body = body
+
+
+class APIStatusError(APIError):
+    """The server answered with an HTTP status other than 200.
+
+    ``status`` is the HTTP status and ``body`` the first bytes of the answer, decoded
+    leniently (gateways answer with HTML).
+    """
+
+    status: int = 0
+
+    def __init__(self, message: str, *, method: str, path: str, status: int, body: str = "") -> None:
+        super().__init__(f"HTTP {status} {message}".rstrip(), method=method, path=path)
+        self.status = status
+        self.body = body
+
+
+class BadRequestError(APIStatusError):
+    """HTTP 400: the server rejected the request as malformed."""
+
+
+class AuthenticationError(APIStatusError):
+    """HTTP 401: the API key is missing, unknown, expired or revoked."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """HTTP 403: the key's user may not touch this resource."""
+
+
+class NotFoundError(APIStatusError):
+    """HTTP 404: no such path (check the base URL and API version)."""
+
+
+class MethodNotAllowedError(APIStatusError):
+    """HTTP 405: the path exists but not for this HTTP method."""
+
+
+class RateLimitError(APIStatusError):
+    """HTTP 429: a rate limit was exceeded; ``retry_after`` seconds is the server's hint (or None)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        path: str,
+        status: int = 429,
+        body: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, method=method, path=path, status=status, body=body)
+        self.retry_after = retry_after
+
+
+class ServerError(APIStatusError):
+    """HTTP 5xx: the server or a gateway in front of it failed."""
+
+
+class InternalServerError(ServerError):
+    """HTTP 500."""
+
+
+class BadGatewayError(ServerError):
+    """HTTP 502."""
+
+
+class ServiceUnavailableError(ServerError):
+    """HTTP 503: restart or maintenance; the request was not processed."""
+
+
+class GatewayTimeoutError(ServerError):
+    """HTTP 504: the gateway gave up waiting; the server may still have acted."""
+
+
+class APIResponseError(APIError):
+    """HTTP 200 with an envelope ``code`` other than OK: a business error.
+
+    ``code`` and ``server_message`` are the envelope's fields as sent.
+    """
+
+    def __init__(self, message: str, *, method: str, path: str, code: str) -> None:
+        super().__init__(f"{code}: {message}" if message else code, method=method, path=path)
+        self.code = code
+        self.server_message = message
+
+
+class GenericAPIError(APIResponseError):
+    """Envelope code ERROR: the server reports an unspecified error."""
+
+
+class ResourceNotFoundError(APIResponseError):
+    """Envelope code RESOURCE_NOT_FOUND: an id does not exist (or is not visible to this key)."""
+
+
+class ResourceDuplicatedError(APIResponseError):
+    """Envelope code RESOURCE_DUPLICATED."""
+
+
+class NameDuplicatedError(APIResponseError):
+    """Envelope code NAME_DUPLICATED: the name is already taken in this team."""
+
+
+class IllegalParamError(APIResponseError):
+    """Envelope code ILLEGAL_PARAM: a parameter is missing, out of range or of a wrong type."""
+
+
+class IllegalFormatError(APIResponseError):
+    """Envelope code ILLEGAL_FORMAT."""
+
+
+class FileFormatNotSupportedError(APIResponseError):
+    """Envelope code FILE_FORMAT_NOT_SUPPORTED."""
+
+
+class OperationFailedError(APIResponseError):
+    """Envelope code OPERATION_FAILED (e.g. removing a batch that is not empty)."""
+
+
+class LicenseExpiredError(APIResponseError):
+    """Envelope code LICENSE_EXPIRED."""
+
+
+class UnknownCodeError(APIResponseError):
+    """An envelope code this SDK does not know; ``code`` keeps it."""
+
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    405: MethodNotAllowedError,
+    429: RateLimitError,
+    500: InternalServerError,
+    502: BadGatewayError,
+    503: ServiceUnavailableError,
+    504: GatewayTimeoutError,
+}
+
+_CODE_ERRORS: dict[str, type[APIResponseError]] = {
+    "ERROR": GenericAPIError,
+    "RESOURCE_NOT_FOUND": ResourceNotFoundError,
+    "RESOURCE_DUPLICATED": ResourceDuplicatedError,
+    "NAME_DUPLICATED": NameDuplicatedError,
+    "ILLEGAL_PARAM": IllegalParamError,
+    "ILLEGAL_FORMAT": IllegalFormatError,
+    "FILE_FORMAT_NOT_SUPPORTED": FileFormatNotSupportedError,
+    "OPERATION_FAILED": OperationFailedError,
+    "LICENSE_EXPIRED": LicenseExpiredError,
+}
+
+
+def error_for_status(status: int) -> type[APIStatusError]:
+    """The exception class for an HTTP status other than 200."""
+    if status in _STATUS_ERRORS:
+        return _STATUS_ERRORS[status]
+    return ServerError if status >= 500 else APIStatusError
+
+
+def error_for_code(code: str) -> type[APIResponseError]:
+    """The exception class for a non-OK envelope code (case-insensitive)."""
+    return _CODE_ERRORS.get(code.upper(), UnknownCodeError)

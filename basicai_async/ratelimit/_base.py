@@ -1,0 +1,116 @@
+"""What every limiter is: the ``Limits`` it enforces and the ``Limiter`` protocol.
+
+The request pipeline calls ``await limiter.acquire()`` once before every HTTP
+attempt to the API (retries and pre-sign calls included; object-storage PUTs
+are not API calls and never pass through here), and ``await limiter.pause(s)``
+when the server answers 429 with a ``Retry-After`` of ``s`` seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = ["BASICAI_LIMITS", "Limiter", "LimiterStats", "Limits", "Window", "WindowStats"]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """At most ``count`` admissions in any half-open interval of ``seconds`` seconds."""
+
+    count: int
+    seconds: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.count, int) or isinstance(self.count, bool) or self.count < 1:
+            raise ValueError(f"Window count must be a positive int, got {self.count!r}")
+        if not self.seconds > 0:
+            raise ValueError(f"Window seconds must be > 0, got {self.seconds!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The set of windows one API key is held to.
+
+    ``margin`` seconds are added to every window's length when admitting, so that
+    clock jitter between this process and the server (network delay, a request
+    that left early but arrived late) cannot push a burst into the server's
+    previous window. The BasicAI default is 0.05 s: a call that took a 50 ms
+    detour still lands in a window the limiter already counted.
+
+    Example::
+
+        Limits((Window(100, 1), Window(3000, 60)), margin=0.05)
+    """
+
+    windows: tuple[Window, ...]
+    margin: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.windows:
+            raise ValueError("Limits need at least one Window")
+        if self.margin < 0:
+            raise ValueError(f"Limits margin must be >= 0 seconds, got {self.margin!r}")
+
+    @classmethod
+    def basicai(cls, margin: float = 0.05) -> Limits:
+        """BasicAI's published per-key limits: 100/s, 3000/min, 72000/h, 864000/day."""
+        return cls(
+            (Window(100, 1.0), Window(3000, 60.0), Window(72000, 3600.0), Window(864000, 86400.0)),
+            margin=margin,
+        )
+
+
+BASICAI_LIMITS = Limits.basicai()
+"""The default limits of every ``AsyncBasicAI`` client."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    """One window's state: its limit and how many admissions it can still take now."""
+
+    count: int
+    seconds: float
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterStats:
+    """A snapshot of a limiter.
+
+    ``next_slot_in`` is how many seconds until the next admission could happen
+    (0 when one could happen now); ``paused_for`` how long a server-requested
+    pause (429) still lasts; ``total_wait`` is the sum of all waits so far.
+    """
+
+    windows: tuple[WindowStats, ...]
+    admitted: int
+    waiting: int
+    total_wait: float
+    next_slot_in: float
+    paused_for: float
+
+
+@runtime_checkable
+class Limiter(Protocol):
+    """What the request pipeline needs from a rate limiter."""
+
+    async def acquire(self) -> float:
+        """Wait for a slot and take it; return the seconds waited.
+
+        Raises ``QuotaExhaustedError`` at once if the next slot is further away
+        than the limiter's ``max_wait``. A task cancelled while waiting takes no slot.
+        """
+        ...
+
+    async def try_acquire(self) -> bool:
+        """Take a slot if one is free right now (and nobody is queued); never wait."""
+        ...
+
+    async def pause(self, seconds: float) -> None:
+        """Admit nobody for ``seconds`` (the server said 429 with Retry-After)."""
+        ...
+
+    def stats(self) -> LimiterStats:
+        """A snapshot of the limiter's state."""
+        ...
