@@ -1,0 +1,44 @@
+"""Scenes (continuous frames) and batches (groups of items, not nested)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ._base import Model, RequestModel
+from .data import DataItem, NewData
+
+__all__ = ["Batch", "NewBatch", "NewScene", "Scene"]
+
+
+class Scene(Model):
+    """A scene as the API returns it; ``frames`` when the server includes them."""
+
+    id: int
+    name: str
+    batch_id: int | None = None
+    dataset_id: int | None = None
+    frames: list[DataItem] | None = None
+    created_at: datetime | None = None
+
+
+class NewScene(RequestModel):
+    """Body of ``/dataset/addScene``: a scene and, optionally, its frames."""
+
+    name: str
+    batch_id: int | None = None
+    frames: list[NewData] | None = None
+
+
+class Batch(Model):
+    """A batch as the API returns it."""
+
+    id: int
+    name: str
+    dataset_id: int | None = None
+    created_at: datetime | None = None
+
+
+class NewBatch(RequestModel):
+    """Body of ``/dataset/addBatch``: batches hold no nested items at creation."""
+
+    name: str
