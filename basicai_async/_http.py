@@ -1,0 +1,339 @@
+"""The one request pipeline: limiter -> send -> decode envelope -> map errors -> retry.
+
+Every API call of the SDK, the escape hatch included, goes through
+``Pipeline.request``. It is the only place that builds URLs, sets the
+``Authorization`` header, encodes JSON, maps aiohttp and msgspec exceptions to
+``basicai_async`` ones, and retries.
+
+Retry policy (one loop, ``Pipeline.request``):
+
+- Every attempt first takes a slot from the rate limiter, retries included.
+- Idempotent calls (GET, and the POSTs that update, replace, delete or remove)
+  retry on connection errors, timeouts, 429, 500, 502, 503 and 504.
+- Creating calls (create, addData, batchAddData, addScene, addBatch, pre-sign)
+  retry only where the server cannot have acted: the connection could not be
+  opened, 429 (rejected before processing) or 503 (not processing). After an
+  ambiguous failure (a reset mid-request, a timeout, 500, 502, 504) they raise,
+  because a retry could create the same thing twice.
+- Backoff is exponential from 0.5 s, capped at 8 s, with jitter. A
+  ``Retry-After`` header (seconds or an HTTP date) is honoured up to
+  ``max_retry_after`` seconds; a longer one is raised to the caller. A 429 also
+  pauses the limiter, so every task sharing it slows down, not just this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import aiohttp
+import msgspec
+
+from ._errors import (
+    APIConnectionError,
+    APIDecodeError,
+    APIStatusError,
+    APITimeoutError,
+    RateLimitError,
+    error_for_code,
+    error_for_status,
+)
+from .models.envelope import Envelope
+from .ratelimit import Limiter
+
+__all__ = ["Pipeline", "RetryConfig", "encode_params"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("basicai_async")
+
+_USER_AGENT = "basicai-async"
+_BODY_SNIPPET = 500
+_IDEMPOTENT_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_CREATE_RETRY_STATUSES = frozenset({429, 503})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryConfig:
+    """How the pipeline retries. The defaults are the documented policy."""
+
+    max_retries: int = 3
+    backoff_start: float = 0.5
+    backoff_cap: float = 8.0
+    max_retry_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+
+    def backoff(self, retry: int, rand: float) -> float:
+        """Delay before retry number ``retry`` (1-based), jittered down by up to 25%."""
+        delay: float = min(self.backoff_cap, self.backoff_start * 2.0 ** (retry - 1))
+        return delay * (1 - 0.25 * rand)
+
+
+class _CodeOnly(msgspec.Struct):
+    """Enough of an envelope to tell an error answer whose ``data`` has another shape."""
+
+    code: str
+    message: str | None = None
+
+
+_CODE_DECODER = msgspec.json.Decoder(_CodeOnly)
+# Types whose `data` may legitimately be null (deletes, the escape hatch).
+_NULLABLE: frozenset[Any] = frozenset({object, Any, type(None)})
+
+
+@lru_cache(maxsize=256)
+def _decoder(response_type: Any) -> msgspec.json.Decoder[Envelope[Any]]:
+    # One reusable decoder per response type: building one costs far more than a decode.
+    return msgspec.json.Decoder(Envelope[response_type])
+
+
+def encode_params(params: Mapping[str, object] | None) -> dict[str, str]:
+    """Query parameters as the API wants them: None dropped, bools lowercase, lists comma-joined."""
+    if not params:
+        return {}
+    query: dict[str, str] = {}
+    for name, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            query[name] = "true" if value else "false"
+        elif isinstance(value, (list, tuple)):
+            query[name] = ",".join(str(v) for v in value)
+        else:
+            query[name] = str(value)
+    return query
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _snippet(raw: bytes) -> str:
+    return raw[:_BODY_SNIPPET].decode("utf-8", errors="replace")
+
+
+class Pipeline:
+    """Sends API calls: one per ``request``, with limiting, decoding, errors and retries.
+
+    Not public: ``AsyncBasicAI`` owns one, and resources call it through the client.
+    """
+
+    __slots__ = ("_base_url", "_headers", "_limiter", "_random", "_retry", "_session_factory", "_sleep")
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        limiter: Limiter,
+        retry: RetryConfig,
+        session: Callable[[], Awaitable[aiohttp.ClientSession]],
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        # The key lives only in this header dict: never logged, never in a repr or an error.
+        self._headers = {
+            "Authorization": f"ApiKey {api_key}",
+            "Accept": "application/json",
+            "User-Agent": _USER_AGENT,
+        }
+        self._limiter = limiter
+        self._retry = retry
+        self._session_factory = session
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._random: Callable[[], float] = random.random
+
+    @property
+    def limiter(self) -> Limiter:
+        """The limiter every attempt passes through."""
+        return self._limiter
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object = None,
+        response_type: Any = object,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Call the API and return the envelope's ``data`` decoded as ``response_type``.
+
+        ``idempotent`` defaults to True for GET and False for POST: pass True for
+        POSTs that update, replace, delete or remove (see the module docstring).
+        """
+        method = method.upper()
+        if method not in ("GET", "POST"):
+            raise ValueError(f"BasicAI's API uses only GET and POST, not {method!r}")
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {path!r}")
+        if idempotent is None:
+            idempotent = method == "GET"
+        url = self._base_url + path
+        query = encode_params(params)
+        headers = self._headers
+        body: bytes | None = None
+        if json is not None:
+            body = msgspec.json.encode(json)
+            headers = {**headers, "Content-Type": "application/json"}
+        session = await self._session_factory()
+
+        retry = 0
+        while True:
+            waited = await self._limiter.acquire()
+            started = time.perf_counter()
+            try:
+                status, raw, retry_after = await self._send(session, method, url, query, body, headers, path)
+            except APIConnectionError as exc:
+                self._log(method, path, "error", started, retry, waited)
+                if retry < self._retry.max_retries and (idempotent or not exc.sent):
+                    retry += 1
+                    await self._sleep(self._retry.backoff(retry, self._random()))
+                    continue
+                raise
+            self._log(method, path, status, started, retry, waited)
+            if status == 200:
+                return self._decode(raw, response_type, method, path)
+
+            error = self._status_error(status, raw, retry_after, method, path)
+            retryable = _IDEMPOTENT_RETRY_STATUSES if idempotent else _CREATE_RETRY_STATUSES
+            if retry >= self._retry.max_retries or status not in retryable:
+                raise error
+            retry += 1
+            delay = self._retry.backoff(retry, self._random())
+            if retry_after is not None:
+                if retry_after > self._retry.max_retry_after:
+                    raise error
+                delay = retry_after
+            if status == 429:
+                # The server says the key is over its quota: hold every caller, not just this one.
+                await self._limiter.pause(delay)
+            else:
+                await self._sleep(delay)
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        query: dict[str, str],
+        body: bytes | None,
+        headers: Mapping[str, str],
+        path: str,
+    ) -> tuple[int, bytes, float | None]:
+        """One HTTP exchange; aiohttp's exceptions become ours here and nowhere else."""
+        try:
+            async with session.request(method, url, params=query, data=body, headers=headers) as resp:
+                raw = await resp.read()
+                return resp.status, raw, _parse_retry_after(resp.headers.get("Retry-After"))
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise APITimeoutError("timed out connecting", method=method, path=path, sent=False) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise APIConnectionError(
+                f"could not connect: {exc.os_error}", method=method, path=path, sent=False
+            ) from exc
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise APITimeoutError("timed out waiting for the answer", method=method, path=path) from exc
+        except aiohttp.ClientError as exc:
+            raise APIConnectionError(
+                f"connection failed: {type(exc).__name__}: {exc}", method=method, path=path
+            ) from exc
+
+    @staticmethod
+    def _status_error(
+        status: int, raw: bytes, retry_after: float | None, method: str, path: str
+    ) -> APIStatusError:
+        cls = error_for_status(status)
+        body = _snippet(raw)
+        reason = _status_reason(raw)
+        if cls is RateLimitError:
+            return RateLimitError(reason, method=method, path=path, body=body, retry_after=retry_after)
+        return cls(reason, method=method, path=path, status=status, body=body)
+
+    @staticmethod
+    def _decode(raw: bytes, response_type: Any, method: str, path: str) -> Any:
+        try:
+            envelope = _decoder(response_type).decode(raw)
+        except msgspec.MsgspecError as exc:
+            # An error answer may carry `data` of another shape: look at its code first.
+            try:
+                head = _CODE_DECODER.decode(raw)
+            except msgspec.MsgspecError:
+                raise APIDecodeError(
+                    f"answer is not the expected JSON envelope ({exc})",
+                    method=method,
+                    path=path,
+                    body=_snippet(raw),
+                ) from exc
+            if head.code.upper() != "OK":
+                raise error_for_code(head.code)(
+                    head.message or "", method=method, path=path, code=head.code
+                ) from None
+            raise APIDecodeError(
+                f"answer's data does not match {_type_name(response_type)} ({exc})",
+                method=method,
+                path=path,
+                body=_snippet(raw),
+            ) from exc
+        if envelope.code.upper() != "OK":
+            raise error_for_code(envelope.code)(
+                envelope.message or "", method=method, path=path, code=envelope.code
+            )
+        if envelope.data is None and response_type not in _NULLABLE:
+            raise APIDecodeError(
+                f"answer's data is null, expected {_type_name(response_type)}",
+                method=method,
+                path=path,
+                body=_snippet(raw),
+            )
+        return envelope.data
+
+    @staticmethod
+    def _log(method: str, path: str, status: int | str, started: float, retry: int, waited: float) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %s in %.3fs (attempt %d, limiter wait %.3fs)",
+                method,
+                path,
+                status,
+                time.perf_counter() - started,
+                retry + 1,
+                waited,
+            )
+
+
+def _status_reason(raw: bytes) -> str:
+    """A short reason from a non-200 body: its envelope message if it has one."""
+    try:
+        head = _CODE_DECODER.decode(raw)
+    except msgspec.MsgspecError:
+        return ""
+    return f"{head.code}: {head.message}" if head.message else head.code
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or repr(tp)

@@ -1,0 +1,151 @@
+"""``client.datasets``: the ``/dataset/*`` paths that act on datasets themselves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+
+from .._validate import check_id, check_ids, check_name, check_page_size, chunked
+from ..models import Dataset, DatasetUpdate, IdPage, NewDataset, Page
+from ..pagination import iter_by_id, iter_page_items
+from ._base import Resource
+
+__all__ = ["Datasets"]
+
+
+class Datasets(Resource):
+    """Create, change, delete, list and look up datasets."""
+
+    __slots__ = ()
+
+    async def create(self, *, name: str, type: str, description: str | None = None) -> Dataset:
+        """Create a dataset (``POST /dataset/create``).
+
+        ``type`` is one of ``DatasetType``'s values (``"IMAGE"``, ``"LIDAR_FUSION"``, ...).
+        Not retried after an ambiguous failure, which could create it twice.
+
+        Example::
+
+            ds = await client.datasets.create(name="cars", type=DatasetType.IMAGE)
+        """
+        body = NewDataset(
+            name=check_name("name", name), type=check_name("type", type), description=description
+        )
+        result: Dataset = await self._pipeline.request(
+            "POST", "/dataset/create", json=body, response_type=Dataset
+        )
+        return result
+
+    async def update(
+        self,
+        dataset_id: int,
+        *,
+        name: str | None = None,
+        type: str | None = None,
+        description: str | None = None,
+    ) -> Dataset:
+        """Change only the given fields (``POST /dataset/update/{datasetId}``)."""
+        check_id("dataset_id", dataset_id)
+        if name is not None:
+            check_name("name", name)
+        if name is None and type is None and description is None:
+            raise ValueError("update needs at least one of name, type, description")
+        body = DatasetUpdate(name=name, type=type, description=description)
+        result: Dataset = await self._pipeline.request(
+            "POST", f"/dataset/update/{dataset_id}", json=body, response_type=Dataset, idempotent=True
+        )
+        return result
+
+    async def replace(
+        self, dataset_id: int, *, name: str, type: str, description: str | None = None
+    ) -> Dataset:
+        """Replace every field; fields not given are cleared (``POST /dataset/replace/{datasetId}``)."""
+        check_id("dataset_id", dataset_id)
+        body = NewDataset(
+            name=check_name("name", name), type=check_name("type", type), description=description
+        )
+        result: Dataset = await self._pipeline.request(
+            "POST", f"/dataset/replace/{dataset_id}", json=body, response_type=Dataset, idempotent=True
+        )
+        return result
+
+    async def delete(self, dataset_id: int) -> None:
+        """Delete one dataset (``POST /dataset/delete/{datasetId}``)."""
+        check_id("dataset_id", dataset_id)
+        await self._pipeline.request("POST", f"/dataset/delete/{dataset_id}", idempotent=True)
+
+    async def delete_many(self, dataset_ids: Iterable[int]) -> None:
+        """Delete datasets in bulk (``POST /dataset/delete?datasetIds=...``), 100 ids per call."""
+        ids = check_ids("dataset_ids", dataset_ids)
+        for chunk in chunked(ids):
+            await self._pipeline.request(
+                "POST", "/dataset/delete", params={"datasetIds": chunk}, idempotent=True
+            )
+
+    async def get(self, dataset_id: int) -> Dataset:
+        """One dataset (``GET /dataset/info/{datasetId}``)."""
+        check_id("dataset_id", dataset_id)
+        result: Dataset = await self._pipeline.request(
+            "GET", f"/dataset/info/{dataset_id}", response_type=Dataset
+        )
+        return result
+
+    async def get_many(self, dataset_ids: Iterable[int]) -> list[Dataset]:
+        """Several datasets in the order asked (``GET /dataset/info?datasetIds=...``), 100 ids per call."""
+        ids = check_ids("dataset_ids", dataset_ids)
+        found: list[Dataset] = []
+        for chunk in chunked(ids):
+            found += await self._pipeline.request(
+                "GET", "/dataset/info", params={"datasetIds": chunk}, response_type=list[Dataset]
+            )
+        return found
+
+    def list(
+        self,
+        *,
+        name: str | None = None,
+        type: str | None = None,
+        sort_by: str | None = None,
+        ascending: bool | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[Dataset]:
+        """Every dataset matching the filters, page by page (``GET /dataset/list``).
+
+        ``name`` matches a substring; ``sort_by`` is ``"createdAt"``, ``"name"`` or ``"id"``.
+        Pages may shift if datasets change meanwhile; ``iter_by_id`` does not.
+
+        Example::
+
+            async for ds in client.datasets.list(type="IMAGE"):
+                print(ds.id, ds.name)
+        """
+        check_page_size("page_size", page_size)
+        params: dict[str, object] = {
+            "name": name,
+            "type": type,
+            "sortBy": sort_by,
+            "ascending": ascending,
+            "pageSize": page_size,
+        }
+
+        async def fetch(page_no: int) -> Page[Dataset]:
+            page: Page[Dataset] = await self._pipeline.request(
+                "GET", "/dataset/list", params={**params, "pageNo": page_no}, response_type=Page[Dataset]
+            )
+            return page
+
+        return iter_page_items(fetch, page_size=page_size)
+
+    def iter_by_id(self, *, limit: int = 100) -> AsyncIterator[Dataset]:
+        """Every dataset in id order, stable while data changes (``GET /dataset/listById``)."""
+        check_page_size("limit", limit)
+
+        async def fetch(last_id: int | None) -> IdPage[Dataset]:
+            step: IdPage[Dataset] = await self._pipeline.request(
+                "GET",
+                "/dataset/listById",
+                params={"lastId": last_id, "limit": limit},
+                response_type=IdPage[Dataset],
+            )
+            return step
+
+        return iter_by_id(fetch, limit=limit)
