@@ -1,0 +1,156 @@
+"""``AsyncBasicAI``: the client users hold. Options, session lifecycle, resources."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from ._errors import ConfigurationError
+from ._http import Pipeline, RetryConfig
+from .ratelimit import BASICAI_LIMITS, ExactLimiter, Limiter, Limits
+from .resources import Datasets
+
+__all__ = ["DEFAULT_BASE_URL", "AsyncBasicAI"]
+
+DEFAULT_BASE_URL = "https://open.basic.ai/api/v1"
+"""BasicAI's production API, version 1."""
+
+
+class AsyncBasicAI:
+    """An asyncio client of BasicAI's OpenAPI.
+
+    Every call goes through one pipeline: the rate limiter (BasicAI's per-key
+    limits, exactly), an aiohttp session, typed decoding and retries.
+
+    Example::
+
+        async with AsyncBasicAI() as client:  # key from BASICAI_API_KEY
+            ds = await client.datasets.create(name="cars", type="IMAGE")
+            async for item in client.items.list(ds.id):
+                print(item.name)
+
+    Args:
+        api_key: the API key; defaults to the ``BASICAI_API_KEY`` environment variable.
+        base_url: the API root including the version; defaults to ``BASICAI_BASE_URL``
+            or ``https://open.basic.ai/api/v1``.
+        timeout: seconds allowed for one HTTP attempt, connect to last byte.
+        max_retries: retries after the first attempt (see the retry policy in the README).
+        session: an aiohttp session to use; the client never closes one it was given.
+        limiter: the rate limiter; by default an ``ExactLimiter`` over ``limits``.
+            Pass one limiter to several clients that share a key (or a Redis limiter
+            to share it across processes).
+        limits: the windows of the default limiter (BasicAI's published limits).
+        max_wait: the default limiter raises ``QuotaExhaustedError`` instead of
+            waiting longer than this many seconds for a slot.
+        max_retry_after: the longest server ``Retry-After`` the client waits out.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        session: aiohttp.ClientSession | None = None,
+        limiter: Limiter | None = None,
+        limits: Limits = BASICAI_LIMITS,
+        max_wait: float | None = 300.0,
+        max_retry_after: float = 60.0,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("BASICAI_API_KEY")
+        if not key or not key.strip():
+            raise ConfigurationError(
+                "No API key: pass AsyncBasicAI(api_key=...) or set BASICAI_API_KEY. "
+                "Keys are created in BasicAI's Profile Center."
+            )
+        url = base_url or os.environ.get("BASICAI_BASE_URL") or DEFAULT_BASE_URL
+        if not url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"base_url must start with http:// or https://, got {url!r}")
+        if not timeout > 0:
+            raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
+        if max_retries < 0:
+            raise ConfigurationError(f"max_retries must be >= 0, got {max_retries!r}")
+        self._base_url = url.rstrip("/")
+        self._timeout = timeout
+        self._session = session
+        self._owns_session = session is None
+        self._closed = False
+        self._limiter: Limiter = limiter if limiter is not None else ExactLimiter(limits, max_wait=max_wait)
+        self._pipeline = Pipeline(
+            api_key=key.strip(),
+            base_url=self._base_url,
+            limiter=self._limiter,
+            retry=RetryConfig(max_retries=max_retries, max_retry_after=max_retry_after),
+            session=self._get_session,
+        )
+        self.datasets = Datasets(self._pipeline)
+        """Datasets: create, update, replace, delete, list, traverse, info."""
+
+    @property
+    def base_url(self) -> str:
+        """The API root the client talks to."""
+        return self._base_url
+
+    @property
+    def limiter(self) -> Limiter:
+        """The rate limiter every API call passes through (``limiter.stats()`` shows its state)."""
+        return self._limiter
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Call any path of the API through the same limiter, retries and errors.
+
+        The escape hatch for endpoints or fields the typed resources lack; returns
+        the envelope's ``data`` as plain Python objects. ``idempotent`` (default:
+        True for GET, False for POST) decides which failures are retried.
+
+        Example::
+
+            info = await client.request("GET", "/dataset/info/1")
+        """
+        return await self._pipeline.request(method, path, params=params, json=json, idempotent=idempotent)
+
+    async def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ConfigurationError("this AsyncBasicAI client is closed; create a new one")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                # Not the session's own JSON: bodies are msgspec-encoded by the pipeline.
+                connector=aiohttp.TCPConnector(limit=100),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close the HTTP session the client opened (never one it was given)."""
+        self._closed = True
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+    async def __aenter__(self) -> AsyncBasicAI:
+        await self._get_session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"AsyncBasicAI(base_url={self._base_url!r})"
