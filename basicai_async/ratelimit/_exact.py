@@ -1,0 +1,349 @@
+"""The exact in-process limiter: a ring of recent admission times, one timer, a FIFO queue.
+
+Why not stacked token buckets (``aiolimiter.AsyncLimiter`` per window)? A token
+bucket of capacity N refilled at N/T per second starts full and refills while
+it drains, so one half-open window ``[t, t+T)`` can see the N stored tokens plus
+the ~N that dripped in: up to 2N admissions (measured: ``AsyncLimiter(100, 1)``
+admits 199 in one second). Stacking one bucket per window keeps that flaw in
+every window, and a task cancelled while waiting on an inner bucket has already
+spent the outer buckets' tokens. A bucket describes an average rate; the BasicAI
+contract is a count per sliding window, which only a record of the admissions
+themselves can honour.
+
+So the record is kept: the last ``max(N)`` admission times in a ring
+(``array('d')``; 864,000 doubles = 6.9 MB for BasicAI's daily window). A call may
+go at time ``now`` when, for every window ``(N, T)``, the N-th most recent
+admission is at least ``T + margin`` old: then the N-1 admissions since, plus
+this one, are the most any interval of length T ending now can hold. One ring
+serves all windows because they count the same admissions. The earliest such
+``now`` (``_next_at``) is recomputed in O(len(windows)) after each admission, so
+the uncontended path is a comparison and an array write.
+
+Waiters queue in arrival order. Only the head is ever woken (by one
+``loop.call_at`` timer, re-armed rather than stacked); it admits *itself* when it
+resumes, so nothing is charged while it waits and a waiter cancelled after being
+woken never took a slot: it hands the wake-up to the next in line, as
+``asyncio.Lock`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from array import array
+from collections import deque
+from collections.abc import Callable
+
+from .._errors import QuotaExhaustedError
+from ._base import BASICAI_LIMITS, LimiterStats, Limits, WindowStats
+
+__all__ = ["ExactLimiter"]
+
+_NEVER = -math.inf
+_MIN_DELAY = 1e-6  # the shortest timer armed; see _wake_head
+
+
+class ExactLimiter:
+    """Admit calls as fast as ``limits`` allow and never faster, first come first served.
+
+    For every window ``(N, T)`` no interval ``[t, t+T)`` of the limiter's clock
+    holds more than N admissions (``T + limits.margin`` is enforced). A waiter is
+    admitted as soon as every window has room, in arrival order; cancelling it
+    costs no quota. One limiter belongs to one event loop.
+
+    Args:
+        limits: the windows to enforce (BasicAI's published limits by default).
+        max_wait: ``acquire`` raises ``QuotaExhaustedError`` at once, instead of
+            queueing, when its earliest possible admission (given the waiters
+            ahead of it) is more than this many seconds away. ``None``: always wait.
+        clock: seconds, monotonic; defaults to the running loop's ``time()`` so
+            that a test loop's virtual clock drives the limiter.
+        jitter: a server pause of ``s`` seconds lasts a random ``s`` to
+            ``s * (1 + jitter)``, so that clients sharing a key do not all come
+            back at the same instant.
+
+    Example::
+
+        limiter = ExactLimiter(Limits((Window(10, 1.0),)), max_wait=60)
+        waited = await limiter.acquire()
+    """
+
+    __slots__ = (
+        "_admitted",
+        "_clock",
+        "_jitter",
+        "_limits",
+        "_max_wait",
+        "_next_at",
+        "_pause_until",
+        "_pos",
+        "_queued",
+        "_ring",
+        "_size",
+        "_timer",
+        "_total_wait",
+        "_waiters",
+        "_windows",
+    )
+
+    def __init__(
+        self,
+        limits: Limits = BASICAI_LIMITS,
+        *,
+        max_wait: float | None = 300.0,
+        clock: Callable[[], float] | None = None,
+        jitter: float = 0.1,
+    ) -> None:
+        if max_wait is not None and not max_wait >= 0:
+            raise ValueError(f"max_wait must be >= 0 seconds or None, got {max_wait!r}")
+        if not jitter >= 0:
+            raise ValueError(f"jitter must be >= 0, got {jitter!r}")
+        self._limits = limits
+        self._max_wait = max_wait
+        self._clock = clock
+        self._jitter = jitter
+        # (N, T + margin), computed once: the admission check adds nothing else.
+        self._windows = tuple((w.count, w.seconds + limits.margin) for w in limits.windows)
+        self._size = max(w.count for w in limits.windows)
+        # Zeros are never read as admissions: a window is only consulted once
+        # ``_admitted >= N``, i.e. once its N-th most recent slot has been written.
+        self._ring = array("d", [0.0]) * self._size
+        self._pos = 0  # where the next admission is written; pos-1 is the most recent
+        self._admitted = 0
+        self._next_at = _NEVER  # earliest clock time the next admission may happen
+        self._pause_until = _NEVER
+        # Futures of queued waiters, head first. Cancelled ones stay until they
+        # reach the head (dropping them from the middle would be O(n)); ``_queued``
+        # counts the live ones.
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._queued = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._total_wait = 0.0
+
+    @property
+    def limits(self) -> Limits:
+        """The windows this limiter enforces."""
+        return self._limits
+
+    @property
+    def max_wait(self) -> float | None:
+        """The longest wait ``acquire`` accepts before raising ``QuotaExhaustedError``."""
+        return self._max_wait
+
+    # -- the Limiter protocol -------------------------------------------------
+
+    async def acquire(self) -> float:
+        """Wait for a slot in every window and take it; return the seconds waited.
+
+        Raises ``QuotaExhaustedError`` (with ``retry_after``) at once if the
+        earliest admission is more than ``max_wait`` seconds away.
+        """
+        clock = self._clock
+        now = asyncio.get_running_loop().time() if clock is None else clock()
+        # The fast path: nobody queued and every window has room. No future, no timer.
+        if not self._queued and now >= self._next_at:
+            self._admit(now)
+            return 0.0
+        return await self._wait(now)
+
+    async def try_acquire(self) -> bool:
+        """Take a slot if one is free now and nobody is queued; never wait."""
+        if self._queued:
+            return False  # a newcomer never jumps the queue
+        now = self._now()
+        if now < self._next_at:
+            return False
+        self._admit(now)
+        return True
+
+    async def pause(self, seconds: float) -> None:
+        """Admit nobody for ``seconds`` plus jitter (the server answered 429 with Retry-After).
+
+        A pause never shortens one already in force.
+        """
+        if not seconds >= 0:
+            raise ValueError(f"pause seconds must be >= 0, got {seconds!r}")
+        until = self._now() + seconds * (1.0 + self._jitter * random.random())
+        if until > self._pause_until:
+            self._pause_until = until
+            if until > self._next_at:
+                self._next_at = until
+            if self._queued:
+                self._wake_head()  # re-arm the timer for the later time
+
+    def stats(self) -> LimiterStats:
+        """A snapshot: remaining per window, next slot, admissions, waiters, waits, pause."""
+        now = self._now()
+        return LimiterStats(
+            windows=tuple(
+                WindowStats(w.count, w.seconds, w.count - self._in_window(count, length, now))
+                for w, (count, length) in zip(self._limits.windows, self._windows, strict=True)
+            ),
+            admitted=self._admitted,
+            waiting=self._queued,
+            total_wait=self._total_wait,
+            next_slot_in=max(0.0, self._next_at - now),
+            paused_for=max(0.0, self._pause_until - now),
+        )
+
+    # -- the synchronous core: no event loop needed ---------------------------
+
+    def _next_slot(self) -> float:
+        """The earliest clock time at which the next admission may happen."""
+        return self._next_at
+
+    def _admit(self, now: float) -> None:
+        """Record an admission at ``now`` (which must be >= ``_next_slot()``)."""
+        ring = self._ring
+        pos = self._pos
+        ring[pos] = now
+        pos += 1
+        if pos == self._size:
+            pos = 0
+        self._pos = pos
+        admitted = self._admitted = self._admitted + 1
+        next_at = self._pause_until
+        for count, length in self._windows:
+            # ring[pos - count] is the count-th most recent admission; a negative
+            # index wraps around the ring, which is exactly what a ring wants.
+            if admitted >= count and ring[pos - count] + length > next_at:
+                next_at = ring[pos - count] + length
+        self._next_at = next_at
+
+    def _earliest(self, nth: int, now: float) -> float:
+        """A lower bound of the clock time of the ``nth`` admission from now on.
+
+        Window (N, T) spaces admission k at least T after admission k-N; following
+        that chain back from the nth to an admission already made gives the bound.
+        It is exact with one window and never later than the truth with several,
+        so ``max_wait`` never refuses a call that could have gone in time.
+        """
+        start = max(now, self._pause_until)
+        earliest = start
+        ring = self._ring
+        pos = self._pos
+        for count, length in self._windows:
+            periods, offset = divmod(nth - 1, count)
+            first = start  # the bound of the (offset+1)-th admission from now
+            back = count - offset  # ... which follows the back-th most recent one
+            if self._admitted >= back and ring[pos - back] + length > first:
+                first = ring[pos - back] + length
+            earliest = max(earliest, first + periods * length)
+        return earliest
+
+    def _in_window(self, count: int, length: float, now: float) -> int:
+        """How many of the last ``count`` admissions are less than ``length`` old."""
+        ring = self._ring
+        pos = self._pos
+        lo, hi = 0, min(count, self._admitted)
+        while lo < hi:  # admission times only grow, so bisect on the k-th most recent
+            mid = (lo + hi + 1) // 2
+            if ring[pos - mid] + length > now:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    # -- waiting -------------------------------------------------------------
+
+    def _now(self) -> float:
+        clock = self._clock
+        return asyncio.get_running_loop().time() if clock is None else clock()
+
+    async def _wait(self, start: float) -> float:
+        if self._max_wait is not None:
+            earliest = self._earliest(self._queued + 1, start)
+            if earliest - start > self._max_wait:
+                raise QuotaExhaustedError(
+                    f"rate limit: the next slot is {earliest - start:.3f}s away,"
+                    f" more than max_wait={self._max_wait}s",
+                    retry_after=earliest - start,
+                )
+        loop = asyncio.get_running_loop()
+        waiters = self._waiters
+        fut: asyncio.Future[None] = loop.create_future()
+        waiters.append(fut)
+        self._queued += 1
+        if self._queued == 1:
+            self._wake_head()  # we are the head: arm the timer
+        try:
+            while True:
+                await fut
+                now = self._now()
+                if now >= self._next_at:
+                    break
+                # A pause arrived between our wake-up and now: wait again, still first.
+                fut = loop.create_future()
+                waiters[0] = fut
+                self._wake_head()
+        except BaseException:
+            fut.cancel()  # a no-op if we were woken; then the wake-up passes on below
+            self._queued -= 1
+            if waiters and waiters[0] is fut:
+                waiters.popleft()
+                self._wake_head()
+            elif not self._queued:
+                waiters.clear()  # only cancelled futures are left
+                self._cancel_timer()
+            raise
+        waiters.popleft()  # only the head is ever woken, so it is us
+        self._queued -= 1
+        self._admit(now)
+        waited = now - start
+        self._total_wait += waited
+        if self._queued:
+            # Wake the next one now if there is room; it runs after us (call_soon
+            # order), so admissions stay in arrival order.
+            self._wake_head()
+        return waited
+
+    def _wake_head(self) -> None:
+        """Wake the first live waiter if a slot is free, else arm the one timer for it."""
+        waiters = self._waiters
+        while waiters:
+            head = waiters[0]
+            if not head.done():
+                break
+            if not head.cancelled():
+                return  # woken already, on its way to admit itself
+            waiters.popleft()
+        else:
+            self._cancel_timer()
+            return
+        now = self._now()
+        at = self._next_at
+        if now >= at:
+            self._cancel_timer()
+            head.set_result(None)
+            return
+        loop = asyncio.get_running_loop()
+        # The timer runs on the loop's clock; translate when the limiter has its own.
+        # asyncio runs a handle up to the clock's resolution early, so a slot a hair
+        # away is armed a microsecond out instead: a handle due "now" would fire,
+        # find the slot still a femtosecond off and re-arm, forever, on a loop whose
+        # time only moves when it sleeps (a virtual clock).
+        delay = at - now
+        exact = self._clock is None and delay >= _MIN_DELAY
+        when = at if exact else loop.time() + max(delay, _MIN_DELAY)
+        timer = self._timer
+        if timer is not None:
+            if timer.when() == when:
+                return
+            timer.cancel()
+        self._timer = loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._wake_head()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<ExactLimiter windows={self._windows!r} margin={self._limits.margin}"
+            f" admitted={self._admitted} waiting={self._queued}>"
+        )
