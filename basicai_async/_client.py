@@ -12,7 +12,7 @@ import aiohttp
 from ._errors import ConfigurationError
 from ._http import Pipeline, RetryConfig
 from .ratelimit import BASICAI_LIMITS, ExactLimiter, Limiter, Limits
-from .resources import Datasets
+from .resources import Annotations, Batches, Data, Datasets, Items, Scenes, Storage
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncBasicAI"]
 
@@ -90,6 +90,18 @@ class AsyncBasicAI:
         )
         self.datasets = Datasets(self._pipeline)
         """Datasets: create, update, replace, delete, list, traverse, info."""
+        self.data = Data(self._pipeline)
+        """Data items: add one or many, remove one or many."""
+        self.scenes = Scenes(self._pipeline)
+        """Scenes: add (optionally with frames), remove."""
+        self.batches = Batches(self._pipeline)
+        """Batches: add, remove an empty one."""
+        self.items = Items(self._pipeline)
+        """Items at one level of a dataset: page listing, id-order traversal."""
+        self.annotations = Annotations(self._pipeline)
+        """Annotation sources and the results of data items and scenes."""
+        self.storage = Storage(self._pipeline)
+        """Pre-signed upload URLs for object storage."""
 
     @property
     def base_url(self) -> str:

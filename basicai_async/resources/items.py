@@ -1,0 +1,69 @@
+"""``client.items``: the items (data, scenes, batches) at one level of a dataset's tree."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from .._validate import check_id, check_page_size
+from ..models import IdPage, Item, Page
+from ..pagination import iter_by_id, iter_page_items
+from ._base import Resource
+
+__all__ = ["Items"]
+
+
+class Items(Resource):
+    """List the items of one level of a dataset, page by page or in id order."""
+
+    __slots__ = ()
+
+    def list(
+        self, dataset_id: int, *, parent_id: int | None = None, page_size: int = 100
+    ) -> AsyncIterator[Item]:
+        """Every item at one level, page by page (``GET /dataset/listItem/{datasetId}``).
+
+        ``parent_id`` (a batch or scene) selects the level; none means the top
+        level. ``item.item_type`` says whether an item is data, a scene or a batch.
+        Pages may shift if items change meanwhile; ``iter_by_id`` does not.
+
+        Example::
+
+            async for item in client.items.list(ds.id):
+                print(item.item_type, item.name)
+        """
+        check_id("dataset_id", dataset_id)
+        if parent_id is not None:
+            check_id("parent_id", parent_id)
+        check_page_size("page_size", page_size)
+        path = f"/dataset/listItem/{dataset_id}"
+        params: dict[str, object] = {"parentId": parent_id, "pageSize": page_size}
+
+        async def fetch(page_no: int) -> Page[Item]:
+            page: Page[Item] = await self._pipeline.request(
+                "GET", path, params={**params, "pageNo": page_no}, response_type=Page[Item]
+            )
+            return page
+
+        return iter_page_items(fetch, page_size=page_size)
+
+    def iter_by_id(
+        self, dataset_id: int, *, parent_id: int | None = None, limit: int = 100
+    ) -> AsyncIterator[Item]:
+        """Every item at one level in id order, stable while items change
+        (``GET /dataset/listItemById/{datasetId}``)."""
+        check_id("dataset_id", dataset_id)
+        if parent_id is not None:
+            check_id("parent_id", parent_id)
+        check_page_size("limit", limit)
+        path = f"/dataset/listItemById/{dataset_id}"
+
+        async def fetch(last_id: int | None) -> IdPage[Item]:
+            step: IdPage[Item] = await self._pipeline.request(
+                "GET",
+                path,
+                params={"parentId": parent_id, "lastId": last_id, "limit": limit},
+                response_type=IdPage[Item],
+            )
+            return step
+
+        return iter_by_id(fetch, limit=limit)
