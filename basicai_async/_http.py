@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 import aiohttp
 import msgspec
@@ -336,4 +336,7 @@ def _status_reason(raw: bytes) -> str:
 
 
 def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or repr(tp)
+    """``list[Dataset]``, ``Page[DataItem]``: generic aliases keep their arguments in error messages."""
+    args = get_args(tp)
+    name = getattr(get_origin(tp) or tp, "__name__", None) or repr(tp)
+    return f"{name}[{', '.join(_type_name(a) for a in args)}]" if args else name
