@@ -1,0 +1,37 @@
+"""Handler of ``/storage/batchGeneratePreSignedUploadUrl``: pre-signed PUT URLs on the emulator's store."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..models import PresignRequest
+from ._context import context
+from ._store import MAX_UPLOAD
+from ._wire import MAX_IDS, ApiError, Code, decode_body, ok
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+_BAD_NAME_CHARS = frozenset('/\\?#%"<>\x00')
+
+
+def _check_filename(name: str) -> str:
+    if not name.strip() or name in (".", "..") or any(ch in _BAD_NAME_CHARS or ord(ch) < 32 for ch in name):
+        raise ApiError(Code.ILLEGAL_PARAM, f"filename {name!r} is empty or has characters a key cannot hold")
+    return name
+
+
+@routes.post("/storage/batchGeneratePreSignedUploadUrl")
+async def presign(request: web.Request) -> web.Response:
+    """Body: ``[{"filename", "size", "deviceName"?}]``; data: one pre-signed upload each, in order."""
+    body = await decode_body(request, list[PresignRequest])
+    if len(body) > MAX_IDS:
+        raise ApiError(Code.ILLEGAL_PARAM, f"at most {MAX_IDS} files per call, got {len(body)}")
+    for one in body:
+        _check_filename(one.filename)
+        if not 0 <= one.size <= MAX_UPLOAD:
+            raise ApiError(Code.ILLEGAL_PARAM, f"size of {one.filename} must be 0 to {MAX_UPLOAD} bytes")
+    store = context(request).store
+    origin = request.url.origin()
+    return ok([store.presign_put(origin, one.filename, one.size) for one in body])
