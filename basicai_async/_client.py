@@ -13,6 +13,7 @@ from ._errors import ConfigurationError
 from ._http import Pipeline, RetryConfig
 from .ratelimit import BASICAI_LIMITS, ExactLimiter, Limiter, Limits
 from .resources import Annotations, Batches, Data, Datasets, Items, Scenes, Storage
+from .uploader import Uploader, UploadProgress
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncBasicAI"]
 
@@ -112,6 +113,22 @@ class AsyncBasicAI:
     def limiter(self) -> Limiter:
         """The rate limiter every API call passes through (``limiter.stats()`` shows its state)."""
         return self._limiter
+
+    def uploader(
+        self,
+        *,
+        concurrency: int = 16,
+        put_retries: int = 3,
+        progress: UploadProgress | None = None,
+    ) -> Uploader:
+        """An ``Uploader`` that pre-signs, PUTs and registers files through this client.
+
+        Example::
+
+            report = await client.uploader().upload(dataset_id, Path("images").glob("*.jpg"))
+            report.raise_for_failures()
+        """
+        return Uploader(self, concurrency=concurrency, put_retries=put_retries, progress=progress)
 
     async def request(
         self,
