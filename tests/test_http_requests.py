@@ -1,0 +1,184 @@
+"""What the pipeline sends (URL, query, headers, body) and what it logs, with the key kept out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import msgspec
+import pytest
+from _pipeline_fakes import API_KEY, BASE_URL, FakeLimiter, connector_error, envelope, make_pipeline
+from aioresponses import aioresponses
+from yarl import URL
+
+from basicai_async import _errors as errors
+from basicai_async._http import _decoder, encode_params
+from basicai_async.models import Dataset, NewDataset, Page
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+@pytest.fixture
+def mocked() -> Iterator[aioresponses]:
+    with aioresponses() as m:
+        yield m
+
+
+async def test_get_sends_query_and_auth(session: aiohttp.ClientSession, mocked: aioresponses) -> None:
+    pipeline, _, _ = make_pipeline(session)
+    url = BASE_URL + "/dataset/list?ascending=true&datasetIds=4,5&pageNo=1"
+    mocked.get(url, payload=envelope({"total": 1, "list": [{"id": 4, "name": "a"}]}))
+    page = await pipeline.request(
+        "get",
+        "/dataset/list",
+        params={"ascending": True, "datasetIds": [4, 5], "pageNo": 1, "name": None},
+        response_type=Page[Dataset],
+    )
+    assert page == Page(items=[Dataset(id=4, name="a")], total=1)
+    (call,) = mocked.requests[("GET", URL(url))]
+    headers = call.kwargs["headers"]
+    assert headers["Authorization"] == f"ApiKey {API_KEY}"
+    assert headers["Accept"] == "application/json"
+    assert "Content-Type" not in headers
+    assert call.kwargs["data"] is None
+    assert call.kwargs["params"] == {"ascending": "true", "datasetIds": "4,5", "pageNo": "1"}
+
+
+async def test_post_sends_msgspec_json(session: aiohttp.ClientSession, mocked: aioresponses) -> None:
+    pipeline, _, _ = make_pipeline(session)
+    url = BASE_URL + "/dataset/create"
+    mocked.post(url, payload=envelope({"id": 9, "name": "cars"}))
+    await pipeline.request("POST", "/dataset/create", json=NewDataset(name="cars", type="IMAGE"))
+    (call,) = mocked.requests[("POST", URL(url))]
+    assert call.kwargs["headers"]["Content-Type"] == "application/json"
+    # camelCase on the wire, unset optional fields left out.
+    assert msgspec.json.decode(call.kwargs["data"]) == {"name": "cars", "type": "IMAGE"}
+
+
+async def test_escape_hatch_type_decodes_plain_data(
+    session: aiohttp.ClientSession, mocked: aioresponses
+) -> None:
+    pipeline, _, _ = make_pipeline(session)
+    mocked.get(BASE_URL + "/dataset/info/1", payload=envelope({"id": 1, "extra": [1, {"a": None}]}))
+    assert await pipeline.request("GET", "/dataset/info/1") == {"id": 1, "extra": [1, {"a": None}]}
+
+
+def test_encode_params() -> None:
+    params = {
+        "name": "cars",
+        "ascending": False,
+        "strict": True,
+        "datasetIds": [1, 2, 3],
+        "tags": ("a", "b"),
+        "lastId": None,
+        "pageSize": 100,
+    }
+    assert encode_params(params) == {
+        "name": "cars",
+        "ascending": "false",
+        "strict": "true",
+        "datasetIds": "1,2,3",
+        "tags": "a,b",
+        "pageSize": "100",
+    }
+    assert encode_params(None) == {}
+    assert encode_params({}) == {}
+
+
+def test_one_decoder_per_response_type() -> None:
+    assert _decoder(Dataset) is _decoder(Dataset)
+    assert _decoder(Page[Dataset]) is _decoder(Page[Dataset])
+    assert _decoder(Dataset) is not _decoder(Page[Dataset])
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "patch"])
+async def test_only_get_and_post(session: aiohttp.ClientSession, mocked: aioresponses, method: str) -> None:
+    pipeline, limiter, _ = make_pipeline(session)
+    with pytest.raises(ValueError, match=f"only GET and POST, not '{method.upper()}'"):
+        await pipeline.request(method, "/dataset/info/1")
+    assert limiter.acquired == 0
+
+
+async def test_path_must_be_absolute(session: aiohttp.ClientSession, mocked: aioresponses) -> None:
+    pipeline, limiter, _ = make_pipeline(session)
+    with pytest.raises(ValueError, match="path must start with '/'"):
+        await pipeline.request("GET", "dataset/info/1")
+    assert limiter.acquired == 0
+
+
+async def test_debug_line_per_attempt(
+    session: aiohttp.ClientSession, mocked: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline, _, _ = make_pipeline(session, limiter=FakeLimiter(wait=0.25))
+    url = BASE_URL + "/dataset/info/1"
+    mocked.get(url, exception=connector_error())
+    mocked.get(url, status=502)
+    mocked.get(url, payload=envelope({"id": 1, "name": "a"}))
+    with caplog.at_level(logging.DEBUG, logger="basicai_async"):
+        await pipeline.request("GET", "/dataset/info/1", response_type=Dataset)
+    lines = [r.getMessage() for r in caplog.records if r.name == "basicai_async"]
+    assert len(lines) == 3
+    for line, status, attempt in zip(lines, ["error", "502", "200"], [1, 2, 3], strict=True):
+        assert line.startswith(f"GET /dataset/info/1 -> {status} in ")
+        assert f"(attempt {attempt}, limiter wait 0.250s)" in line
+    assert all(r.levelno == logging.DEBUG for r in caplog.records)
+
+
+async def test_no_log_above_debug_level(
+    session: aiohttp.ClientSession, mocked: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline, _, _ = make_pipeline(session)
+    mocked.get(BASE_URL + "/dataset/info/1", payload=envelope(None))
+    with caplog.at_level(logging.INFO, logger="basicai_async"):
+        await pipeline.request("GET", "/dataset/info/1")
+    assert caplog.records == []
+
+
+FAILURES = [
+    {"status": 401, "body": "unauthorized"},
+    {"status": 429, "headers": {"Retry-After": "999"}},
+    {"status": 500},
+    {"payload": envelope(code="LICENSE_EXPIRED", message="renew")},
+    {"body": "<html>"},
+    {"payload": envelope(None)},
+    {"exception": connector_error()},
+    {"exception": aiohttp.ServerDisconnectedError()},
+    {"exception": aiohttp.ServerTimeoutError()},
+]
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen:
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return seen
+
+
+@pytest.mark.parametrize("answer", FAILURES)
+async def test_key_never_in_logs_or_errors(
+    session: aiohttp.ClientSession,
+    mocked: aioresponses,
+    caplog: pytest.LogCaptureFixture,
+    answer: dict[str, object],
+) -> None:
+    pipeline, _, _ = make_pipeline(session, max_retries=1)
+    mocked.get(BASE_URL + "/dataset/info/1", repeat=True, **answer)
+    with caplog.at_level(logging.DEBUG), pytest.raises(errors.APIError) as info:
+        await pipeline.request("GET", "/dataset/info/1", response_type=Dataset)
+    assert caplog.records
+    for record in caplog.records:
+        assert API_KEY not in record.getMessage()
+        assert API_KEY not in repr(record.args)
+    for exc in _chain(info.value):
+        assert API_KEY not in str(exc)
+        assert API_KEY not in repr(exc)
+        assert API_KEY not in repr(exc.args)
+    assert API_KEY not in repr(vars(info.value))
+    assert API_KEY not in repr(pipeline)
