@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -27,7 +28,8 @@ class Context:
 
 CONTEXT = web.AppKey("basicai_emulator", Context)
 """The app key under which the :class:`Context` lives."""
-KEY = "basicai_api_key"
+# aiohttp 3.14 warns on plain string request keys; older ones have no RequestKey.
+KEY: Any = web.RequestKey("basicai_api_key", ApiKey) if hasattr(web, "RequestKey") else "basicai_api_key"
 """The request key under which the auth middleware leaves the caller's :class:`ApiKey`."""
 
 

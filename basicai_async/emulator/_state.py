@@ -181,8 +181,9 @@ class State:
             ds.data_count += 1
 
     def _drop(self, ds: DatasetRec, rec: ItemRec) -> None:
-        for child_id in list(ds.children.pop(rec.id, [])):
+        for child_id in list(ds.children.get(rec.id, [])):
             self._drop(ds, ds.items[child_id])
+        ds.children.pop(rec.id, None)
         del ds.items[rec.id]
         siblings = ds.children[rec.parent_id]
         del siblings[bisect.bisect_left(siblings, rec.id)]

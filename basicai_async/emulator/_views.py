@@ -108,7 +108,7 @@ def results_for(ds: DatasetRec, data: ItemRec, source_id: int | None) -> list[An
                     track_name=str(k + 1),
                     class_id=class_id + 1,
                     class_name=_CLASSES[class_id],
-                    class_values=[],
+                    class_values=[{"id": "occluded", "value": bool(seed % 2)}],
                     contour=contour,
                 )
             )
@@ -120,7 +120,7 @@ def results_for(ds: DatasetRec, data: ItemRec, source_id: int | None) -> list[An
                 source_name=source.name,
                 version=1,
                 validity="VALID",
-                classification_values=[],
+                classification_values=[{"id": "weather", "value": ("sunny", "rain")[data.id % 2]}],
                 instances=instances,
             )
         )
