@@ -160,6 +160,9 @@ class AsyncBasicAI:
                 # Not the session's own JSON: bodies are msgspec-encoded by the pipeline.
                 connector=aiohttp.TCPConnector(limit=100),
             )
+        elif self._session.closed:
+            # Else aiohttp's bare RuntimeError("Session is closed") would reach the user.
+            raise ConfigurationError("the aiohttp session given to AsyncBasicAI is closed")
         return self._session
 
     async def close(self) -> None:
