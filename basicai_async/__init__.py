@@ -1,5 +1,154 @@
-"""basicai_async: the asyncio Python SDK for BasicAI's OpenAPI."""
+"""basicai_async: the asyncio Python SDK for BasicAI's OpenAPI.
+
+Example::
+
+    import asyncio
+    from basicai_async import AsyncBasicAI
+
+    async def main() -> None:
+        async with AsyncBasicAI() as client:  # key from BASICAI_API_KEY
+            async for dataset in client.datasets.list():
+                print(dataset.id, dataset.name)
+
+    asyncio.run(main())
+"""
+
+from ._client import DEFAULT_BASE_URL, AsyncBasicAI
+from ._errors import (
+    APIConnectionError,
+    APIDecodeError,
+    APIError,
+    APIResponseError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadGatewayError,
+    BadRequestError,
+    BasicAIError,
+    ConfigurationError,
+    FileFormatNotSupportedError,
+    FileTooLargeError,
+    GatewayTimeoutError,
+    GenericAPIError,
+    IllegalFormatError,
+    IllegalParamError,
+    InternalServerError,
+    LicenseExpiredError,
+    MethodNotAllowedError,
+    NameDuplicatedError,
+    NotFoundError,
+    OperationFailedError,
+    PermissionDeniedError,
+    QuotaExhaustedError,
+    RateLimitError,
+    ResourceDuplicatedError,
+    ResourceNotFoundError,
+    ServerError,
+    ServiceUnavailableError,
+    UnknownCodeError,
+    UploadError,
+)
+from ._manifest import Manifest, ManifestEntry
+from ._sources import MAX_PRESIGNED_SIZE, UploadSource
+from .export import ExportSummary, export_results, iter_data_ids, iter_results
+from .models import (
+    AnnotationResult,
+    AnnotationSource,
+    Batch,
+    DataItem,
+    Dataset,
+    DatasetType,
+    DatasetUpdate,
+    FileRef,
+    Instance,
+    Item,
+    ItemType,
+    NewBatch,
+    NewData,
+    NewDataset,
+    NewScene,
+    PresignedUpload,
+    PresignRequest,
+    Scene,
+    SourceType,
+)
+from .ratelimit import BASICAI_LIMITS, ExactLimiter, Limiter, LimiterStats, Limits, PacedLimiter, Window
+from .uploader import Uploader, UploadProgress, UploadReport, UploadResult
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "BASICAI_LIMITS",
+    "DEFAULT_BASE_URL",
+    "MAX_PRESIGNED_SIZE",
+    "APIConnectionError",
+    "APIDecodeError",
+    "APIError",
+    "APIResponseError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AnnotationResult",
+    "AnnotationSource",
+    "AsyncBasicAI",
+    "AuthenticationError",
+    "BadGatewayError",
+    "BadRequestError",
+    "BasicAIError",
+    "Batch",
+    "ConfigurationError",
+    "DataItem",
+    "Dataset",
+    "DatasetType",
+    "DatasetUpdate",
+    "ExactLimiter",
+    "ExportSummary",
+    "FileFormatNotSupportedError",
+    "FileRef",
+    "FileTooLargeError",
+    "GatewayTimeoutError",
+    "GenericAPIError",
+    "IllegalFormatError",
+    "IllegalParamError",
+    "Instance",
+    "InternalServerError",
+    "Item",
+    "ItemType",
+    "LicenseExpiredError",
+    "Limiter",
+    "LimiterStats",
+    "Limits",
+    "Manifest",
+    "ManifestEntry",
+    "MethodNotAllowedError",
+    "NameDuplicatedError",
+    "NewBatch",
+    "NewData",
+    "NewDataset",
+    "NewScene",
+    "NotFoundError",
+    "OperationFailedError",
+    "PacedLimiter",
+    "PermissionDeniedError",
+    "PresignRequest",
+    "PresignedUpload",
+    "QuotaExhaustedError",
+    "RateLimitError",
+    "ResourceDuplicatedError",
+    "ResourceNotFoundError",
+    "Scene",
+    "ServerError",
+    "ServiceUnavailableError",
+    "SourceType",
+    "UnknownCodeError",
+    "UploadError",
+    "UploadProgress",
+    "UploadReport",
+    "UploadResult",
+    "UploadSource",
+    "Uploader",
+    "Window",
+    "__version__",
+    "export_results",
+    "iter_data_ids",
+    "iter_results",
+]

@@ -60,8 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--name", help="name substring")
     ls.add_argument("--type", help="dataset type")
 
-    emu = sub.add_parser("emulator", help="run the local BasicAI emulator", add_help=False)
-    emu.add_argument("args", nargs=argparse.REMAINDER)
+    # Parsed by the emulator itself (see main); listed here for --help.
+    sub.add_parser("emulator", help="run the local BasicAI emulator (--port, --api-key, --no-limits)")
 
     demo = sub.add_parser("demo", help="ingest and export against the embedded emulator (no key, no network)")
     demo.add_argument("--files", type=int, default=300, help="sample files to write (default 300)")
@@ -73,13 +73,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["emulator"]:
+        # The emulator has its own options; argparse would try to read them as ours.
+        from .emulator._cli import main as emulator_main
+
+        return emulator_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s")
-    if args.command == "emulator":
-        from .emulator._cli import main as emulator_main
-
-        return emulator_main(args.args)
     if args.command == "demo":
         from ._demo import run_demo
 
@@ -107,14 +109,20 @@ async def _run(args: argparse.Namespace) -> int:
         return 0
 
 
-def _list_files(directory: Path, pattern: str) -> list[Path]:
+def _list_files(directory: Path, pattern: str, manifest: Path | None) -> list[Path]:
+    """The files to upload: hidden files and the manifest itself are left out."""
     if not directory.is_dir():
         raise ConfigurationError(f"{directory} is not a directory")
-    return sorted(p for p in directory.rglob(pattern) if p.is_file())
+    skip = manifest.resolve() if manifest is not None else None
+    return sorted(
+        p
+        for p in directory.rglob(pattern)
+        if p.is_file() and not p.name.startswith(".") and p.resolve() != skip
+    )
 
 
 async def _upload(client: AsyncBasicAI, args: argparse.Namespace) -> int:
-    files = await anyio.to_thread.run_sync(_list_files, args.directory, args.pattern)
+    files = await anyio.to_thread.run_sync(_list_files, args.directory, args.pattern, args.manifest)
     dataset_id = args.dataset
     if dataset_id is None:
         dataset_id = (await client.datasets.create(name=args.create, type=args.type)).id

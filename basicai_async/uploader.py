@@ -10,8 +10,10 @@ saying where it ended (its data id, or the stage and reason it failed).
 - PUTs stream each file with ``Content-Length`` (S3 refuses chunked bodies),
   carry no ``Authorization`` header (the API key never goes to storage), and are
   retried on 5xx and connection errors with the pipeline's backoff.
-- Registration uses ``batchAddData``. With a manifest, each file's outcome is
-  journaled as it happens, so rerunning an interrupted upload with the same
+- Registration uses ``batchAddData``, one call per batch of up to 100; a batch
+  the server refuses as a whole is split in halves until the bad file fails
+  alone, so one unsupported file costs a few calls, not its neighbours. With a
+  manifest, each file's outcome is journaled as it happens, so rerunning an interrupted upload with the same
   manifest skips what is done and registers nothing twice.
 
 Example::
@@ -34,7 +36,14 @@ from typing import TYPE_CHECKING, Protocol
 import aiohttp
 import anyio
 
-from ._errors import APIConnectionError, BasicAIError, FileTooLargeError, ServerError, UploadError
+from ._errors import (
+    APIConnectionError,
+    APIResponseError,
+    BasicAIError,
+    FileTooLargeError,
+    ServerError,
+    UploadError,
+)
 from ._http import RetryConfig
 from ._manifest import Manifest, ManifestEntry
 from ._sources import MAX_PRESIGNED_SIZE, UploadSource
@@ -417,6 +426,16 @@ class Uploader:
                 )
         try:
             created = await self._client.data.add_many(dataset_id, items)
+        except APIResponseError as exc:
+            # The server refused the batch as a whole (batchAddData is all or none):
+            # split it so one bad file (an unsupported format, say) fails alone.
+            if len(uploaded) > 1:
+                half = len(uploaded) // 2
+                await self._register(uploaded[:half], dataset_id, batch_id, scene_id, journal)
+                await self._register(uploaded[half:], dataset_id, batch_id, scene_id, journal)
+                return
+            self._fail(uploaded[0][1], "register", exc, journal)
+            return
         except BasicAIError as exc:
             # After an ambiguous failure the files may be registered: leave them
             # "registering" so a resumed run looks them up instead of adding twice.
