@@ -201,3 +201,62 @@ async def test_resources_share_the_client_pipeline() -> None:
         for resource in (client.datasets, client.data, client.scenes, client.batches, client.items):
             assert resource._pipeline is client._pipeline
         assert client._pipeline.limiter is client.limiter
+
+
+async def test_uploader_is_bound_to_the_client() -> None:
+    async with AsyncBasicAI(API_KEY, base_url=BASE, limiter=FakeLimiter()) as client:
+        assert client.uploader().__class__.__name__ == "Uploader"
+
+
+BAD_CALLS = [
+    pytest.param(lambda c: c.datasets.get(0), ValueError, "dataset_id must be a positive id", id="zero-id"),
+    pytest.param(lambda c: c.datasets.get(True), TypeError, "dataset_id must be an int id", id="bool-id"),
+    pytest.param(lambda c: c.datasets.get("1"), TypeError, "got str '1'", id="str-id"),
+    pytest.param(lambda c: c.datasets.get_many("12"), TypeError, "got a string", id="ids-string"),
+    pytest.param(lambda c: c.datasets.get_many([]), ValueError, "at least one id", id="ids-empty"),
+    pytest.param(lambda c: c.datasets.get_many([1, -2]), ValueError, r"dataset_ids\[1\]", id="ids-bad"),
+    pytest.param(
+        lambda c: c.datasets.create(name=" ", type="IMAGE"), ValueError, "name must not", id="blank"
+    ),
+    pytest.param(
+        lambda c: c.datasets.create(name=3, type="IMAGE"), TypeError, "name must be a str", id="int"
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "cls", "message"), BAD_CALLS)
+async def test_arguments_checked_before_any_request(
+    mocked: aioresponses, call: object, cls: type[Exception], message: str
+) -> None:
+    limiter = FakeLimiter()
+    async with AsyncBasicAI(API_KEY, base_url=BASE, limiter=limiter) as client:
+        with pytest.raises(cls, match=message):
+            await call(client)  # type: ignore[operator]
+    assert (limiter.acquired, mocked.requests) == (0, {})
+
+
+@pytest.mark.parametrize(
+    ("size", "cls", "message"),
+    [(0, ValueError, "from 1 to 100, got 0"), (101, ValueError, "got 101"), (True, TypeError, "got bool")],
+)
+async def test_page_size_checked_when_the_listing_is_built(
+    size: object, cls: type[Exception], message: str
+) -> None:
+    async with AsyncBasicAI(API_KEY, base_url=BASE, limiter=FakeLimiter()) as client:
+        with pytest.raises(cls, match=message):
+            client.datasets.list(page_size=size)  # type: ignore[arg-type]
+        with pytest.raises(cls, match=message):
+            client.datasets.iter_by_id(limit=size)  # type: ignore[arg-type]
+
+
+async def test_250_ids_become_calls_of_100_100_50(mocked: aioresponses) -> None:
+    limiter = FakeLimiter()
+    ids = list(range(1, 251))
+    for start in (0, 100, 200):
+        chunk = ids[start : start + 100]
+        url = BASE + "/dataset/info?datasetIds=" + ",".join(map(str, chunk))
+        mocked.get(url, payload=envelope([{"id": i, "name": f"d{i}"} for i in chunk]))
+    async with AsyncBasicAI(API_KEY, base_url=BASE, limiter=limiter) as client:
+        found = await client.datasets.get_many(ids)
+    assert [d.id for d in found] == ids
+    assert limiter.acquired == 3
