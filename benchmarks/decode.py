@@ -104,11 +104,18 @@ def main() -> int:
 
     ours = decoder.decode(raw).data
     theirs = EnvelopeP.model_validate(json.loads(raw)).data
-    assert ours is not None and theirs is not None
-    assert len(ours.items) == len(theirs.items) == ITEMS
-    assert ours.items[7].files is not None and theirs.items[7].files is not None
-    assert ours.items[7].files[0].path == theirs.items[7].files[0].path
-    assert ours.items[7].created_at == theirs.items[7].created_at
+    if ours is None or theirs is None:
+        raise SystemExit("a decoder returned no data")
+    first, twin = ours.items[7], theirs.items[7]
+    if (
+        len(ours.items) != len(theirs.items)
+        or len(ours.items) != ITEMS
+        or first.files is None
+        or twin.files is None
+        or first.files[0].path != twin.files[0].path
+        or first.created_at != twin.created_at
+    ):
+        raise SystemExit("the typed and pydantic decoders disagree")
 
     typed = best_us(lambda: decoder.decode(raw))
     pydantic = best_us(lambda: EnvelopeP.model_validate(json.loads(raw)))
