@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from yarl import URL
 
 from ..models import PresignRequest
 from ._context import context
@@ -33,5 +34,6 @@ async def presign(request: web.Request) -> web.Response:
         if not 0 <= one.size <= MAX_UPLOAD:
             raise ApiError(Code.ILLEGAL_PARAM, f"size of {one.filename} must be 0 to {MAX_UPLOAD} bytes")
     store = context(request).store
-    origin = request.url.origin()
+    # From the Host header, so the URLs work under whatever name the client used.
+    origin = URL.build(scheme=request.scheme, authority=request.host)
     return ok([store.presign_put(origin, one.filename, one.size) for one in body])
