@@ -336,7 +336,13 @@ class Uploader:
         async with put_slots:
             try:
                 upload = await self._put(source, upload)
-            except (BasicAIError, _PutFailed, OSError) as exc:
+            except _PutFailed as exc:
+                # Users get the public error type, never this module's private one.
+                failed = UploadError(str(exc), filename=source.name, stage="put")
+                failed.__cause__ = exc.__cause__
+                self._fail(result, "put", failed, journal)
+                return
+            except (BasicAIError, OSError) as exc:
                 self._fail(result, "put", exc, journal)
                 return
         result.path = upload.path or upload.pre_signed_url.split("?", 1)[0]
@@ -354,19 +360,29 @@ class Uploader:
                 (upload,) = await self._presign([source])
                 renewed = True
             sent = 0
+            read_error: BaseException | None = None
 
             async def body() -> AsyncIterator[bytes]:
-                nonlocal sent
-                async for chunk in source.open():
-                    sent += len(chunk)
-                    self._progress.advanced(len(chunk))
-                    yield chunk
+                nonlocal sent, read_error
+                try:
+                    async for chunk in source.open():
+                        sent += len(chunk)
+                        self._progress.advanced(len(chunk))
+                        yield chunk
+                except Exception as exc:
+                    read_error = exc
+                    raise
 
             try:
                 await self._put_once(session, source, upload.pre_signed_url, body())
                 return upload
             except _PutFailed as exc:
                 self._progress.advanced(-sent)
+                if read_error is not None:
+                    # aiohttp reports a failing body as a connection error; it is a local
+                    # one (file gone, unreadable stream) that a retry would only repeat.
+                    message = f"cannot read {source.name}: {type(read_error).__name__}: {read_error}"
+                    raise _PutFailed(message, retryable=False) from read_error
                 if exc.refused and not renewed:
                     # Storage refused the signature (expired in flight, clock skew): one fresh URL.
                     (upload,) = await self._presign([source])
@@ -388,7 +404,9 @@ class Uploader:
                 text = (await resp.read())[:_BODY_SNIPPET].decode("utf-8", errors="replace")
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _PutFailed(f"PUT failed: {type(exc).__name__}: {exc}", retryable=True) from exc
+            # aiohttp's messages quote the URL; its signature is a credential, keep it out.
+            reason = str(exc).replace(url, url.split("?", 1)[0])
+            raise _PutFailed(f"PUT failed: {type(exc).__name__}: {reason}", retryable=True) from exc
         if 200 <= status < 300:
             return
         raise _PutFailed(
