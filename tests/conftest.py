@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+from collections.abc import Generator
 from types import SimpleNamespace
 from typing import Any
 
 import aioresponses.core
+import pytest
 from aiohttp import ClientResponse
 
 
@@ -22,3 +26,29 @@ class _CompatResponse(ClientResponse):
 
 
 aioresponses.core.ClientResponse = _CompatResponse  # type: ignore[misc]
+
+
+def _current_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop set for this thread, without creating one as get_event_loop() would."""
+    local = getattr(asyncio.get_event_loop_policy(), "_local", None)
+    return getattr(local, "_loop", None)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """Close the loop looptime's plugin creates around a *sync* test.
+
+    looptime 0.9 calls ``policy.get_event_loop()`` for every test, which makes a new
+    loop when a sync test runs with none set; nobody closes it, and its
+    ResourceWarning later fails an unrelated test under ``filterwarnings = error``.
+    """
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        return (yield)
+    before = _current_loop()
+    try:
+        return (yield)
+    finally:
+        after = _current_loop()
+        if after is not None and after is not before and not after.is_running():
+            asyncio.set_event_loop(None)
+            after.close()
