@@ -88,6 +88,7 @@ class AsyncBasicAI:
             limiter=self._limiter,
             retry=RetryConfig(max_retries=max_retries, max_retry_after=max_retry_after),
             session=self._get_session,
+            timeout=timeout,
         )
         self.datasets = Datasets(self._pipeline)
         """Datasets: create, update, replace, delete, list, traverse, info."""

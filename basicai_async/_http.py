@@ -142,7 +142,16 @@ class Pipeline:
     Not public: ``AsyncBasicAI`` owns one, and resources call it through the client.
     """
 
-    __slots__ = ("_base_url", "_headers", "_limiter", "_random", "_retry", "_session_factory", "_sleep")
+    __slots__ = (
+        "_base_url",
+        "_headers",
+        "_limiter",
+        "_random",
+        "_retry",
+        "_session_factory",
+        "_sleep",
+        "_timeout",
+    )
 
     def __init__(
         self,
@@ -152,6 +161,7 @@ class Pipeline:
         limiter: Limiter,
         retry: RetryConfig,
         session: Callable[[], Awaitable[aiohttp.ClientSession]],
+        timeout: float | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         # The key lives only in this header dict: never logged, never in a repr or an error.
@@ -163,6 +173,8 @@ class Pipeline:
         self._limiter = limiter
         self._retry = retry
         self._session_factory = session
+        # Per request, so a session the user passed in gets the client's timeout too.
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._random: Callable[[], float] = random.random
 
@@ -247,7 +259,9 @@ class Pipeline:
     ) -> tuple[int, bytes, float | None]:
         """One HTTP exchange; aiohttp's exceptions become ours here and nowhere else."""
         try:
-            async with session.request(method, url, params=query, data=body, headers=headers) as resp:
+            async with session.request(
+                method, url, params=query, data=body, headers=headers, timeout=self._timeout
+            ) as resp:
                 raw = await resp.read()
                 return resp.status, raw, _parse_retry_after(resp.headers.get("Retry-After"))
         except aiohttp.ConnectionTimeoutError as exc:

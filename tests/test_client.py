@@ -260,3 +260,12 @@ async def test_250_ids_become_calls_of_100_100_50(mocked: aioresponses) -> None:
         found = await client.datasets.get_many(ids)
     assert [d.id for d in found] == ids
     assert limiter.acquired == 3
+
+
+async def test_a_session_passed_in_gets_the_client_timeout(mocked: aioresponses) -> None:
+    mocked.get(BASE + "/dataset/info/1", payload=envelope({"id": 1}))
+    async with aiohttp.ClientSession() as session:
+        client = AsyncBasicAI(API_KEY, base_url=BASE, session=session, limiter=FakeLimiter(), timeout=7.5)
+        await client.request("GET", "/dataset/info/1")
+    (call,) = mocked.requests[("GET", URL(BASE + "/dataset/info/1"))]
+    assert call.kwargs["timeout"].total == 7.5
