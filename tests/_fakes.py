@@ -16,45 +16,16 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from _pipeline_fakes import FakeLimiter
 from aioresponses import aioresponses
 from yarl import URL
 
 from basicai_async._client import AsyncBasicAI
-from basicai_async.ratelimit import LimiterStats
 
 __all__ = ["API_KEY", "BASE_URL", "Call", "FakeApi", "FakeLimiter"]
 
 API_KEY = "test-key"
 BASE_URL = "http://api.test/api/v1"
-
-
-class FakeLimiter:
-    """A limiter that admits at once and counts: ``acquired`` calls, ``pauses`` asked for."""
-
-    def __init__(self) -> None:
-        self.acquired = 0
-        self.tried = 0
-        self.pauses: list[float] = []
-
-    async def acquire(self) -> float:
-        """Count the call; no wait."""
-        self.acquired += 1
-        return 0.0
-
-    async def try_acquire(self) -> bool:
-        """Count the call; always admitted."""
-        self.tried += 1
-        return True
-
-    async def pause(self, seconds: float) -> None:
-        """Record the pause instead of holding anyone."""
-        self.pauses.append(seconds)
-
-    def stats(self) -> LimiterStats:
-        """A snapshot with the counters above."""
-        return LimiterStats(
-            windows=(), admitted=self.acquired, waiting=0, total_wait=0.0, next_slot_in=0.0, paused_for=0.0
-        )
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,10 @@ class Datasets(Resource):
         check_id("dataset_id", dataset_id)
         if name is not None:
             check_name("name", name)
+        if type is not None:
+            check_name("type", type)
+        if description is not None and not isinstance(description, str):
+            raise TypeError(f"description must be a str, got {description.__class__.__name__}")
         if name is None and type is None and description is None:
             raise ValueError("update needs at least one of name, type, description")
         body = DatasetUpdate(name=name, type=type, description=description)
