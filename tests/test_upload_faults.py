@@ -1,0 +1,192 @@
+"""Uploads through a misbehaving store: 5xx, dropped connections, expired and refused URLs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+import anyio
+import pytest
+
+from basicai_async import AsyncBasicAI, Limits, UploadSource, Window
+from basicai_async._errors import UploadError
+from basicai_async._http import RetryConfig
+from basicai_async.emulator import Emulator
+from basicai_async.emulator._faults import STORE_ENDPOINT, FaultRule
+from basicai_async.models import PresignedUpload
+from basicai_async.uploader import Uploader
+
+pytestmark = pytest.mark.integration
+
+KEY = "upload-faults-key"
+PRESIGN = "/api/v1/storage/batchGeneratePreSignedUploadUrl"
+FAST = RetryConfig(max_retries=8, backoff_start=0.002, backoff_cap=0.01)
+
+
+# Renewals cost one call per file; without limits they do not queue behind BasicAI's 100/s.
+NO_LIMITS = Limits((Window(1_000_000, 1.0),))
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[Emulator]:
+    async with Emulator(keys={KEY: "team"}, limits=None) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def client(emu: Emulator) -> AsyncIterator[AsyncBasicAI]:
+    async with AsyncBasicAI(KEY, base_url=emu.base_url, limits=NO_LIMITS) as c:
+        yield c
+
+
+def _sources(count: int, size: int = 1000) -> dict[str, bytes]:
+    return {f"f-{i:04d}.png": i.to_bytes(4, "big") * (size // 4) for i in range(count)}
+
+
+def _fast(uploader: Uploader, retry: RetryConfig = FAST) -> Uploader:
+    # The documented backoff starts at 0.5 s; the tests keep the policy but not the wait.
+    uploader._retry = retry
+    return uploader
+
+
+def _assert_all_landed(emu: Emulator, dataset_id: int, payloads: dict[str, bytes], results: Sequence) -> None:
+    assert [r.name for r in results] == list(payloads)
+    assert all(r.ok for r in results), [r for r in results if not r.ok][:3]
+    for r in results:
+        assert emu.read_object(r.path) == payloads[r.name]
+    names = sorted(i.name for i in emu.state.datasets[dataset_id].items.values())
+    assert names == sorted(payloads)
+
+
+async def test_injected_5xx_and_dropped_connections_on_put_are_retried(
+    emu: Emulator, client: AsyncBasicAI
+) -> None:
+    ds = await client.datasets.create(name="flaky", type="IMAGE")
+    payloads = _sources(300, size=40_000)
+    emu.faults.reseed(7)
+    emu.faults.set(
+        FaultRule(error_rate=0.15, drop_before_rate=0.1, drop_after_rate=0.05), endpoint=STORE_ENDPOINT
+    )
+    uploader = _fast(client.uploader(concurrency=16))
+
+    report = await uploader.upload(ds.id, [UploadSource.from_bytes(n, d) for n, d in payloads.items()])
+
+    injected = emu.faults.injected
+    assert injected[STORE_ENDPOINT, "error"] > 10
+    assert injected[STORE_ENDPOINT, "drop_before"] > 5
+    assert injected[STORE_ENDPOINT, "drop_after"] > 0
+    _assert_all_landed(emu, ds.id, payloads, report.results)
+    # The API itself was not retried or disturbed: one pre-sign and one register per 100.
+    paths = [r.path for r in emu.requests(KEY)]
+    assert paths.count(PRESIGN) == 3
+
+
+async def test_persistent_put_failure_is_reported_and_nothing_registered(
+    emu: Emulator, client: AsyncBasicAI
+) -> None:
+    ds = await client.datasets.create(name="down", type="IMAGE")
+    emu.faults.set(FaultRule(error_rate=1.0, error_statuses=(503,)), endpoint=STORE_ENDPOINT)
+    uploader = _fast(client.uploader(put_retries=2), RetryConfig(max_retries=2, backoff_start=0.001))
+
+    report = await uploader.upload(ds.id, [UploadSource.from_bytes(n, d) for n, d in _sources(30).items()])
+
+    assert report.succeeded == []
+    for r in report.results:
+        assert (r.ok, r.stage, r.data_id) == (False, "put", None)
+        assert (r.error or "").startswith("storage answered HTTP 503: <?xml")
+        assert "SlowDown" in (r.error or "")
+        assert isinstance(r.exception, UploadError) and r.exception.stage == "put"
+    assert emu.faults.injected[STORE_ENDPOINT, "error"] == 30 * 3  # first try + 2 retries each
+    assert emu.state.datasets[ds.id].items == {}
+    assert not any("batchAddData" in r.path for r in emu.requests(KEY))
+
+
+async def test_a_4xx_from_the_store_is_not_retried(emu: Emulator, client: AsyncBasicAI) -> None:
+    ds = await client.datasets.create(name="mismatch", type="IMAGE")
+    too_short = UploadSource.from_bytes("short.png", b"12345")
+    uploader = client.uploader()
+    (upload,) = await uploader._presign([UploadSource.from_bytes("short.png", b"1234567")])
+    with pytest.raises(Exception, match="storage answered HTTP 400") as info:
+        await uploader._put(too_short, upload)
+    assert not info.value.retryable  # type: ignore[attr-defined]
+    assert "EntityTooSmall" in str(info.value)
+    assert emu.state.datasets[ds.id].items == {}
+
+
+async def test_urls_that_expired_before_use_are_pre_signed_again(emu: Emulator, client: AsyncBasicAI) -> None:
+    ds = await client.datasets.create(name="expired", type="IMAGE")
+    payloads = _sources(250)
+    calls: list[int] = []
+    one_at_a_time = anyio.Lock()
+
+    class FirstBatchExpires(Uploader):
+        async def _presign(self, sources: Sequence[UploadSource]) -> list[PresignedUpload]:
+            # The first batch's URLs are issued already expired (a long wait before their PUTs).
+            async with one_at_a_time:
+                emu.store.ttl = 0.0 if not calls else 3600.0
+                calls.append(len(sources))
+                return await super()._presign(sources)
+
+    uploader = FirstBatchExpires(client, concurrency=8, expiry_margin=0.0)
+
+    report = await uploader.upload(ds.id, [UploadSource.from_bytes(n, d) for n, d in payloads.items()])
+
+    _assert_all_landed(emu, ds.id, payloads, report.results)
+    # Three batches, and every file of the first renewed on its own before its PUT.
+    assert calls[0] == 100
+    assert sorted(calls) == [1] * 100 + [50, 100, 100]
+
+
+async def test_urls_refused_with_403_are_pre_signed_again(emu: Emulator, client: AsyncBasicAI) -> None:
+    ds = await client.datasets.create(name="refused", type="IMAGE")
+    payloads = _sources(120)
+    calls: list[int] = []
+
+    class FirstBatchRefused(Uploader):
+        async def _presign(self, sources: Sequence[UploadSource]) -> list[PresignedUpload]:
+            # The first answers carry a signature storage will refuse (clock skew, rotated key).
+            uploads = await super()._presign(sources)
+            calls.append(len(sources))
+            if len(calls) > 1:
+                return uploads
+            return [
+                PresignedUpload(
+                    pre_signed_url=u.pre_signed_url.replace("Signature=", "Signature=0"),
+                    path=u.path,
+                    filename=u.filename,
+                    expires_at=u.expires_at,
+                )
+                for u in uploads
+            ]
+
+    report = await FirstBatchRefused(client, concurrency=8).upload(
+        ds.id, [UploadSource.from_bytes(n, d) for n, d in payloads.items()]
+    )
+
+    _assert_all_landed(emu, ds.id, payloads, report.results)
+    assert sorted(calls) == [1] * 100 + [20, 100]
+
+
+async def test_urls_that_keep_expiring_fail_with_the_stores_answer(
+    emu: Emulator, client: AsyncBasicAI
+) -> None:
+    ds = await client.datasets.create(name="always-expired", type="IMAGE")
+    emu.store.ttl = 0.0
+    report = await Uploader(client, expiry_margin=0.0).upload(
+        ds.id, [UploadSource.from_bytes(n, d) for n, d in _sources(5).items()]
+    )
+    for r in report.results:
+        assert r.stage == "put"
+        assert "HTTP 403" in (r.error or "") and "Request has expired" in (r.error or "")
+    # One batch, then one renewal per file, no loop.
+    assert [r.path for r in emu.requests(KEY)].count(PRESIGN) == 1 + 5
+
+
+async def test_a_presign_failure_fails_its_batch_at_presign(emu: Emulator, client: AsyncBasicAI) -> None:
+    ds = await client.datasets.create(name="no-presign", type="IMAGE")
+    report = await client.uploader().upload(
+        ds.id, [UploadSource.from_bytes("bad?name.png", b"x"), UploadSource.from_bytes("fine.png", b"y")]
+    )
+    # The server refuses the whole call for one bad name: both fail at presign, saying why.
+    assert [r.stage for r in report.results] == ["presign", "presign"]
+    assert "ILLEGAL_PARAM" in (report.results[0].error or "")
+    assert emu.state.datasets[ds.id].items == {}
