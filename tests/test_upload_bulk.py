@@ -68,7 +68,10 @@ async def test_two_thousand_small_files_all_land_byte_for_byte(emu: Emulator, cl
     report.raise_for_failures()
     assert report.bytes_uploaded == sum(len(d) for d in payloads.values())
     for result in report.results:
-        assert result.ok and result.data_id is not None and result.stage is None and not result.resumed
+        assert result.ok
+        assert result.data_id is not None
+        assert result.stage is None
+        assert not result.resumed
         assert emu.read_object(result.path or "") == payloads[result.name]
     rec = emu.state.datasets[ds.id]
     data = [item for item in rec.items.values() if item.kind == "DATA"]
@@ -129,14 +132,16 @@ async def test_file_over_one_gigabyte_is_refused_before_any_call(
     )
     assert "1 GB" in (result.error or "")
     assert isinstance(result.exception, FileTooLargeError)
-    assert result.exception.filename == "huge.png" and result.exception.stage == "validate"
+    assert result.exception.filename == "huge.png"
+    assert result.exception.stage == "validate"
     assert emu.requests(KEY) == []
     with pytest.raises(UploadError, match=r"1 of 1 files failed; first: huge.png at validate"):
         report.raise_for_failures()
     # Exactly 1 GiB is still allowed.
     exactly = UploadSource.from_stream("edge.png", MAX_PRESIGNED_SIZE, _never_read)
     source, checked = Uploader(client)._validate(exactly, set())
-    assert source is exactly and checked.stage is None
+    assert source is exactly
+    assert checked.stage is None
 
 
 async def _never_read() -> AsyncIterator[bytes]:  # pragma: no cover - must never be opened
@@ -156,7 +161,8 @@ async def test_duplicate_names_and_unreadable_paths_fail_validation_alone(
     ]
     report = await client.uploader().upload(ds.id, sources)
     a, b, dup, missing = report.results
-    assert a.ok and b.ok
+    assert a.ok
+    assert b.ok
     assert emu.read_object(a.path or "") == b"first"
     assert (dup.ok, dup.stage) == (False, "validate")
     assert "duplicate file name 'a.png'" in (dup.error or "")
@@ -176,11 +182,13 @@ async def test_no_authorization_header_reaches_the_store(emu: Emulator) -> None:
 
     trace = aiohttp.TraceConfig()
     trace.on_request_headers_sent.append(on_headers)
-    async with aiohttp.ClientSession(trace_configs=[trace]) as session:
-        async with AsyncBasicAI(KEY, base_url=emu.base_url, session=session) as client:
-            ds = await client.datasets.create(name="auth", type="IMAGE")
-            sources = [UploadSource.from_bytes(f"{i}.png", b"x" * (300_000 + i)) for i in range(20)]
-            report = await client.uploader().upload(ds.id, sources)
+    async with (
+        aiohttp.ClientSession(trace_configs=[trace]) as session,
+        AsyncBasicAI(KEY, base_url=emu.base_url, session=session) as client,
+    ):
+        ds = await client.datasets.create(name="auth", type="IMAGE")
+        sources = [UploadSource.from_bytes(f"{i}.png", b"x" * (300_000 + i)) for i in range(20)]
+        report = await client.uploader().upload(ds.id, sources)
     assert report.failed == []
     puts = [(url, headers) for method, url, headers in sent if method == "PUT"]
     assert len(puts) == 20
@@ -193,7 +201,8 @@ async def test_no_authorization_header_reaches_the_store(emu: Emulator) -> None:
         size = int(url.split("Size=")[1].split("&")[0])
         assert lowered["content-length"] == str(size)
     api = [headers for method, url, headers in sent if "/api/v1/" in url]
-    assert api and all(h["Authorization"] == f"ApiKey {KEY}" for h in api)
+    assert api
+    assert all(h["Authorization"] == f"ApiKey {KEY}" for h in api)
 
 
 async def test_a_file_that_fails_every_time_leaves_the_others_alone(
@@ -240,7 +249,9 @@ async def test_report_and_arguments() -> None:
     ok = UploadResult("a", 3, ok=True, data_id=1)
     bad = UploadResult("b", 4, stage="put", error="boom")
     report = UploadReport([ok, bad])
-    assert report.succeeded == [ok] and report.failed == [bad] and report.bytes_uploaded == 3
+    assert report.succeeded == [ok]
+    assert report.failed == [bad]
+    assert report.bytes_uploaded == 3
     with pytest.raises(UploadError) as info:
         report.raise_for_failures()
     assert (info.value.filename, info.value.stage) == ("b", "put")
@@ -272,7 +283,8 @@ async def test_upload_sources_stream_their_bytes_again_on_each_open(tmp_path: Pa
     for source in (from_path, from_bytes):
         for _ in range(2):
             chunks = [chunk async for chunk in source.open()]
-            assert len(chunks) > 1 and b"".join(chunks) == data
+            assert len(chunks) > 1
+            assert b"".join(chunks) == data
 
     async def gen() -> AsyncIterator[bytes]:
         yield b"ab"

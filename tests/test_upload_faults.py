@@ -94,7 +94,8 @@ async def test_persistent_put_failure_is_reported_and_nothing_registered(
         assert (r.ok, r.stage, r.data_id) == (False, "put", None)
         assert (r.error or "").startswith("storage answered HTTP 503: <?xml")
         assert "SlowDown" in (r.error or "")
-        assert isinstance(r.exception, UploadError) and r.exception.stage == "put"
+        assert isinstance(r.exception, UploadError)
+        assert r.exception.stage == "put"
     assert emu.faults.injected[STORE_ENDPOINT, "error"] == 30 * 3  # first try + 2 retries each
     assert emu.state.datasets[ds.id].items == {}
     assert not any("batchAddData" in r.path for r in emu.requests(KEY))
@@ -176,7 +177,8 @@ async def test_urls_that_keep_expiring_fail_with_the_stores_answer(
     )
     for r in report.results:
         assert r.stage == "put"
-        assert "HTTP 403" in (r.error or "") and "Request has expired" in (r.error or "")
+        assert "HTTP 403" in (r.error or "")
+        assert "Request has expired" in (r.error or "")
     # One batch, then one renewal per file, no loop.
     assert [r.path for r in emu.requests(KEY)].count(PRESIGN) == 1 + 5
 
