@@ -1,0 +1,190 @@
+"""Interrupted uploads resumed from their manifest: nothing twice, nothing missing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from basicai_async import AsyncBasicAI, Limits, UploadSource, Window
+from basicai_async._manifest import Manifest, ManifestEntry
+from basicai_async.emulator import Emulator
+from basicai_async.emulator._faults import FaultRule
+from basicai_async.uploader import UploadResult
+
+pytestmark = pytest.mark.integration
+
+KEY = "upload-resume-key"
+ADD = "dataset/batchAddData"
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[Emulator]:
+    async with Emulator(keys={KEY: "team"}, limits=None) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def client(emu: Emulator) -> AsyncIterator[AsyncBasicAI]:
+    async with AsyncBasicAI(KEY, base_url=emu.base_url, limits=Limits((Window(100_000, 1.0),))) as c:
+        yield c
+
+
+def _payloads(count: int) -> dict[str, bytes]:
+    return {f"img-{i:04d}.png": f"image {i}".encode() * 10 for i in range(count)}
+
+
+def _sources(payloads: dict[str, bytes]) -> list[UploadSource]:
+    return [UploadSource.from_bytes(name, data) for name, data in payloads.items()]
+
+
+def _data_names(emu: Emulator, dataset_id: int) -> Counter[str]:
+    return Counter(i.name for i in emu.state.datasets[dataset_id].items.values() if i.kind == "DATA")
+
+
+def _calls(emu: Emulator, fragment: str) -> int:
+    return sum(fragment in r.path for r in emu.requests(KEY))
+
+
+class StopAfter:
+    """Progress that signals once ``count`` files are registered."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.registered = 0
+        self.reached = asyncio.Event()
+
+    def started(self, files: int, total_bytes: int) -> None:
+        pass
+
+    def advanced(self, nbytes: int) -> None:
+        pass
+
+    def finished(self, result: UploadResult) -> None:
+        self.registered += result.ok
+        if self.registered >= self.count:
+            self.reached.set()
+
+
+async def test_a_cancelled_run_resumes_without_duplicates(
+    emu: Emulator, client: AsyncBasicAI, tmp_path: Path
+) -> None:
+    ds = await client.datasets.create(name="cancelled", type="IMAGE")
+    payloads = _payloads(1000)
+    manifest = tmp_path / "m" / "upload.jsonl"
+    stop = StopAfter(150)
+    task = asyncio.create_task(
+        client.uploader(concurrency=8, progress=stop).upload(ds.id, _sources(payloads), manifest=manifest)
+    )
+    await stop.reached.wait()
+    task.cancel()  # Ctrl-C in the middle of the run
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    first = _data_names(emu, ds.id)
+    assert 150 <= sum(first.values()) < 1000
+    statuses = Counter(e.status for e in Manifest(manifest)._entries.values())
+    assert statuses["registered"] >= 150
+
+    report = await client.uploader(concurrency=8).upload(ds.id, _sources(payloads), manifest=manifest)
+
+    assert report.failed == []
+    assert [r.name for r in report.results] == list(payloads)
+    names = _data_names(emu, ds.id)
+    assert names == Counter(dict.fromkeys(payloads, 1))  # every file exactly once
+    resumed = [r for r in report.results if r.resumed]
+    assert len(resumed) == sum(first.values())
+    items = emu.state.datasets[ds.id].items
+    for r in report.results:
+        assert items[r.data_id or 0].name == r.name
+        assert emu.read_object(items[r.data_id or 0].files[0].path) == payloads[r.name]
+    # A third run has nothing to do and makes no call at all.
+    before = len(emu.requests(KEY))
+    again = await client.uploader().upload(ds.id, _sources(payloads), manifest=manifest)
+    assert all(r.ok and r.resumed for r in again.results)
+    assert [r.data_id for r in again.results] == [r.data_id for r in report.results]
+    assert len(emu.requests(KEY)) == before
+
+
+async def test_registration_cut_off_after_the_server_acted_is_looked_up_not_repeated(
+    emu: Emulator, client: AsyncBasicAI, tmp_path: Path
+) -> None:
+    ds = await client.datasets.create(name="dropped", type="IMAGE")
+    batch = await client.batches.add(ds.id, name="b")
+    payloads = _payloads(250)
+    manifest = tmp_path / "upload.jsonl"
+    emu.faults.set(FaultRule(drop_after_rate=1.0), endpoint=ADD)
+
+    report = await client.uploader().upload(ds.id, _sources(payloads), batch_id=batch.id, manifest=manifest)
+
+    # The server added them all, but no answer came: none may be reported as registered.
+    assert report.succeeded == []
+    assert {r.stage for r in report.results} == {"register"}
+    assert _data_names(emu, ds.id) == Counter(dict.fromkeys(payloads, 1))
+    assert _calls(emu, ADD) == 3  # a POST is never retried after an ambiguous failure
+    entries = Manifest(manifest)
+    assert {entries.get(n, len(d)).status for n, d in payloads.items()} == {"registering"}  # type: ignore[union-attr]
+
+    emu.faults.clear()
+    rerun = await client.uploader().upload(ds.id, _sources(payloads), batch_id=batch.id, manifest=manifest)
+
+    assert rerun.failed == []
+    assert all(r.resumed for r in rerun.results)
+    assert _calls(emu, ADD) == 3  # found by name in the batch, not registered again
+    assert _data_names(emu, ds.id) == Counter(dict.fromkeys(payloads, 1))
+    items = emu.state.datasets[ds.id].items
+    assert all(items[r.data_id or 0].name == r.name for r in rerun.results)
+    assert {e.status for e in Manifest(manifest)._entries.values()} == {"registered"}
+
+
+async def test_failed_files_are_retried_and_new_files_added_on_rerun(
+    emu: Emulator, client: AsyncBasicAI, tmp_path: Path
+) -> None:
+    ds = await client.datasets.create(name="retry-failed", type="IMAGE")
+    path = tmp_path / "upload.jsonl"
+    first = {"a.png": b"a", "b.png": b"b"}
+    with Manifest(path) as manifest:
+        manifest.record(ManifestEntry(name="a.png", size=1, status="failed", error="put: boom"))
+        report = await client.uploader().upload(ds.id, _sources(first), manifest=manifest)
+        assert [r.resumed for r in report.results] == [False, False]
+        assert all(r.ok for r in report.results)
+        # The uploader does not close a manifest it was given.
+        manifest.record(ManifestEntry(name="c.png", size=1, status="failed"))
+    # A crash mid-write leaves a partial last line, and blank lines are harmless.
+    with path.open("ab") as f:
+        f.write(b'\n{"name": "d.png", "size": 1, "sta')
+    more = {**first, "c.png": b"c", "d.png": b"d"}
+    assert _calls(emu, "listItemById") == 0
+
+    report = await client.uploader().upload(ds.id, _sources(more), manifest=path)
+
+    assert [(r.name, r.ok, r.resumed) for r in report.results] == [
+        ("a.png", True, True),
+        ("b.png", True, True),
+        ("c.png", True, False),
+        ("d.png", True, False),
+    ]
+    assert _data_names(emu, ds.id) == Counter(dict.fromkeys(more, 1))
+    # Nothing was left "registering", so no lookup was needed.
+    assert _calls(emu, "listItemById") == 0
+    # A file whose size changed is a different file: uploaded again.
+    report = await client.uploader().upload(ds.id, [UploadSource.from_bytes("a.png", b"aa")], manifest=path)
+    assert not report.results[0].resumed
+    assert report.results[0].ok
+
+
+def test_manifest_reads_back_the_last_entry_per_file(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "dir" / "m.jsonl"
+    assert Manifest(path).get("x", 1) is None
+    with Manifest(path) as m:
+        m.record(ManifestEntry(name="x", size=1, status="registering", path="p"))
+        m.record(ManifestEntry(name="x", size=1, status="registered", data_id=5, path="p"))
+        m.record(ManifestEntry(name="x", size=2, status="failed", error="e"))
+    lines = path.read_bytes().splitlines()
+    assert lines[0] == b'{"name":"x","size":1,"status":"registering","path":"p"}'
+    again = Manifest(path)
+    assert again.get("x", 1) == ManifestEntry(name="x", size=1, status="registered", data_id=5, path="p")
+    assert again.get("x", 2).status == "failed"  # type: ignore[union-attr]
+    again.close()  # closing an unopened journal is fine
