@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import anyio
 import msgspec
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["ExportSummary", "export_results", "iter_data_ids", "iter_results"]
 
 _FLUSH_BYTES = 64 * 1024
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +44,29 @@ class ExportSummary:
     bytes_written: int
 
 
+@asynccontextmanager
+async def _closing(iterator: AsyncIterator[_T]) -> AsyncIterator[AsyncIterator[_T]]:
+    """``contextlib.aclosing`` for an iterator typed as a plain ``AsyncIterator``."""
+    try:
+        yield iterator
+    finally:
+        if isinstance(iterator, AsyncGenerator):
+            await iterator.aclose()
+
+
 async def iter_data_ids(client: AsyncBasicAI, dataset_id: int) -> AsyncIterator[int]:
     """Every data item's id in a dataset, in ID order level by level, batches and scenes included."""
     check_id("dataset_id", dataset_id)
     parents: deque[int | None] = deque([None])
     while parents:
         parent = parents.popleft()
-        async for item in client.items.iter_by_id(dataset_id, parent_id=parent):
-            if item.item_type == ItemType.DATA:
-                yield item.id
-            else:
-                parents.append(item.id)
+        # Closed here, not by the garbage collector, when our consumer stops early.
+        async with _closing(client.items.iter_by_id(dataset_id, parent_id=parent)) as level:
+            async for item in level:
+                if item.item_type == ItemType.DATA:
+                    yield item.id
+                else:
+                    parents.append(item.id)
 
 
 async def iter_results(
@@ -84,14 +98,17 @@ async def iter_results(
 
     try:
         ids: list[int] = []
-        async for data_id in iter_data_ids(client, dataset_id):
-            ids.append(data_id)
-            if len(ids) == MAX_IDS:
-                fetch(ids)
-                ids = []
-                if len(pending) >= concurrency:
-                    for result in await pending.popleft():
-                        yield result
+        # An abandoned inner generator would be closed later by a task of the loop's
+        # own: close it here so stopping early leaves nothing running.
+        async with _closing(iter_data_ids(client, dataset_id)) as data_ids:
+            async for data_id in data_ids:
+                ids.append(data_id)
+                if len(ids) == MAX_IDS:
+                    fetch(ids)
+                    ids = []
+                    if len(pending) >= concurrency:
+                        for result in await pending.popleft():
+                            yield result
         if ids:
             fetch(ids)
         while pending:
