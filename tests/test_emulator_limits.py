@@ -12,8 +12,7 @@ import test_emulator_support as support
 from test_emulator_support import KEY_A, KEY_B, Api
 
 from basicai_async.emulator import ApiKey, Emulator, RequestLog
-from basicai_async.ratelimit import Limiter, Limits, Window
-from basicai_async.ratelimit._exact import ExactLimiter
+from basicai_async.ratelimit import ExactLimiter, Limiter, Limits, Window
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from ..ratelimit import Limiter, Limits
+from ..ratelimit import ExactLimiter, Limiter, Limits
 from ._app import API_PREFIX, build_app
 from ._auth import ApiKey, KeyRing, RequestLog, RequestRecord
 from ._context import Context
@@ -36,9 +36,7 @@ SERVER_LIMITS = Limits.basicai(margin=0.0)
 
 
 def _exact_limiter(limits: Limits) -> Limiter:
-    # Imported late: the emulator works (with limits=None) even where the limiter is absent.
-    from ..ratelimit._exact import ExactLimiter
-
+    # max_wait=None: the server never waits, it only asks try_acquire.
     return ExactLimiter(limits, max_wait=None)
 
 
