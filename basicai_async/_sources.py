@@ -53,6 +53,11 @@ class UploadSource:
         filename = name or p.name
 
         async def read() -> AsyncIterator[bytes]:
+            if size <= _CHUNK:
+                # A small file in one worker-thread hop, not four (open, read, EOF, close):
+                # with thousands of files the hops, not the bytes, are what costs.
+                yield await anyio.to_thread.run_sync(p.read_bytes)
+                return
             async with await anyio.open_file(p, "rb") as f:
                 while chunk := await f.read(_CHUNK):
                     yield chunk

@@ -96,7 +96,7 @@ async def test_files_from_disk_into_a_batch_and_a_scene(
     files = []
     for i in range(30):
         path = tmp_path / f"{i:02d}.jpg"
-        path.write_bytes(_payload(i) * 5000)  # several 256 KiB chunks each
+        path.write_bytes(_payload(i) * 5000)  # up to 280 KB: one read or two chunks
         files.append(path)
     uploader = client.uploader(concurrency=4)
     report = await uploader.upload(ds.id, files[:20], batch_id=batch.id)
@@ -285,6 +285,10 @@ async def test_upload_sources_stream_their_bytes_again_on_each_open(tmp_path: Pa
             chunks = [chunk async for chunk in source.open()]
             assert len(chunks) > 1
             assert b"".join(chunks) == data
+
+    small = tmp_path / "small.png"
+    small.write_bytes(data[:1000])
+    assert [chunk async for chunk in UploadSource.from_path(small).open()] == [data[:1000]]
 
     async def gen() -> AsyncIterator[bytes]:
         yield b"ab"
