@@ -1,0 +1,228 @@
+"""What the SDK costs per call, against raw aiohttp + ``json.loads`` on the same URLs.
+
+The emulator runs in a separate process (limits off), so the server's work is
+the same for both sides and lands on another core. In one run, with the same
+concurrency and the same number of requests, alternating rounds:
+
+- small: ``client.datasets.get(id)`` vs a raw GET of ``/dataset/info/{id}``;
+  ``small_ratio`` = ours / raw throughput (target >= 0.90);
+- pages: ``client.items.list(ds, page_size=100)`` consuming every 100-item page
+  of a 3,000-item dataset vs raw GETs + ``json.loads`` of the same pages;
+  ``page_ratio`` = ours / raw throughput (target >= 1.2).
+
+Each round runs both sides back to back (alternating who goes first); a ratio
+is the median of the rounds' ratios, robust to load from other work on the
+machine. ``raw_rps`` is raw aiohttp's best small-request throughput.
+The last line printed is one JSON object.
+
+Usage: ``python benchmarks/client_overhead.py [--rounds 9] [--requests 2000] [--listings 1]
+[--concurrency 32]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+
+from basicai_async import AsyncBasicAI
+from basicai_async.ratelimit import ExactLimiter, Limits, Window
+
+KEY = "bench-key"
+ITEMS = 3000
+PAGE = 100
+# Never waits at these rates, yet runs the same acquire() fast path every call pays.
+# (Not Window(10**9, ...): ExactLimiter keeps one ring slot per admission of its largest window.)
+NO_LIMIT = Limits((Window(1_000_000, 1.0),))
+
+
+def start_emulator() -> tuple[subprocess.Popen[str], str]:
+    """The emulator in its own process; its first stdout line is the base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "basicai_async", "emulator", "--port", "0", "--api-key", KEY, "--no-limits"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    base_url = proc.stdout.readline().strip()
+    if not base_url.startswith("http://"):
+        proc.kill()
+        raise SystemExit(f"the emulator did not start: {base_url!r}")
+    return proc, base_url
+
+
+async def seed(http: aiohttp.ClientSession, base_url: str, headers: dict[str, str]) -> tuple[int, int]:
+    """A small dataset for info calls and one holding ITEMS data items for page calls."""
+
+    async def ok(method: str, path: str, body: object = None) -> object:
+        async with http.request(method, base_url + path, json=body, headers=headers) as resp:
+            envelope = await resp.json()
+        assert envelope["code"] == "OK", envelope
+        return envelope["data"]
+
+    small = await ok("POST", "/dataset/create", {"name": "small", "type": "IMAGE"})
+    big = await ok("POST", "/dataset/create", {"name": "big", "type": "IMAGE"})
+    assert isinstance(small, dict)
+    assert isinstance(big, dict)
+    content = b"\xff\xd8bench"
+    signed = await ok("POST", "/storage/batchGeneratePreSignedUploadUrl", [{"filename": "a.jpg", "size": 7}])
+    assert isinstance(signed, list)
+    async with http.put(signed[0]["preSignedUrl"], data=content) as resp:
+        assert resp.status == 200
+    file = {"path": signed[0]["path"], "size": len(content), "mimeType": "image/jpeg"}
+    for chunk in range(ITEMS // 100):
+        body = [{"name": f"d{chunk}-{i}", "files": [file]} for i in range(100)]
+        await ok("POST", f"/dataset/batchAddData/{big['id']}", body)
+    return small["id"], big["id"]
+
+
+async def timed(concurrency: int, per_task: int, one: Callable[[], Awaitable[int]]) -> tuple[float, float]:
+    """(units per second, this process's CPU microseconds per unit) with ``concurrency`` tasks
+    each running ``one`` ``per_task`` times.
+
+    The CPU figure is the client's own cost, far less disturbed by other load on
+    the machine than the wall-clock throughput.
+    """
+
+    async def worker() -> int:
+        done = 0
+        for _ in range(per_task):
+            done += await one()
+        return done
+
+    started, cpu = time.perf_counter(), time.process_time()
+    units = sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
+    return units / (time.perf_counter() - started), (time.process_time() - cpu) / units * 1e6
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    proc, base_url = start_emulator()
+    try:
+        headers = {"Authorization": f"ApiKey {KEY}", "Accept": "application/json"}
+        connector = aiohttp.TCPConnector(limit=100)
+        async with (
+            aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as http,
+            AsyncBasicAI(KEY, base_url=base_url, limiter=ExactLimiter(NO_LIMIT, max_wait=None)) as client,
+        ):
+            small_id, big_id = await seed(http, base_url, headers)
+            info_url = f"{base_url}/dataset/info/{small_id}"
+            page_urls = [
+                f"{base_url}/dataset/listItem/{big_id}?pageNo={n}&pageSize={PAGE}"
+                for n in range(1, ITEMS // PAGE + 1)
+            ]
+
+            async def ours_small() -> int:
+                await client.datasets.get(small_id)
+                return 1
+
+            async def raw_small() -> int:
+                async with http.get(info_url, headers=headers) as resp:
+                    json.loads(await resp.read())
+                return 1
+
+            async def ours_pages() -> int:
+                # One full listing: its pages are the unit counted.
+                count = 0
+                async for _ in client.items.list(big_id, page_size=PAGE):
+                    count += 1
+                assert count == ITEMS
+                return ITEMS // PAGE
+
+            async def raw_pages() -> int:
+                for url in page_urls:
+                    async with http.get(url, headers=headers) as resp:
+                        json.loads(await resp.read())
+                return len(page_urls)
+
+            per_task = max(1, args.requests // args.concurrency)
+            listings = args.listings
+            print(
+                f"emulator at {base_url} (separate process, limits off); concurrency {args.concurrency}; "
+                f"small: {per_task * args.concurrency} requests per round; "
+                f"pages: {listings * len(page_urls) * args.concurrency} 100-item pages per round",
+                flush=True,
+            )
+            print(
+                "our client's limiter: ExactLimiter(Limits((Window(1_000_000, 1.0),))) -- never waits here, "
+                "but every call still runs its acquire()",
+                flush=True,
+            )
+            # Warm-up: connections open, decoders built, code paths hot.
+            await timed(args.concurrency, 4, ours_small)
+            await timed(args.concurrency, 4, raw_small)
+            await timed(args.concurrency, 1, ours_pages)
+            await timed(args.concurrency, 1, raw_pages)
+
+            sides = {
+                "small": (lambda: timed(args.concurrency, per_task, ours_small), raw_small, per_task),
+                "pages": (lambda: timed(args.concurrency, listings, ours_pages), raw_pages, listings),
+            }
+            ratios: dict[str, list[float]] = {"small": [], "pages": []}
+            best_raw: dict[str, float] = {"small": 0.0, "pages": 0.0}
+            cpu: dict[str, list[float]] = {
+                "ours_small": [],
+                "raw_small": [],
+                "ours_pages": [],
+                "raw_pages": [],
+            }
+            for round_no in range(args.rounds):
+                line = []
+                for what, (ours, raw_one, per) in sides.items():
+                    # Back to back, alternating who goes first: both sides of one ratio
+                    # meet the same load from the rest of the machine.
+                    if round_no % 2 == 0:
+                        ours_rate, ours_cpu = await ours()
+                        raw_rate, raw_cpu = await timed(args.concurrency, per, raw_one)
+                    else:
+                        raw_rate, raw_cpu = await timed(args.concurrency, per, raw_one)
+                        ours_rate, ours_cpu = await ours()
+                    ratios[what].append(ours_rate / raw_rate)
+                    best_raw[what] = max(best_raw[what], raw_rate)
+                    cpu[f"ours_{what}"].append(ours_cpu)
+                    cpu[f"raw_{what}"].append(raw_cpu)
+                    line.append(
+                        f"{what}: ours {ours_rate:6.0f}/s raw {raw_rate:6.0f}/s ({ours_rate / raw_rate:.2f})"
+                    )
+                print(f"round {round_no + 1}: " + " | ".join(line), flush=True)
+            print(
+                "client CPU per unit (median): "
+                + ", ".join(f"{name} {statistics.median(values):.0f} us" for name, values in cpu.items()),
+                flush=True,
+            )
+            print("ratios are the median of the rounds' ours/raw throughput ratios", flush=True)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return {
+        "benchmark": "client_overhead",
+        "small_ratio": round(statistics.median(ratios["small"]), 3),
+        "page_ratio": round(statistics.median(ratios["pages"]), 3),
+        "raw_rps": round(best_raw["small"], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=9, help="alternating rounds (default 9)")
+    parser.add_argument(
+        "--requests", type=int, default=2000, help="small requests per side per round (default 2000)"
+    )
+    parser.add_argument("--listings", type=int, default=1, help="full 30-page listings per task per round")
+    parser.add_argument("--concurrency", type=int, default=32, help="tasks per side (default 32)")
+    result = asyncio.run(run(parser.parse_args()))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
