@@ -1,0 +1,252 @@
+"""The command line end to end: subprocesses against an emulator process, and in-process for each branch."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from basicai_async import AsyncBasicAI, cli
+from basicai_async._demo import run_demo, sample_png
+from basicai_async._progress import ConsoleProgress
+from basicai_async.uploader import UploadResult
+
+pytestmark = pytest.mark.integration
+
+KEY = "cli-key"
+
+
+@pytest.fixture(scope="module")
+def emulator_url() -> Iterator[str]:
+    """An emulator in its own process, as users run it; its first stdout line is the base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "basicai_async", "emulator", "--port", "0", "--api-key", KEY],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/api/v1"), url
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def _run(*args: str, url: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASICAI_")}
+    if url is not None:
+        env |= {"BASICAI_API_KEY": KEY, "BASICAI_BASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "basicai_async", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _images(directory: Path, count: int) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / f"img-{i:03d}.png" for i in range(count)]
+    for i, path in enumerate(paths):
+        path.write_bytes(sample_png(i, size=8))
+    return paths
+
+
+def test_demo_runs_end_to_end_with_no_key_and_no_network(tmp_path: Path) -> None:
+    done = _run("demo", "--files", "50", "--output", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "demo summary" in done.stdout
+    assert "files registered   50 of 50 (0 failed)" in done.stdout
+    assert "items walked       50" in done.stdout
+    lines = (tmp_path / "out" / "results.jsonl").read_bytes().splitlines()
+    assert len(lines) == 100
+    assert {json.loads(line)["dataId"] for line in lines} == set(range(1, 51))
+    assert len(list((tmp_path / "out" / "images").glob("*.png"))) == 50
+
+
+def test_upload_list_export_in_subprocesses(emulator_url: str, tmp_path: Path) -> None:
+    _images(tmp_path / "imgs", 40)
+    (tmp_path / "imgs" / ".hidden.png").write_bytes(b"skip me")
+    manifest = tmp_path / "imgs" / "upload.jsonl"  # inside the directory: not uploaded itself
+
+    up = _run(
+        "upload",
+        str(tmp_path / "imgs"),
+        "--create",
+        "cli-sub",
+        "--manifest",
+        str(manifest),
+        url=emulator_url,
+    )
+    assert up.returncode == 0, up.stderr
+    assert "40 of 40 files registered in dataset" in up.stdout
+    dataset_id = int(up.stdout.split("created dataset ")[1].split()[0])
+    assert len(manifest.read_bytes().splitlines()) == 80  # registering + registered, per file
+
+    again = _run(
+        "upload",
+        str(tmp_path / "imgs"),
+        "--dataset",
+        str(dataset_id),
+        "--manifest",
+        str(manifest),
+        url=emulator_url,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "40 of 40 files registered" in again.stdout
+
+    listed = _run("datasets", "list", url=emulator_url)
+    assert listed.returncode == 0, listed.stderr
+    assert f"{dataset_id}\tIMAGE\tcli-sub" in listed.stdout.splitlines()
+
+    out = tmp_path / "results.jsonl"
+    exported = _run("export", str(dataset_id), "-o", str(out), url=emulator_url)
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.strip() == f"exported 80 results of 40 data items to {out}"
+    assert len(out.read_bytes().splitlines()) == 80  # the rerun added nothing
+
+
+def test_missing_key_is_a_clear_error(tmp_path: Path) -> None:
+    done = _run("datasets", "list")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ")
+    assert "BASICAI_API_KEY" in done.stderr
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("upload", "export", "datasets", "emulator", "demo"):
+        assert command in out
+
+
+# -- in process, one branch each ------------------------------------------------
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, emulator_url: str) -> str:
+    monkeypatch.setenv("BASICAI_API_KEY", KEY)
+    monkeypatch.setenv("BASICAI_BASE_URL", emulator_url)
+    return emulator_url
+
+
+def test_upload_reports_failures_and_exits_1(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _images(tmp_path / "mixed", 5)
+    (tmp_path / "mixed" / "notes.txt").write_text("not an image")
+    status = cli.main(["upload", str(tmp_path / "mixed"), "--create", "cli-mixed", "--concurrency", "2"])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert "5 of 6 files registered" in out
+    assert "1 failed" in out
+    assert "notes.txt: register: " in err
+    assert "FILE_FORMAT_NOT_SUPPORTED" in err
+
+
+def test_upload_with_a_pattern_and_export_one_source(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _images(tmp_path / "pat", 6)
+    (tmp_path / "pat" / "other.jpg").write_bytes(b"jpg")
+    assert cli.main(["upload", str(tmp_path / "pat"), "--create", "cli-pattern", "--pattern", "*.png"]) == 0
+    out = capsys.readouterr().out
+    assert "6 of 6 files registered" in out
+    dataset_id = int(out.split("created dataset ")[1].split()[0])
+    assert cli.main(["datasets", "list", "--name", "cli-pattern", "--type", "IMAGE"]) == 0
+    assert capsys.readouterr().out == f"{dataset_id}\tIMAGE\tcli-pattern\n"
+
+    async def second_source() -> int:
+        async with AsyncBasicAI() as client:
+            return (await client.annotations.list_sources(dataset_id))[1].id
+
+    source_id = asyncio.run(second_source())
+    out_file = tmp_path / "one-source.jsonl"
+    assert cli.main(["export", str(dataset_id), "-o", str(out_file), "--source-id", str(source_id)]) == 0
+    assert "exported 6 results of 6 data items" in capsys.readouterr().out
+    assert {json.loads(line)["sourceId"] for line in out_file.read_bytes().splitlines()} == {source_id}
+
+
+def test_upload_of_a_file_instead_of_a_directory(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "f.png").write_bytes(b"x")
+    assert cli.main(["upload", str(tmp_path / "f.png"), "--dataset", "1"]) == 1
+    assert "is not a directory" in capsys.readouterr().err
+
+
+def test_interrupt_says_how_to_resume(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run", interrupted)
+    assert cli.main(["datasets", "list"]) == 130
+    assert "rerun with the same --manifest to resume" in capsys.readouterr().err
+
+
+def test_verbose_and_emulator_help(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["-v", "datasets", "list", "--name", "no-such-dataset"]) == 0
+    assert capsys.readouterr().out == ""
+    with pytest.raises(SystemExit) as info:
+        cli.main(["emulator", "--help"])
+    assert info.value.code == 0
+    assert "--no-limits" in capsys.readouterr().out
+
+
+async def test_demo_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "frame-99999.png").write_bytes(b"stale")  # a previous run's file goes
+    assert await run_demo(files=3, output=tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "files registered   3 of 3" in out
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == [f"frame-{i:05d}.png" for i in range(3)]
+    with pytest.raises(ValueError, match="at least one file"):
+        await run_demo(files=0, output=tmp_path)
+
+
+def test_sample_png_is_a_valid_distinct_image() -> None:
+    a, b = sample_png(1, size=4), sample_png(2, size=4)
+    assert a.startswith(b"\x89PNG\r\n\x1a\n")
+    assert b"IHDR" in a
+    assert b"IEND" in a
+    assert a != b
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_console_progress_counts_files_bytes_and_failures(
+    plain: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with ConsoleProgress(plain=plain) as progress:
+        progress.started(3, 30)
+        progress.advanced(10)
+        progress.advanced(25)
+        progress.advanced(-5)  # a retry starts a file over
+        progress.finished(UploadResult("a.png", 10, ok=True, data_id=1))
+        progress.finished(UploadResult("b.png", 10, stage="put", error="storage answered HTTP 503"))
+    assert (progress.files_done, progress.failures, progress.bytes_sent) == (2, 1, 30)
+    out, err = capsys.readouterr()
+    assert "failed: b.png at put: storage answered HTTP 503" in out + err
+    if plain:
+        assert err.strip().splitlines()[-1] == "2/3 files, 0.0 MB, 1 failed"
+
+
+def test_console_progress_defaults_to_plain_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    progress = ConsoleProgress()
+    assert progress._rich is None  # pytest captures stderr: not a tty
