@@ -33,7 +33,8 @@ def emulator_url() -> Iterator[str]:
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:") and url.endswith("/api/v1"), url
+        assert url.startswith("http://127.0.0.1:"), url
+        assert url.endswith("/api/v1"), url
         yield url
     finally:
         proc.terminate()

@@ -1,0 +1,80 @@
+"""Every script in examples/ runs against an emulator, so no example can rot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from basicai_async._demo import sample_png
+
+pytestmark = pytest.mark.integration
+
+KEY = "examples-key"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _ingest_args(tmp: Path) -> list[str]:
+    images = tmp / "images"
+    images.mkdir()
+    for i in range(12):
+        (images / f"{i:02d}.png").write_bytes(sample_png(i, size=8))
+    return [str(images), str(tmp / "out.jsonl")]
+
+
+# The command-line arguments of each example; a new example must be added here.
+ARGUMENTS: dict[str, Callable[[Path], list[str]]] = {
+    "quickstart.py": lambda tmp: [],
+    "ingest_and_export.py": _ingest_args,
+}
+# What each example prints when it worked.
+EXPECTED: dict[str, list[str]] = {
+    "quickstart.py": ["5 images in batch", "raw info: quickstart-"],
+    "ingest_and_export.py": ["registered 12 of 12 files", "exported 24 results of 12 data items"],
+}
+
+
+@pytest.fixture(scope="module")
+def emulator_url() -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "basicai_async", "emulator", "--port", "0", "--api-key", KEY],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), url
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def test_every_example_is_covered() -> None:
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(ARGUMENTS)
+
+
+@pytest.mark.parametrize("script", sorted(ARGUMENTS))
+def test_example_runs(script: str, emulator_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "BASICAI_API_KEY": KEY, "BASICAI_BASE_URL": emulator_url}
+    args = ARGUMENTS[script](tmp_path)
+    for _ in range(2):  # twice: a rerun (resume, existing dataset) must work too
+        done = subprocess.run(
+            [sys.executable, str(EXAMPLES / script), *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr + done.stdout
+        for expected in EXPECTED[script]:
+            assert expected in done.stdout, done.stdout
