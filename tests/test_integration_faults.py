@@ -14,12 +14,14 @@ from test_integration_support import KEY, LimitedFaults, loose_limiter, upload
 from basicai_async import (
     APIConnectionError,
     APIDecodeError,
+    APITimeoutError,
     AsyncBasicAI,
     BadGatewayError,
     BasicAIError,
     InternalServerError,
+    UploadSource,
 )
-from basicai_async.emulator import Emulator, FaultRule, Faults
+from basicai_async.emulator import STORE_ENDPOINT, Emulator, FaultRule, Faults
 
 pytestmark = pytest.mark.integration
 
@@ -138,3 +140,37 @@ async def test_html_502_is_a_bad_gateway_error_after_the_retries() -> None:
         assert caught.value.status == 502
         assert "<html>" in caught.value.body
         assert _statuses(emu, "/dataset/list") == [502, 502, 502]
+
+
+async def test_a_slow_answer_times_out_and_the_get_is_retried() -> None:
+    faults = LimitedFaults(FaultRule(latency=0.6), endpoint="dataset/info")
+    async with Emulator({KEY: "team-a"}, limits=None, faults=faults) as emu:
+        sdk = AsyncBasicAI(KEY, base_url=emu.base_url, limiter=loose_limiter(), timeout=0.2)
+        async with sdk as client:
+            ds = await client.datasets.create(name="ds", type="IMAGE")
+            assert await client.datasets.get(ds.id) == ds
+            assert len(_statuses(emu, f"/dataset/info/{ds.id}")) == 2
+            faults.set(FaultRule(latency=0.6), endpoint="dataset/info")
+            faults.remaining = 1
+            no_retry = AsyncBasicAI(
+                KEY, base_url=emu.base_url, limiter=loose_limiter(), timeout=0.2, max_retries=0
+            )
+            async with no_retry:
+                with pytest.raises(APITimeoutError) as caught:
+                    await no_retry.datasets.get(ds.id)
+            assert isinstance(caught.value, APIConnectionError)
+            assert not isinstance(caught.value, TimeoutError)
+
+
+async def test_uploader_retries_storage_5xx_and_registers_everything() -> None:
+    faults = LimitedFaults(FaultRule(error_rate=1.0), endpoint=STORE_ENDPOINT, times=3)
+    async with Emulator({KEY: "team-a"}, limits=None, faults=faults) as emu, _client(emu) as client:
+        ds = await client.datasets.create(name="ds", type="IMAGE")
+        sources = [UploadSource.from_bytes(f"{i}.jpg", b"jpeg" * (i + 1)) for i in range(10)]
+        report = await client.uploader(concurrency=4).upload(ds.id, sources)
+        assert report.failed == []
+        assert faults.injected[STORE_ENDPOINT, "error"] == 3
+        assert emu.state.datasets[ds.id].data_count == 10
+        for source, result in zip(sources, report.results, strict=True):
+            assert result.path is not None
+            assert len(emu.read_object(result.path)) == source.size

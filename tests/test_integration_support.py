@@ -93,7 +93,7 @@ class LimitedFaults(Faults):
 
     def decide(self, endpoint: str) -> Fault:
         fault = super().decide(endpoint)
-        if fault.kind is not None:
+        if fault.kind is not None or fault.latency:
             self.remaining -= 1
             if self.remaining <= 0:
                 self.clear()
