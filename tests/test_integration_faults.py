@@ -174,3 +174,17 @@ async def test_uploader_retries_storage_5xx_and_registers_everything() -> None:
         for source, result in zip(sources, report.results, strict=True):
             assert result.path is not None
             assert len(emu.read_object(result.path)) == source.size
+
+
+async def test_uploader_never_registers_twice_after_an_ambiguous_drop() -> None:
+    faults = LimitedFaults(FaultRule(drop_after_rate=1.0), endpoint="dataset/batchAddData")
+    async with Emulator({KEY: "team-a"}, limits=None, faults=faults) as emu, _client(emu) as client:
+        ds = await client.datasets.create(name="ds", type="IMAGE")
+        sources = [UploadSource.from_bytes(f"{i}.jpg", b"jpeg") for i in range(10)]
+        report = await client.uploader().upload(ds.id, sources)
+        # The server registered them, but the answer was lost: the uploader cannot know,
+        # so it reports the files failed at "register" rather than adding them again.
+        assert [(r.ok, r.stage) for r in report.results] == [(False, "register")] * 10
+        assert all(isinstance(r.exception, APIConnectionError) for r in report.results)
+        assert _statuses(emu, f"/dataset/batchAddData/{ds.id}") == [None]
+        assert emu.state.datasets[ds.id].data_count == 10
