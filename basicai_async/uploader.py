@@ -342,7 +342,11 @@ class Uploader:
                 failed.__cause__ = exc.__cause__
                 self._fail(result, "put", failed, journal)
                 return
-            except (BasicAIError, OSError) as exc:
+            except BasicAIError as exc:
+                # The only API call inside a PUT is renewing its URL.
+                self._fail(result, "presign", exc, journal)
+                return
+            except OSError as exc:
                 self._fail(result, "put", exc, journal)
                 return
         result.path = upload.path or upload.pre_signed_url.split("?", 1)[0]

@@ -192,3 +192,25 @@ async def test_a_presign_failure_fails_its_batch_at_presign(emu: Emulator, clien
     assert [r.stage for r in report.results] == ["presign", "presign"]
     assert "ILLEGAL_PARAM" in (report.results[0].error or "")
     assert emu.state.datasets[ds.id].items == {}
+
+
+async def test_a_failed_renewal_is_reported_at_presign(emu: Emulator, client: AsyncBasicAI) -> None:
+    ds = await client.datasets.create(name="renewal-fails", type="IMAGE")
+    payloads = _sources(3)
+    calls: list[int] = []
+
+    class RenewalRefused(Uploader):
+        async def _presign(self, sources: Sequence[UploadSource]) -> list[PresignedUpload]:
+            calls.append(len(sources))
+            if len(calls) > 1:
+                emu.revoke_key(KEY)  # the key is revoked while the batch waits for its PUTs
+            return await super()._presign(sources)
+
+    emu.store.ttl = 0.0  # the batch's URLs are already expired: each PUT renews its own first
+    report = await RenewalRefused(client, expiry_margin=0.0).upload(
+        ds.id, [UploadSource.from_bytes(n, d) for n, d in payloads.items()]
+    )
+
+    assert [r.stage for r in report.results] == ["presign"] * 3
+    assert all("401" in (r.error or "") for r in report.results)
+    assert not emu.state.datasets[ds.id].items
