@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import time
 from array import array
 from collections import deque
 from collections.abc import Callable
@@ -249,7 +250,14 @@ class ExactLimiter:
 
     def _now(self) -> float:
         clock = self._clock
-        return asyncio.get_running_loop().time() if clock is None else clock()
+        if clock is not None:
+            return clock()
+        try:
+            return asyncio.get_running_loop().time()
+        except RuntimeError:
+            # stats() from outside the loop: the loop's clock is time.monotonic() (on
+            # a virtual-clock test loop, call stats() on the loop instead).
+            return time.monotonic()
 
     async def _wait(self, start: float) -> float:
         if self._max_wait is not None:
