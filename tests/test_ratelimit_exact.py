@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -91,9 +92,20 @@ def test_both_limiters_satisfy_the_protocol() -> None:
 
 def test_default_state_fits_in_8_mib() -> None:
     limiter = ExactLimiter()
+    for i in range(864_000):  # 10/s for a day: every window full at its end, none over
+        limiter._admit(i * 0.1)
     ring = limiter._ring
     assert len(ring) == 864000
-    assert ring.itemsize * len(ring) <= 8 * 1024 * 1024
+    assert sys.getsizeof(ring) <= 8 * 1024 * 1024
+    limiter._admit(86_400.0)  # the next one wraps: the ring stops growing
+    assert len(ring) == 864000
+
+
+def test_a_huge_window_costs_memory_only_for_admissions_made() -> None:
+    limiter = ExactLimiter(one(10**9, 1.0), max_wait=None)
+    for i in range(3):
+        limiter._admit(float(i))
+    assert len(limiter._ring) == 3
 
 
 # -- acquire -----------------------------------------------------------------

@@ -107,9 +107,11 @@ class ExactLimiter:
         # (N, T + margin), computed once: the admission check adds nothing else.
         self._windows = tuple((w.count, w.seconds + limits.margin) for w in limits.windows)
         self._size = max(w.count for w in limits.windows)
-        # Zeros are never read as admissions: a window is only consulted once
+        # The ring grows as admissions come (amortised O(1) appends) and wraps once
+        # it holds max(N): a limiter sized for a huge window costs memory only for
+        # the admissions it actually made. A window is consulted only once
         # ``_admitted >= N``, i.e. once its N-th most recent slot has been written.
-        self._ring = array("d", [0.0]) * self._size
+        self._ring = array("d")
         self._pos = 0  # where the next admission is written; pos-1 is the most recent
         self._admitted = 0
         self._next_at = _NEVER  # earliest clock time the next admission may happen
@@ -198,7 +200,10 @@ class ExactLimiter:
         """Record an admission at ``now`` (which must be >= ``_next_slot()``)."""
         ring = self._ring
         pos = self._pos
-        ring[pos] = now
+        if self._admitted < self._size:
+            ring.append(now)  # still filling: pos == len(ring) until it wraps
+        else:
+            ring[pos] = now
         pos += 1
         if pos == self._size:
             pos = 0
