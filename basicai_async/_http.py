@@ -40,6 +40,7 @@ import msgspec
 from ._errors import (
     APIConnectionError,
     APIDecodeError,
+    APIResponseError,
     APIStatusError,
     APITimeoutError,
     RateLimitError,
@@ -304,9 +305,7 @@ class Pipeline:
                     body=_snippet(raw),
                 ) from exc
             if head.code.upper() != "OK":
-                raise error_for_code(head.code)(
-                    head.message or "", method=method, path=path, code=head.code
-                ) from None
+                raise _code_error(head.code, head.message, method, path) from None
             raise APIDecodeError(
                 f"answer's data does not match {_type_name(response_type)} ({exc})",
                 method=method,
@@ -314,9 +313,7 @@ class Pipeline:
                 body=_snippet(raw),
             ) from exc
         if envelope.code.upper() != "OK":
-            raise error_for_code(envelope.code)(
-                envelope.message or "", method=method, path=path, code=envelope.code
-            )
+            raise _code_error(envelope.code, envelope.message, method, path)
         if envelope.data is None and response_type not in _NULLABLE:
             raise APIDecodeError(
                 f"answer's data is null, expected {_type_name(response_type)}",
@@ -338,6 +335,11 @@ class Pipeline:
                 retry + 1,
                 waited,
             )
+
+
+def _code_error(code: str, message: str | None, method: str, path: str) -> APIResponseError:
+    """The exception for a non-OK envelope code."""
+    return error_for_code(code)(message or "", method=method, path=path, code=code)
 
 
 def _status_reason(raw: bytes) -> str:

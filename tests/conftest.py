@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Generator
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import aioresponses.core
 import pytest
 from aiohttp import ClientResponse
+from aioresponses import aioresponses as Aioresponses
 
 
 class _CompatResponse(ClientResponse):
@@ -52,3 +57,44 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
         if after is not None and after is not before and not after.is_running():
             asyncio.set_event_loop(None)
             after.close()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp session, closed after the test."""
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+@pytest.fixture
+def mocked() -> Iterator[Aioresponses]:
+    """aioresponses mocking every aiohttp request of the test (unit tests of the pipeline only)."""
+    with Aioresponses() as m:
+        yield m
+
+
+@contextmanager
+def _emulator_process(key: str) -> Iterator[str]:
+    """The emulator in its own process, as users run it; its first stdout line is the base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "basicai_async", "emulator", "--port", "0", "--api-key", key],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), url
+        assert url.endswith("/api/v1"), url
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def emulator_process() -> Callable[[str], Any]:
+    """Start ``python -m basicai_async emulator`` for a key: ``with emulator_process(KEY) as url``."""
+    return _emulator_process

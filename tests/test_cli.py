@@ -7,8 +7,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,24 +24,9 @@ KEY = "cli-key"
 
 
 @pytest.fixture(scope="module")
-def emulator_url() -> Iterator[str]:
-    """An emulator in its own process, as users run it; its first stdout line is the base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "basicai_async", "emulator", "--port", "0", "--api-key", KEY],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), url
-        assert url.endswith("/api/v1"), url
+def emulator_url(emulator_process: Callable[[str], Any]) -> Iterator[str]:
+    with emulator_process(KEY) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        assert proc.stdout is not None
-        proc.stdout.close()
 
 
 def _run(*args: str, url: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import aiohttp
 import pytest
@@ -15,12 +14,6 @@ from basicai_async import AsyncBasicAI, ConfigurationError, ExactLimiter, NotFou
 from basicai_async._client import DEFAULT_BASE_URL
 
 BASE = "https://basicai.example.test/api/v1"
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
 
 
 @pytest.fixture(autouse=True)

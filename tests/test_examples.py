@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,22 +40,9 @@ EXPECTED: dict[str, list[str]] = {
 
 
 @pytest.fixture(scope="module")
-def emulator_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "basicai_async", "emulator", "--port", "0", "--api-key", KEY],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), url
+def emulator_url(emulator_process: Callable[[str], Any]) -> Iterator[str]:
+    with emulator_process(KEY) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        assert proc.stdout is not None
-        proc.stdout.close()
 
 
 def test_every_example_is_covered() -> None:

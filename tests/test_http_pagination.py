@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 from _pipeline_fakes import BASE_URL, envelope, make_pipeline
 from aioresponses import aioresponses
 
@@ -87,18 +86,6 @@ async def test_id_traversal_stops_at_an_empty_step() -> None:
 
     assert await collect(iter_by_id(fetch, limit=1)) == [1]
     assert asked == [None, 1]
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
 
 
 async def test_dataset_listing_through_the_pipeline(

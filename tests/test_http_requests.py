@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import msgspec
@@ -15,18 +14,6 @@ from yarl import URL
 from basicai_async import _errors as errors
 from basicai_async._http import _decoder, encode_params
 from basicai_async.models import Dataset, NewDataset, Page
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
 
 
 async def test_get_sends_query_and_auth(session: aiohttp.ClientSession, mocked: aioresponses) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
@@ -23,18 +22,6 @@ from basicai_async.resources.datasets import Datasets
 INFO = BASE_URL + "/dataset/info/1"
 CREATE = BASE_URL + "/dataset/create"
 DATASET = {"id": 1, "name": "cars", "type": "IMAGE"}
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
 
 
 def calls(mocked: aioresponses, method: str, url: str) -> int:
