@@ -127,6 +127,8 @@ async def test_iter_by_id_passes_the_last_id_on(api: FakeApi) -> None:
         (lambda c: c.datasets.update(0, name="a"), ValueError, "dataset_id"),
         (lambda c: c.datasets.update(1), ValueError, "at least one"),
         (lambda c: c.datasets.update(1, name=""), ValueError, "name"),
+        (lambda c: c.datasets.update(1, type=" "), ValueError, "type"),
+        (lambda c: c.datasets.update(1, description=3), TypeError, "description"),
         (lambda c: c.datasets.replace("1", name="a", type="IMAGE"), TypeError, "dataset_id"),
         (lambda c: c.datasets.delete(True), TypeError, "dataset_id"),
         (lambda c: c.datasets.delete_many([]), ValueError, "at least one"),

@@ -12,7 +12,7 @@ from basicai_async._errors import UploadError
 from basicai_async._http import RetryConfig
 from basicai_async.emulator import Emulator
 from basicai_async.emulator._faults import STORE_ENDPOINT, FaultRule
-from basicai_async.models import PresignedUpload
+from basicai_async.models import DataItem, NewData, PresignedUpload
 from basicai_async.uploader import Uploader
 
 pytestmark = pytest.mark.integration
@@ -214,3 +214,23 @@ async def test_a_failed_renewal_is_reported_at_presign(emu: Emulator, client: As
     assert [r.stage for r in report.results] == ["presign"] * 3
     assert all("401" in (r.error or "") for r in report.results)
     assert not emu.state.datasets[ds.id].items
+
+
+async def test_a_register_answer_of_the_wrong_length_fails_the_batch(
+    emu: Emulator, client: AsyncBasicAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from basicai_async.resources.data import Data
+
+    ds = await client.datasets.create(name="short-answer", type="IMAGE")
+    real = Data.add_many
+
+    async def one_short(self: Data, dataset_id: int, items: Sequence[NewData]) -> list[DataItem]:
+        return (await real(self, dataset_id, items))[:-1]
+
+    monkeypatch.setattr(Data, "add_many", one_short)
+    sources = [UploadSource.from_bytes(n, d) for n, d in _sources(3).items()]
+    report = await Uploader(client).upload(ds.id, sources)
+
+    # Which file an answer belongs to cannot be guessed: none is reported registered.
+    assert [(r.ok, r.stage) for r in report.results] == [(False, "register")] * 3
+    assert all("answered 2 items for 3 files" in (r.error or "") for r in report.results)
