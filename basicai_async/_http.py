@@ -211,7 +211,10 @@ class Pipeline:
         headers = self._headers
         body: bytes | None = None
         if json is not None:
-            body = msgspec.json.encode(json)
+            try:
+                body = msgspec.json.encode(json)
+            except (msgspec.EncodeError, TypeError) as exc:
+                raise TypeError(f"{method} {path}: the JSON body cannot be encoded: {exc}") from None
             headers = {**headers, "Content-Type": "application/json"}
         session = await self._session_factory()
 

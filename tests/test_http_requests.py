@@ -169,3 +169,13 @@ async def test_key_never_in_logs_or_errors(
         assert API_KEY not in repr(exc.args)
     assert API_KEY not in repr(vars(info.value))
     assert API_KEY not in repr(pipeline)
+
+
+async def test_a_body_that_cannot_be_json_is_a_type_error_before_any_request(
+    session: aiohttp.ClientSession, mocked: aioresponses
+) -> None:
+    pipeline, limiter, _ = make_pipeline(session)
+    with pytest.raises(TypeError, match="POST /dataset/create: the JSON body cannot be encoded"):
+        await pipeline.request("POST", "/dataset/create", json={"when": object()})
+    assert limiter.acquired == 0
+    assert not mocked.requests
