@@ -136,6 +136,39 @@ class _NoProgress:
         pass
 
 
+class _BatchUrls:
+    """One batch's pre-signed URLs, handed out as PUTs start and renewed together.
+
+    PUTs wait for a free slot, so a URL can go stale before its turn. The first
+    PUT to find its URL stale renews every stale URL still waiting in one call,
+    rather than each file paying a call of its own. A URL is renewed here once at
+    most: one that is stale again at once (a server clock far off) goes to its PUT,
+    and storage's answer says what is wrong.
+    """
+
+    __slots__ = ("_lock", "_uploader", "_waiting")
+
+    def __init__(
+        self, uploader: Uploader, sources: Sequence[UploadSource], uploads: Sequence[PresignedUpload]
+    ) -> None:
+        self._uploader = uploader
+        self._waiting = {s.name: (s, u, False) for s, u in zip(sources, uploads, strict=True)}
+        self._lock = anyio.Lock()
+
+    async def take(self, source: UploadSource) -> tuple[PresignedUpload, bool]:
+        """The URL for ``source`` and whether it was renewed."""
+        stale = self._uploader._stale
+        async with self._lock:
+            _, upload, renewed = self._waiting.pop(source.name)
+            if renewed or not stale(upload):
+                return upload, renewed
+            others = [s for s, u, r in self._waiting.values() if not r and stale(u)]
+            fresh = await self._uploader._presign([source, *others])
+            for other, new in zip(others, fresh[1:], strict=True):
+                self._waiting[other.name] = (other, new, True)
+            return fresh[0], True
+
+
 class _PutFailed(Exception):
     def __init__(self, message: str, *, retryable: bool, refused: bool = False) -> None:
         super().__init__(message)
@@ -311,10 +344,11 @@ class Uploader:
                 for _, result in batch:
                     self._fail(result, "presign", exc, journal)
                 return
+            urls = _BatchUrls(self, [s for s, _ in batch], uploads)
             uploaded: list[tuple[UploadSource, UploadResult]] = []
             async with anyio.create_task_group() as tg:
-                for (source, result), upload in zip(batch, uploads, strict=True):
-                    tg.start_soon(self._put_one, source, result, upload, put_slots, uploaded, journal)
+                for source, result in batch:
+                    tg.start_soon(self._put_one, source, result, urls, put_slots, uploaded, journal)
             if uploaded:
                 await self._register(uploaded, dataset_id, batch_id, scene_id, journal)
         finally:
@@ -328,14 +362,15 @@ class Uploader:
         self,
         source: UploadSource,
         result: UploadResult,
-        upload: PresignedUpload,
+        urls: _BatchUrls,
         put_slots: anyio.CapacityLimiter,
         uploaded: list[tuple[UploadSource, UploadResult]],
         journal: Manifest | None,
     ) -> None:
         async with put_slots:
             try:
-                upload = await self._put(source, upload)
+                upload, renewed = await urls.take(source)
+                upload = await self._put(source, upload, renewed=renewed)
             except _PutFailed as exc:
                 # Users get the public error type, never this module's private one.
                 failed = UploadError(str(exc), filename=source.name, stage="put")
@@ -352,17 +387,27 @@ class Uploader:
         result.path = upload.path or upload.pre_signed_url.split("?", 1)[0]
         uploaded.append((source, result))
 
-    async def _put(self, source: UploadSource, upload: PresignedUpload) -> PresignedUpload:
-        """PUT one file, renewing its URL when stale or refused, retrying 5xx and dropped connections."""
+    def _stale(self, upload: PresignedUpload) -> bool:
+        """Whether a URL expires within the margin (so a PUT might outlive it)."""
+        expires = upload.expires_at
+        return expires is not None and expires - self._expiry_margin <= datetime.now(timezone.utc)
+
+    async def _put(
+        self, source: UploadSource, upload: PresignedUpload, *, renewed: bool = False
+    ) -> PresignedUpload:
+        """PUT one file, renewing its URL when stale or refused, retrying 5xx and dropped connections.
+
+        ``renewed`` says the URL was just issued again, so a refusal will not renew it once more.
+        """
         session = await self._client._get_session()
         retry = 0
-        renewed = False
+        first = True
         while True:
-            if upload.expires_at is not None and upload.expires_at - self._expiry_margin <= datetime.now(
-                timezone.utc
-            ):
+            if not first and self._stale(upload):
+                # A retry's backoff outlived the URL.
                 (upload,) = await self._presign([source])
                 renewed = True
+            first = False
             sent = 0
             read_error: BaseException | None = None
 

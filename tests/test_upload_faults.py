@@ -132,9 +132,9 @@ async def test_urls_that_expired_before_use_are_pre_signed_again(emu: Emulator, 
     report = await uploader.upload(ds.id, [UploadSource.from_bytes(n, d) for n, d in payloads.items()])
 
     _assert_all_landed(emu, ds.id, payloads, report.results)
-    # Three batches, and every file of the first renewed on its own before its PUT.
+    # Three batches, and the whole first one renewed in one call, before its first PUT.
     assert calls[0] == 100
-    assert sorted(calls) == [1] * 100 + [50, 100, 100]
+    assert sorted(calls) == [50, 100, 100, 100]
 
 
 async def test_urls_refused_with_403_are_pre_signed_again(emu: Emulator, client: AsyncBasicAI) -> None:
@@ -179,8 +179,8 @@ async def test_urls_that_keep_expiring_fail_with_the_stores_answer(
         assert r.stage == "put"
         assert "HTTP 403" in (r.error or "")
         assert "Request has expired" in (r.error or "")
-    # One batch, then one renewal per file, no loop.
-    assert [r.path for r in emu.requests(KEY)].count(PRESIGN) == 1 + 5
+    # One batch, then one renewal of all five together, no loop.
+    assert [r.path for r in emu.requests(KEY)].count(PRESIGN) == 1 + 1
 
 
 async def test_a_presign_failure_fails_its_batch_at_presign(emu: Emulator, client: AsyncBasicAI) -> None:
