@@ -10,12 +10,13 @@ answered fails the call (aioresponses refuses it), and the client is built with
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import pytest
 from _pipeline_fakes import FakeLimiter
 from aioresponses import aioresponses
 from yarl import URL
@@ -133,3 +134,12 @@ class FakeApi:
         assert call.headers["Authorization"] == f"ApiKey {API_KEY}"
         if json is not None:
             assert call.headers["Content-Type"] == "application/json"
+
+    async def assert_refused_before_any_request(
+        self, call: Callable[[AsyncBasicAI], Awaitable[object]], error: type[Exception], match: str
+    ) -> None:
+        """``call`` raises ``error`` matching ``match`` having sent nothing and taken no limiter slot."""
+        with pytest.raises(error, match=match):
+            await call(self.client)
+        assert self.calls == []
+        assert self.limiter.acquired == 0

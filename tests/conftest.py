@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import aioresponses.core
 import pytest
+from _fakes import FakeApi
 from aiohttp import ClientResponse
 from aioresponses import aioresponses as Aioresponses
 
@@ -98,3 +99,10 @@ def _emulator_process(key: str) -> Iterator[str]:
 def emulator_process() -> Callable[[str], Any]:
     """Start ``python -m basicai_async emulator`` for a key: ``with emulator_process(KEY) as url``."""
     return _emulator_process
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeApi]:
+    """A client over a recorded, mocked API (see ``_fakes.FakeApi``)."""
+    async with FakeApi.open() as fake:
+        yield fake

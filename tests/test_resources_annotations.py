@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from _fakes import FakeApi
@@ -12,12 +12,6 @@ from basicai_async.models import AnnotationSource
 
 # The documented path has a slash before the query: it is kept exactly.
 MANY = "/dataset/batchDataAnnotationResult/7/"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeApi]:
-    async with FakeApi.open() as fake:
-        yield fake
 
 
 def _result(data_id: int, source_id: int = 1) -> dict[str, object]:
@@ -113,7 +107,4 @@ async def test_get_scene_results_of_one_source(api: FakeApi) -> None:
 async def test_bad_arguments_fail_before_any_request(
     api: FakeApi, call: Callable[[AsyncBasicAI], Awaitable[object]], error: type[Exception], match: str
 ) -> None:
-    with pytest.raises(error, match=match):
-        await call(api.client)
-    assert api.calls == []
-    assert api.limiter.acquired == 0
+    await api.assert_refused_before_any_request(call, error, match)

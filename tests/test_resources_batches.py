@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from _fakes import FakeApi
@@ -10,12 +10,6 @@ from _fakes import FakeApi
 from basicai_async._client import AsyncBasicAI
 from basicai_async._errors import OperationFailedError
 from basicai_async.models import Batch
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeApi]:
-    async with FakeApi.open() as fake:
-        yield fake
 
 
 async def test_add(api: FakeApi) -> None:
@@ -50,7 +44,4 @@ async def test_remove_of_a_batch_that_is_not_empty_raises_the_servers_refusal(ap
 async def test_bad_arguments_fail_before_any_request(
     api: FakeApi, call: Callable[[AsyncBasicAI], Awaitable[object]], error: type[Exception], match: str
 ) -> None:
-    with pytest.raises(error, match=match):
-        await call(api.client)
-    assert api.calls == []
-    assert api.limiter.acquired == 0
+    await api.assert_refused_before_any_request(call, error, match)

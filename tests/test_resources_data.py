@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from _fakes import FakeApi
@@ -12,12 +12,6 @@ from basicai_async.models import DataItem, FileRef, NewData
 
 JPEG = FileRef(path="https://bucket.test/a.jpg", size=1234, mime_type="image/jpeg")
 JPEG_WIRE = {"path": "https://bucket.test/a.jpg", "size": 1234, "mimeType": "image/jpeg"}
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeApi]:
-    async with FakeApi.open() as fake:
-        yield fake
 
 
 def _item(i: int) -> dict[str, object]:
@@ -142,7 +136,4 @@ async def test_remove_many_of_three_ids(api: FakeApi) -> None:
 async def test_bad_arguments_fail_before_any_request(
     api: FakeApi, call: Callable[[AsyncBasicAI], Awaitable[object]], error: type[Exception], match: str
 ) -> None:
-    with pytest.raises(error, match=match):
-        await call(api.client)
-    assert api.calls == []
-    assert api.limiter.acquired == 0
+    await api.assert_refused_before_any_request(call, error, match)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -10,12 +10,6 @@ from _fakes import FakeApi
 
 from basicai_async._client import AsyncBasicAI
 from basicai_async.models import Dataset
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeApi]:
-    async with FakeApi.open() as fake:
-        yield fake
 
 
 def _ds(i: int) -> dict[str, object]:
@@ -141,10 +135,7 @@ async def test_iter_by_id_passes_the_last_id_on(api: FakeApi) -> None:
 async def test_bad_arguments_fail_before_any_request(
     api: FakeApi, call: Callable[[AsyncBasicAI], Awaitable[object]], error: type[Exception], match: str
 ) -> None:
-    with pytest.raises(error, match=match):
-        await call(api.client)
-    assert api.calls == []
-    assert api.limiter.acquired == 0
+    await api.assert_refused_before_any_request(call, error, match)
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from _fakes import FakeApi
 
@@ -11,12 +9,6 @@ from basicai_async.models import Item
 
 PATH = "/dataset/listItem/7"
 BY_ID = "/dataset/listItemById/7"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeApi]:
-    async with FakeApi.open() as fake:
-        yield fake
 
 
 def _items(*ids: int) -> list[dict[str, object]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from _fakes import FakeApi
@@ -12,12 +12,6 @@ from basicai_async.models import FileRef, NewData, Scene
 
 PCD = FileRef(path="https://bucket.test/0.pcd", size=10, mime_type="application/octet-stream")
 PCD_WIRE = {"path": "https://bucket.test/0.pcd", "size": 10, "mimeType": "application/octet-stream"}
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeApi]:
-    async with FakeApi.open() as fake:
-        yield fake
 
 
 async def test_add_a_bare_scene(api: FakeApi) -> None:
@@ -77,7 +71,4 @@ async def test_remove(api: FakeApi) -> None:
 async def test_bad_arguments_fail_before_any_request(
     api: FakeApi, call: Callable[[AsyncBasicAI], Awaitable[object]], error: type[Exception], match: str
 ) -> None:
-    with pytest.raises(error, match=match):
-        await call(api.client)
-    assert api.calls == []
-    assert api.limiter.acquired == 0
+    await api.assert_refused_before_any_request(call, error, match)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from _fakes import FakeApi
 
@@ -12,12 +10,6 @@ from basicai_async.models import PresignedUpload, PresignRequest
 
 PATH = "/storage/batchGeneratePreSignedUploadUrl"
 GIB = 1024**3
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeApi]:
-    async with FakeApi.open() as fake:
-        yield fake
 
 
 def _url(name: str) -> dict[str, str]:
