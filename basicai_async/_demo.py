@@ -55,8 +55,25 @@ def _write_samples(images: Path, files: int) -> list[Path]:
     return paths
 
 
+async def _query_each(client: AsyncBasicAI, dataset_id: int, data_ids: list[int]) -> int:
+    """One results query per item, many in flight: the limiter, not the caller, keeps the pace."""
+    instances = 0
+    slots = anyio.CapacityLimiter(32)
+
+    async def one(data_id: int) -> None:
+        nonlocal instances
+        async with slots:
+            results = await client.annotations.get_data_results(dataset_id, data_id)
+        instances += sum(len(r.instances) for r in results)
+
+    async with anyio.create_task_group() as tg:
+        for data_id in data_ids:
+            tg.start_soon(one, data_id)
+    return instances
+
+
 async def run_demo(*, files: int = 300, output: Path = Path("demo-output")) -> int:
-    """Write sample images, upload and register them, walk the items, export results, summarise."""
+    """Write sample images, upload and register them, walk and query the items, export, summarise."""
     if files < 1:
         raise ValueError("the demo needs at least one file")
     paths = await anyio.to_thread.run_sync(_write_samples, output / "images", files)
@@ -69,7 +86,10 @@ async def run_demo(*, files: int = 300, output: Path = Path("demo-output")) -> i
             print(f"created dataset {dataset.id} ({dataset.name}); uploading {files} images")
             with ConsoleProgress() as progress:
                 report = await client.uploader(progress=progress).upload(dataset.id, paths)
+            upload_time = time.perf_counter() - started
             walked = [item async for item in client.items.iter_by_id(dataset.id)]
+            print(f"walking {len(walked)} items, one result query each, 32 at a time")
+            instances = await _query_each(client, dataset.id, [item.id for item in walked])
             results_path = output / "results.jsonl"
             summary = await export_results(client, dataset.id, results_path)
             elapsed = time.perf_counter() - started
@@ -81,12 +101,14 @@ async def run_demo(*, files: int = 300, output: Path = Path("demo-output")) -> i
     print("demo summary")
     print(f"  files registered   {len(report.succeeded)} of {files} ({len(report.failed)} failed)")
     print(f"  bytes uploaded     {uploaded:,}")
-    print(f"  items walked       {len(walked)}")
+    print(f"  items walked       {len(walked)} ({instances} annotated objects, one query per item)")
     print(f"  results exported   {summary.results} ({summary.data_items} data items) -> {results_path}")
-    print(f"  API calls          {calls} (busiest second: {peak}, limit 100)")
-    print(f"  limiter wait       {stats.total_wait:.3f} s")
-    rate = f"{files / elapsed:.1f} files/s, {uploaded / elapsed / 1e6:.2f} MB/s"
-    print(f"  time               {elapsed:.2f} s, {rate}")
+    print(f"  API calls          {calls} (busiest 1-second window: {peak}, BasicAI's limit 100)")
+    waited = f"{stats.total_wait:.2f} s summed over {stats.admitted} calls (they wait side by side)"
+    print(f"  limiter wait       {waited}")
+    rate = f"{files / upload_time:.1f} files/s, {uploaded / upload_time / 1e6:.2f} MB/s"
+    print(f"  upload             {upload_time:.2f} s, {rate}")
+    print(f"  whole demo         {elapsed:.2f} s")
     ok = not report.failed and len(walked) == files and summary.data_items == files
     if not ok:
         print("demo FAILED: not every file made it through", flush=True)

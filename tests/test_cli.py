@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -58,6 +59,11 @@ def test_demo_runs_end_to_end_with_no_key_and_no_network(tmp_path: Path) -> None
     assert "demo summary" in done.stdout
     assert "files registered   50 of 50 (0 failed)" in done.stdout
     assert "items walked       50" in done.stdout
+    summary = r"API calls +(\d+) \(busiest 1-second window: (\d+), BasicAI's limit 100\)"
+    calls = re.search(summary, done.stdout)
+    assert calls is not None, done.stdout
+    assert int(calls[1]) > 50  # one result query per item, and the upload's calls
+    assert int(calls[2]) <= 100
     lines = (tmp_path / "out" / "results.jsonl").read_bytes().splitlines()
     assert len(lines) == 100
     assert {json.loads(line)["dataId"] for line in lines} == set(range(1, 51))
