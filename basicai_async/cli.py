@@ -3,7 +3,7 @@
 Configured by ``BASICAI_API_KEY`` / ``BASICAI_BASE_URL`` or ``--api-key`` / ``--base-url``::
 
     basicai-async upload ./images --create cars --type IMAGE --manifest upload.jsonl
-    basicai-async upload ./images --dataset 42
+    basicai-async upload ./images --dataset 42 --batch 7
     basicai-async export 42 -o results.jsonl
     basicai-async datasets list
     basicai-async emulator --port 8080
@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     target.add_argument("--dataset", type=int, help="id of an existing dataset")
     target.add_argument("--create", metavar="NAME", help="create a dataset with this name")
     up.add_argument("--type", default="IMAGE", help="type of the created dataset (default IMAGE)")
+    into = up.add_mutually_exclusive_group()
+    into.add_argument("--batch", type=int, help="register the files into this batch of the dataset")
+    into.add_argument("--scene", type=int, help="register the files as frames of this scene")
     up.add_argument("--manifest", type=Path, help="JSONL journal that makes the upload resumable")
     up.add_argument("--pattern", default="*", help="glob of the files to take (default *)")
     up.add_argument("--concurrency", type=int, default=16, help="PUTs in flight (default 16)")
@@ -129,7 +132,9 @@ async def _upload(client: AsyncBasicAI, args: argparse.Namespace) -> int:
         print(f"created dataset {dataset_id} ({args.create})")
     with ConsoleProgress() as progress:
         uploader = client.uploader(concurrency=args.concurrency, progress=progress)
-        report = await uploader.upload(dataset_id, files, manifest=args.manifest)
+        report = await uploader.upload(
+            dataset_id, files, batch_id=args.batch, scene_id=args.scene, manifest=args.manifest
+        )
     print(
         f"{len(report.succeeded)} of {len(report.results)} files registered in dataset {dataset_id}, "
         f"{len(report.failed)} failed"

@@ -175,6 +175,30 @@ def test_upload_with_a_pattern_and_export_one_source(
     assert {json.loads(line)["sourceId"] for line in out_file.read_bytes().splitlines()} == {source_id}
 
 
+def test_upload_into_a_batch_and_into_a_scene(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _images(tmp_path / "into", 3)
+
+    async def make_parents() -> tuple[int, int, int]:
+        async with AsyncBasicAI() as client:
+            ds = await client.datasets.create(name="cli-into", type="IMAGE")
+            batch = await client.batches.add(ds.id, name="b")
+            scene = await client.scenes.add(ds.id, name="s")
+            return ds.id, batch.id, scene.id
+
+    async def names_under(dataset_id: int, parent_id: int) -> list[str]:
+        async with AsyncBasicAI() as client:
+            return sorted([i.name async for i in client.items.iter_by_id(dataset_id, parent_id=parent_id)])
+
+    dataset_id, batch_id, scene_id = asyncio.run(make_parents())
+    for flag, parent in (("--batch", batch_id), ("--scene", scene_id)):
+        args = ["upload", str(tmp_path / "into"), "--dataset", str(dataset_id), flag, str(parent)]
+        assert cli.main(args) == 0
+        assert "3 of 3 files registered" in capsys.readouterr().out
+        assert asyncio.run(names_under(dataset_id, parent)) == [f"img-{i:03d}.png" for i in range(3)]
+
+
 def test_upload_of_a_file_instead_of_a_directory(
     env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
