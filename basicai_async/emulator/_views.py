@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from ..models import AnnotationResult, Batch, DataItem, Dataset, Instance, Item, Scene
 from ._state import TOP, DatasetRec, ItemRec
 
 __all__ = ["batch_view", "data_view", "dataset_view", "item_view", "results_for", "scene_view"]
 
 _CLASSES = ("Car", "Pedestrian", "Cyclist", "Truck")
+_encoder = msgspec.json.Encoder()
 
 
 def dataset_view(rec: DatasetRec) -> Dataset:
@@ -64,16 +67,19 @@ def batch_view(rec: ItemRec) -> Batch:
     return Batch(id=rec.id, name=rec.name, dataset_id=rec.dataset_id, created_at=rec.created_at)
 
 
-def item_view(rec: ItemRec) -> Item:
-    """The Item shape of listItem (files only for data)."""
-    return Item(
-        id=rec.id,
-        name=rec.name,
-        item_type=rec.kind,
-        parent_id=_parent(rec),
-        files=rec.files if rec.kind == "DATA" else None,
-        created_at=rec.created_at,
-    )
+def item_view(rec: ItemRec) -> msgspec.Raw:
+    """The Item shape of listItem (files only for data), encoded once per item."""
+    if rec.wire is None:
+        item = Item(
+            id=rec.id,
+            name=rec.name,
+            item_type=rec.kind,
+            parent_id=_parent(rec),
+            files=rec.files if rec.kind == "DATA" else None,
+            created_at=rec.created_at,
+        )
+        rec.wire = msgspec.Raw(_encoder.encode(item))
+    return rec.wire
 
 
 def _contour(dataset_type: str, seed: int) -> tuple[str, dict[str, Any]]:

@@ -11,7 +11,7 @@ __all__ = ["Envelope", "IdPage", "Page"]
 T = TypeVar("T")
 
 
-class Envelope(msgspec.Struct, Generic[T], kw_only=True):
+class Envelope(msgspec.Struct, Generic[T], kw_only=True, gc=False):
     """Every HTTP 200 answer: ``code`` is ``OK`` (any case) on success."""
 
     code: str
@@ -19,7 +19,7 @@ class Envelope(msgspec.Struct, Generic[T], kw_only=True):
     data: T | None = None
 
 
-class Page(msgspec.Struct, Generic[T], kw_only=True):
+class Page(msgspec.Struct, Generic[T], kw_only=True, gc=False):
     """One page of a ``pageNo``/``pageSize`` listing; ``total`` comes on page 1 only.
 
     ``items`` is the wire field ``list``.
@@ -29,7 +29,7 @@ class Page(msgspec.Struct, Generic[T], kw_only=True):
     total: int | None = None
 
 
-class IdPage(msgspec.Struct, Generic[T], kw_only=True):
+class IdPage(msgspec.Struct, Generic[T], kw_only=True, gc=False):
     """One step of an ID-order traversal (``lastId``/``limit``)."""
 
     items: list[T] = msgspec.field(default_factory=list, name="list")
