@@ -158,7 +158,13 @@ class _BatchUrls:
     async def take(self, source: UploadSource) -> tuple[PresignedUpload, bool]:
         """The URL for ``source`` and whether it was renewed."""
         stale = self._uploader._stale
+        _, upload, renewed = self._waiting[source.name]
+        if renewed or not stale(upload):
+            # The common case takes no lock (anyio's yields to the loop on every acquire).
+            del self._waiting[source.name]
+            return upload, renewed
         async with self._lock:
+            # Still listed while it waited: a renewal just before may have covered it.
             _, upload, renewed = self._waiting.pop(source.name)
             if renewed or not stale(upload):
                 return upload, renewed
