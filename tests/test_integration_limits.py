@@ -53,9 +53,7 @@ async def test_a_client_held_to_the_server_limits_never_sees_a_429() -> None:
         Emulator({KEY: "team-a"}, limits=Limits(windows)) as emu,
         # The margin absorbs delivery jitter between the client's clock and the server's;
         # twice the default here, so a loaded CI machine's scheduling stall cannot fake a 429.
-        AsyncBasicAI(
-            KEY, base_url=emu.base_url, limits=Limits(windows, margin=0.1), max_retries=0
-        ) as client,
+        AsyncBasicAI(KEY, base_url=emu.base_url, limits=Limits(windows, margin=0.1), max_retries=0) as client,
     ):
         ds = await client.datasets.create(name="ds", type="IMAGE")
         calls = 50
