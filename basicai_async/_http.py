@@ -301,29 +301,20 @@ class Pipeline:
             try:
                 head = _CODE_DECODER.decode(raw)
             except msgspec.MsgspecError:
-                raise APIDecodeError(
-                    f"answer is not the expected JSON envelope ({exc})",
-                    method=method,
-                    path=path,
-                    body=_snippet(raw),
+                raise _decode_error(
+                    f"answer is not the expected JSON envelope ({exc})", raw, method, path
                 ) from exc
             if head.code.upper() != "OK":
                 raise _code_error(head.code, head.message, method, path) from None
-            raise APIDecodeError(
-                f"answer's data does not match {_type_name(response_type)} ({exc})",
-                method=method,
-                path=path,
-                body=_snippet(raw),
+            expected = _type_name(response_type)
+            raise _decode_error(
+                f"answer's data does not match {expected} ({exc})", raw, method, path
             ) from exc
         if envelope.code.upper() != "OK":
             raise _code_error(envelope.code, envelope.message, method, path)
         if envelope.data is None and response_type not in _NULLABLE:
-            raise APIDecodeError(
-                f"answer's data is null, expected {_type_name(response_type)}",
-                method=method,
-                path=path,
-                body=_snippet(raw),
-            )
+            expected = _type_name(response_type)
+            raise _decode_error(f"answer's data is null, expected {expected}", raw, method, path)
         return envelope.data
 
     @staticmethod
@@ -338,6 +329,11 @@ class Pipeline:
                 retry + 1,
                 waited,
             )
+
+
+def _decode_error(message: str, raw: bytes, method: str, path: str) -> APIDecodeError:
+    """The exception for an answer that is not the JSON the endpoint promises."""
+    return APIDecodeError(message, method=method, path=path, body=_snippet(raw))
 
 
 def _code_error(code: str, message: str | None, method: str, path: str) -> APIResponseError:
