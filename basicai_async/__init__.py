@@ -14,6 +14,7 @@ Example::
 """
 
 from ._client import DEFAULT_BASE_URL, AsyncBasicAI
+from ._constants import MAX_PRESIGNED_SIZE
 from ._errors import (
     APIConnectionError,
     APIDecodeError,
@@ -49,7 +50,7 @@ from ._errors import (
     UploadError,
 )
 from ._manifest import Manifest, ManifestEntry
-from ._sources import MAX_PRESIGNED_SIZE, UploadSource
+from ._sources import UploadSource
 from .export import ExportSummary, export_results, iter_data_ids, iter_results
 from .models import (
     AnnotationResult,

@@ -42,6 +42,8 @@ the API key) so that a log line says which call failed.
 
 from __future__ import annotations
 
+from ._constants import EnvelopeCode
+
 __all__ = [
     "APIConnectionError",
     "APIDecodeError",
@@ -293,15 +295,15 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 }
 
 _CODE_ERRORS: dict[str, type[APIResponseError]] = {
-    "ERROR": GenericAPIError,
-    "RESOURCE_NOT_FOUND": ResourceNotFoundError,
-    "RESOURCE_DUPLICATED": ResourceDuplicatedError,
-    "NAME_DUPLICATED": NameDuplicatedError,
-    "ILLEGAL_PARAM": IllegalParamError,
-    "ILLEGAL_FORMAT": IllegalFormatError,
-    "FILE_FORMAT_NOT_SUPPORTED": FileFormatNotSupportedError,
-    "OPERATION_FAILED": OperationFailedError,
-    "LICENSE_EXPIRED": LicenseExpiredError,
+    EnvelopeCode.ERROR: GenericAPIError,
+    EnvelopeCode.RESOURCE_NOT_FOUND: ResourceNotFoundError,
+    EnvelopeCode.RESOURCE_DUPLICATED: ResourceDuplicatedError,
+    EnvelopeCode.NAME_DUPLICATED: NameDuplicatedError,
+    EnvelopeCode.ILLEGAL_PARAM: IllegalParamError,
+    EnvelopeCode.ILLEGAL_FORMAT: IllegalFormatError,
+    EnvelopeCode.FILE_FORMAT_NOT_SUPPORTED: FileFormatNotSupportedError,
+    EnvelopeCode.OPERATION_FAILED: OperationFailedError,
+    EnvelopeCode.LICENSE_EXPIRED: LicenseExpiredError,
 }
 
 

@@ -37,6 +37,7 @@ from typing import Any, TypeVar, get_args, get_origin
 import aiohttp
 import msgspec
 
+from ._constants import BODY_SNIPPET
 from ._errors import (
     APIConnectionError,
     APIDecodeError,
@@ -57,7 +58,6 @@ T = TypeVar("T")
 logger = logging.getLogger("basicai_async")
 
 _USER_AGENT = "basicai-async"
-_BODY_SNIPPET = 500
 _IDEMPOTENT_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _CREATE_RETRY_STATUSES = frozenset({429, 503})
 
@@ -134,7 +134,7 @@ def _parse_retry_after(value: str | None) -> float | None:
 
 
 def _snippet(raw: bytes) -> str:
-    return raw[:_BODY_SNIPPET].decode("utf-8", errors="replace")
+    return raw[:BODY_SNIPPET].decode("utf-8", errors="replace")
 
 
 class Pipeline:

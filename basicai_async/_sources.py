@@ -10,10 +10,10 @@ from pathlib import Path
 
 import anyio
 
+from ._constants import MAX_PRESIGNED_SIZE
+
 __all__ = ["MAX_PRESIGNED_SIZE", "UploadSource"]
 
-MAX_PRESIGNED_SIZE = 1024**3
-"""Pre-signed uploads take files up to 1 GB (BasicAI's guide); larger need STS, not released yet."""
 
 _CHUNK = 256 * 1024
 

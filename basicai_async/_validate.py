@@ -7,8 +7,7 @@ from typing import TypeVar
 
 __all__ = ["MAX_IDS", "check_id", "check_ids", "check_name", "check_page_size", "chunked"]
 
-MAX_IDS = 100
-"""The API takes at most this many ids in one query parameter."""
+from ._constants import MAX_IDS
 
 T = TypeVar("T")
 

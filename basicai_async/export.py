@@ -23,7 +23,8 @@ from typing import IO, TYPE_CHECKING, TypeVar
 import anyio
 import msgspec
 
-from ._validate import MAX_IDS, check_id
+from ._constants import MAX_IDS
+from ._validate import check_id
 from .models import AnnotationResult, ItemType
 
 if TYPE_CHECKING:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Protocol
 import aiohttp
 import anyio
 
+from ._constants import BODY_SNIPPET, MAX_BATCH_ITEMS, MAX_PRESIGNED_SIZE
 from ._errors import (
     APIConnectionError,
     APIResponseError,
@@ -46,7 +47,7 @@ from ._errors import (
 )
 from ._http import RetryConfig
 from ._manifest import Manifest, ManifestEntry
-from ._sources import MAX_PRESIGNED_SIZE, UploadSource
+from ._sources import UploadSource
 from .models import FileRef, ItemType, NewData, PresignedUpload, PresignRequest
 
 if TYPE_CHECKING:
@@ -54,8 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = ["UploadProgress", "UploadReport", "UploadResult", "Uploader"]
 
-_PRESIGN_BATCH = 100
-_BODY_SNIPPET = 300
+_PRESIGN_BATCH = MAX_BATCH_ITEMS
 
 
 @dataclass(slots=True)
@@ -456,7 +456,7 @@ class Uploader:
         headers = {"Content-Length": str(source.size), "Content-Type": source.mime_type}
         try:
             async with session.put(url, data=body, headers=headers, timeout=self._put_timeout) as resp:
-                text = (await resp.read())[:_BODY_SNIPPET].decode("utf-8", errors="replace")
+                text = (await resp.read())[:BODY_SNIPPET].decode("utf-8", errors="replace")
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             # aiohttp's messages quote the URL; its signature is a credential, keep it out.

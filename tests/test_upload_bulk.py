@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import aiohttp
 import pytest
 
-from basicai_async import AsyncBasicAI, UploadSource
+from basicai_async import MAX_PRESIGNED_SIZE, AsyncBasicAI, UploadSource
 from basicai_async._errors import FileTooLargeError, UploadError
-from basicai_async._sources import MAX_PRESIGNED_SIZE, guess_mime_type
+from basicai_async._sources import guess_mime_type
 from basicai_async.emulator import Emulator
 from basicai_async.uploader import Uploader, UploadReport, UploadResult
 

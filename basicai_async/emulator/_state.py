@@ -17,12 +17,12 @@ from datetime import datetime, timezone
 
 import msgspec
 
+from .._constants import DATASET_TYPES
 from ..models import AnnotationSource, FileRef
 from ._wire import ApiError, Code
 
 __all__ = ["DATASET_TYPES", "TOP", "DatasetRec", "ItemRec", "NewDataRec", "State", "check_name"]
 
-DATASET_TYPES = ("IMAGE", "LIDAR_BASIC", "LIDAR_FUSION", "AV", "TEXT")
 """The dataset types the emulator accepts on create/update."""
 
 TOP = 0

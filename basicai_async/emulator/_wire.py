@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 
+from .._constants import MAX_IDS, MAX_PAGE_SIZE, EnvelopeCode
+
 __all__ = [
     "MAX_IDS",
     "MAX_PAGE",
@@ -30,27 +32,12 @@ __all__ = [
 
 T = TypeVar("T")
 
-MAX_IDS = 100
-"""At most this many ids in one ``?ids=`` parameter (and elements in one batch body)."""
-MAX_PAGE = 100
-"""``pageSize`` and ``limit`` are 1..MAX_PAGE."""
+MAX_PAGE = MAX_PAGE_SIZE
 
 _encoder = msgspec.json.Encoder()
 
 
-class Code:
-    """The documented envelope codes."""
-
-    OK = "OK"
-    ERROR = "ERROR"
-    RESOURCE_NOT_FOUND = "RESOURCE_NOT_FOUND"
-    RESOURCE_DUPLICATED = "RESOURCE_DUPLICATED"
-    NAME_DUPLICATED = "NAME_DUPLICATED"
-    ILLEGAL_PARAM = "ILLEGAL_PARAM"
-    ILLEGAL_FORMAT = "ILLEGAL_FORMAT"
-    FILE_FORMAT_NOT_SUPPORTED = "FILE_FORMAT_NOT_SUPPORTED"
-    OPERATION_FAILED = "OPERATION_FAILED"
-    LICENSE_EXPIRED = "LICENSE_EXPIRED"
+Code = EnvelopeCode
 
 
 class ApiError(Exception):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from .._constants import RATE_WINDOWS
+
 __all__ = ["BASICAI_LIMITS", "Limiter", "LimiterStats", "Limits", "Window", "WindowStats"]
 
 
@@ -55,10 +57,7 @@ class Limits:
     @classmethod
     def basicai(cls, margin: float = 0.05) -> Limits:
         """BasicAI's published per-key limits: 100/s, 3000/min, 72000/h, 864000/day."""
-        return cls(
-            (Window(100, 1.0), Window(3000, 60.0), Window(72000, 3600.0), Window(864000, 86400.0)),
-            margin=margin,
-        )
+        return cls(tuple(Window(limit, seconds) for limit, seconds in RATE_WINDOWS), margin=margin)
 
 
 BASICAI_LIMITS = Limits.basicai()
