@@ -274,7 +274,7 @@ class Pipeline:
             raise APIConnectionError(
                 f"could not connect: {exc.os_error}", method=method, path=path, sent=False
             ) from exc
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise APITimeoutError("timed out waiting for the answer", method=method, path=path) from exc
         except aiohttp.ClientError as exc:
             raise APIConnectionError(

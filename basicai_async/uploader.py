@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Protocol
 import aiohttp
 import anyio
 
-from ._constants import BODY_SNIPPET, MAX_BATCH_ITEMS, MAX_PRESIGNED_SIZE
+from ._constants import BODY_SNIPPET, MAX_BATCH_ITEMS
 from ._errors import (
     APIConnectionError,
     APIResponseError,
@@ -48,6 +48,7 @@ from ._errors import (
 from ._http import RetryConfig
 from ._manifest import Manifest, ManifestEntry
 from ._sources import UploadSource
+from ._validate import check_file_size
 from .models import FileRef, ItemType, NewData, PresignedUpload, PresignRequest
 
 if TYPE_CHECKING:
@@ -281,13 +282,9 @@ class Uploader:
                     name, 0, stage="validate", error=f"cannot read file: {exc}", exception=exc
                 )
         result = UploadResult(item.name, item.size)
-        if item.size > MAX_PRESIGNED_SIZE:
-            too_large = FileTooLargeError(
-                f"{item.name} is {item.size} bytes; pre-signed uploads take at most 1 GB "
-                "(BasicAI's STS method for larger files is not released yet)",
-                filename=item.name,
-                stage="validate",
-            )
+        try:
+            check_file_size(item.name, item.size)
+        except FileTooLargeError as too_large:
             result.stage, result.error, result.exception = "validate", str(too_large), too_large
             return None, result
         if item.name in seen:

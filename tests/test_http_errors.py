@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import msgspec
 import pytest
@@ -211,7 +209,7 @@ CONNECTION_CASES = [
     pytest.param(aiohttp.ConnectionTimeoutError(), errors.APITimeoutError, False, id="connect-timeout"),
     pytest.param(aiohttp.ServerDisconnectedError(), errors.APIConnectionError, True, id="disconnected"),
     pytest.param(aiohttp.ServerTimeoutError(), errors.APITimeoutError, True, id="read-timeout"),
-    pytest.param(asyncio.TimeoutError(), errors.APITimeoutError, True, id="total-timeout"),
+    pytest.param(TimeoutError(), errors.APITimeoutError, True, id="total-timeout"),
     pytest.param(aiohttp.ClientPayloadError("cut"), errors.APIConnectionError, True, id="payload"),
     pytest.param(aiohttp.ClientOSError(104, "reset"), errors.APIConnectionError, True, id="reset"),
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 from datetime import datetime, timedelta, timezone
 
@@ -42,7 +41,7 @@ RETRIED_ON_GET = [
     pytest.param(429, None, id="429"),
     pytest.param(None, connector_error(), id="refused"),
     pytest.param(None, aiohttp.ServerDisconnectedError(), id="disconnected"),
-    pytest.param(None, asyncio.TimeoutError(), id="timeout"),
+    pytest.param(None, TimeoutError(), id="timeout"),
 ]
 
 
@@ -242,7 +241,7 @@ NOT_RETRIED_ON_CREATE = [
     pytest.param(502, None, errors.BadGatewayError, id="502"),
     pytest.param(504, None, errors.GatewayTimeoutError, id="504"),
     pytest.param(None, aiohttp.ServerDisconnectedError(), errors.APIConnectionError, id="disconnected"),
-    pytest.param(None, asyncio.TimeoutError(), errors.APITimeoutError, id="timeout"),
+    pytest.param(None, TimeoutError(), errors.APITimeoutError, id="timeout"),
     pytest.param(None, aiohttp.ServerTimeoutError(), errors.APITimeoutError, id="read-timeout"),
 ]
 
@@ -291,7 +290,7 @@ async def test_create_retried_where_the_server_cannot_have_acted(
         pytest.param(500, None, id="500"),
         pytest.param(504, None, id="504"),
         pytest.param(None, aiohttp.ServerDisconnectedError(), id="disconnected"),
-        pytest.param(None, asyncio.TimeoutError(), id="timeout"),
+        pytest.param(None, TimeoutError(), id="timeout"),
     ],
 )
 async def test_idempotent_posts_are_retried(
