@@ -50,6 +50,7 @@ from ._errors import (
     UploadError,
 )
 from ._manifest import Manifest, ManifestEntry
+from ._retry import RetryPolicy
 from ._sources import UploadSource
 from .export import ExportSummary, export_results, iter_data_ids, iter_results
 from .models import (
@@ -136,6 +137,7 @@ __all__ = [
     "RateLimitError",
     "ResourceDuplicatedError",
     "ResourceNotFoundError",
+    "RetryPolicy",
     "Scene",
     "ServerError",
     "ServiceUnavailableError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import msgspec
 import pytest
-from _pipeline_fakes import API_KEY, BASE_URL, connector_error, envelope, make_pipeline
+from _fakes import API_KEY, BASE_URL, connector_error, envelope, make_pipeline
 from aioresponses import aioresponses
 
 from basicai_async import _errors as errors

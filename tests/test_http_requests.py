@@ -7,7 +7,7 @@ import logging
 import aiohttp
 import msgspec
 import pytest
-from _pipeline_fakes import API_KEY, BASE_URL, FakeLimiter, connector_error, envelope, make_pipeline
+from _fakes import API_KEY, BASE_URL, FakeLimiter, connector_error, envelope, make_pipeline
 from aioresponses import aioresponses
 from yarl import URL
 

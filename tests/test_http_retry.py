@@ -7,14 +7,15 @@ from datetime import datetime, timedelta, timezone
 
 import aiohttp
 import pytest
-from _pipeline_fakes import BASE_URL, connector_error, envelope, make_pipeline
+from _fakes import BASE_URL, connector_error, envelope, make_pipeline
 from aioresponses import aioresponses
 from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
 from basicai_async import _errors as errors
-from basicai_async._http import Pipeline, RetryConfig, _parse_retry_after
+from basicai_async._http import Pipeline
+from basicai_async._retry import RetryPolicy, parse_retry_after
 from basicai_async.models import Dataset
 from basicai_async.resources.datasets import Datasets
 
@@ -189,13 +190,13 @@ async def test_unparsable_retry_after_falls_back_to_backoff(
         ("Wed, 21 Oct 2015 07:28:00", 0.0),
     ],
 )
-def test_parse_retry_after(header: str | None, expected: float | None) -> None:
-    assert _parse_retry_after(header) == expected
+def testparse_retry_after(header: str | None, expected: float | None) -> None:
+    assert parse_retry_after(header) == expected
 
 
 def test_parse_retry_after_naive_future_date_is_utc() -> None:
     when = datetime.now(timezone.utc) + timedelta(seconds=100)
-    parsed = _parse_retry_after(when.strftime("%a, %d %b %Y %H:%M:%S"))
+    parsed = parse_retry_after(when.strftime("%a, %d %b %Y %H:%M:%S"))
     assert parsed is not None
     assert 98.5 < parsed <= 100.0
 
@@ -225,13 +226,13 @@ async def test_backoff_is_jittered_down_by_at_most_a_quarter(
 @given(retry=st.integers(min_value=1, max_value=40), rand=st.floats(min_value=0.0, max_value=1.0))
 def test_backoff_bounds(retry: int, rand: float) -> None:
     full = min(8.0, 0.5 * 2 ** (retry - 1))
-    delay = RetryConfig().backoff(retry, rand)
+    delay = RetryPolicy().backoff(retry, rand)
     assert full * 0.75 <= delay <= full <= 8.0
 
 
-def test_retry_config_rejects_negative_retries() -> None:
+def test_retry_policy_rejects_negative_retries() -> None:
     with pytest.raises(ValueError, match="max_retries must be >= 0"):
-        RetryConfig(max_retries=-1)
+        RetryPolicy(max_retries=-1)
 
 
 # Creating POSTs: retried only where the server cannot have acted.

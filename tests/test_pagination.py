@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import aiohttp
-from _pipeline_fakes import BASE_URL, envelope, make_pipeline
+from _fakes import BASE_URL, envelope, make_pipeline
 from aioresponses import aioresponses
 
 from basicai_async._validate import chunked
