@@ -74,6 +74,7 @@ from .models import (
     Scene,
     SourceType,
 )
+from .pagination import AsyncIdPager, AsyncPager
 from .ratelimit import BASICAI_LIMITS, ExactLimiter, Limiter, LimiterStats, Limits, PacedLimiter, Window
 from .uploader import Uploader, UploadProgress, UploadReport, UploadResult
 
@@ -91,6 +92,8 @@ __all__ = [
     "APITimeoutError",
     "AnnotationResult",
     "AnnotationSource",
+    "AsyncIdPager",
+    "AsyncPager",
     "AsyncBasicAI",
     "AuthenticationError",
     "BadGatewayError",

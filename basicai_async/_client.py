@@ -160,7 +160,9 @@ class AsyncBasicAI:
 
             info = await client.request("GET", "/dataset/info/1")
         """
-        return await self._pipeline.request(method, path, params=params, json=json, idempotent=idempotent)
+        return await self._pipeline.request(
+            method, path, params=params, json=json, response_type=object, idempotent=idempotent
+        )
 
     async def http_session(self) -> aiohttp.ClientSession:
         """The aiohttp session the client sends through, opened on first use.

@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Any, TypeVar, get_args, get_origin, overload
 
 import aiohttp
 import msgspec
@@ -147,6 +147,7 @@ class Pipeline:
         """The retry policy of every call."""
         return self._retry
 
+    @overload
     async def request(
         self,
         method: str,
@@ -154,10 +155,36 @@ class Pipeline:
         *,
         params: Mapping[str, object] | None = None,
         json: object = None,
-        response_type: Any = object,
+        response_type: type[T],
         idempotent: bool | None = None,
-    ) -> Any:
+    ) -> T: ...
+
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object = None,
+        response_type: None = None,
+        idempotent: bool | None = None,
+    ) -> None: ...
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object = None,
+        response_type: type[T] | None = None,
+        idempotent: bool | None = None,
+    ) -> T | None:
         """Call the API and return the envelope's ``data`` decoded as ``response_type``.
+
+        Without ``response_type`` the call returns None, whatever ``data`` holds (the
+        paths that only act); ``response_type=object`` gives plain data (the escape hatch).
 
         ``idempotent`` defaults to True for GET and False for POST: pass True for
         POSTs that update, replace, delete or remove (see the module docstring).
@@ -195,7 +222,11 @@ class Pipeline:
                 raise
             self._log(method, path, status, started, retry, waited)
             if status == 200:
-                return self._decode(raw, response_type, method, path)
+                if response_type is None:
+                    self._decode(raw, object, method, path)
+                    return None
+                data: T = self._decode(raw, response_type, method, path)
+                return data
 
             error = self._status_error(status, raw, retry_after, method, path)
             retryable = _IDEMPOTENT_RETRY_STATUSES if idempotent else _CREATE_RETRY_STATUSES

@@ -43,7 +43,7 @@ class Storage(Resource):
             [upload] = await client.storage.presign_uploads([PresignRequest(filename="a.jpg", size=1234)])
         """
         body = check_models("files", files, PresignRequest, _check_request)
-        result: list[PresignedUpload] = await self._pipeline.request(
+        result = await self._pipeline.request(
             "POST", _PRESIGN_PATH, json=body, response_type=list[PresignedUpload]
         )
         if len(result) != len(body):
