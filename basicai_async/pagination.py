@@ -26,7 +26,7 @@ from typing import Generic, Protocol, TypeVar
 
 from .models.envelope import IdPage, Page
 
-__all__ = ["AsyncIdPager", "AsyncPager", "iter_by_id", "iter_id_pages", "iter_page_items", "iter_pages"]
+__all__ = ["AsyncIdPager", "AsyncPager", "iter_id_pages", "iter_pages"]
 
 
 class _HasId(Protocol):
@@ -56,15 +56,6 @@ async def iter_pages(
         page_no += 1
 
 
-async def iter_page_items(
-    fetch: Callable[[int], Awaitable[Page[T]]], *, page_size: int
-) -> AsyncGenerator[T, None]:
-    """Yield every record of a page-style listing, page after page."""
-    async for page in iter_pages(fetch, page_size=page_size):
-        for item in page.items:
-            yield item
-
-
 async def iter_id_pages(
     fetch: Callable[[int | None], Awaitable[IdPage[I]]], *, limit: int
 ) -> AsyncGenerator[IdPage[I], None]:
@@ -78,33 +69,36 @@ async def iter_id_pages(
         last_id = step.items[-1].id
 
 
-async def iter_by_id(
-    fetch: Callable[[int | None], Awaitable[IdPage[I]]], *, limit: int
-) -> AsyncGenerator[I, None]:
-    """Yield every record of an ID-order traversal, step after step."""
-    async for step in iter_id_pages(fetch, limit=limit):
-        for item in step.items:
-            yield item
-
-
 class _Records(Generic[T]):
-    """An async iterator over records that a generator made on first use yields."""
+    """An async iterator over the records of the pages that ``pages()`` yields."""
 
     __slots__ = ("_records",)
 
     def __init__(self) -> None:
         self._records: AsyncGenerator[T, None] | None = None
 
-    def _iterate(self) -> AsyncGenerator[T, None]:
+    def pages(self) -> AsyncGenerator[Page[T] | IdPage[T], None]:
         raise NotImplementedError
 
-    def __aiter__(self) -> _Records[T]:
-        return self
+    async def _iterate(self) -> AsyncGenerator[T, None]:
+        async for page in self.pages():
+            for record in page.items:
+                yield record
 
-    async def __anext__(self) -> T:
-        if self._records is None:
-            self._records = self._iterate()
-        return await anext(self._records)
+    def _started(self) -> AsyncGenerator[T, None]:
+        records = self._records
+        if records is None:
+            records = self._records = self._iterate()
+        return records
+
+    def __aiter__(self) -> AsyncGenerator[T, None]:
+        # ``async for`` drives the records' generator itself: a record then costs one
+        # generator step, not also a Python-level ``__anext__`` call (half a page's
+        # CPU in a 100-record listing). ``anext(pager)`` continues the same records.
+        return self._started()
+
+    def __anext__(self) -> Awaitable[T]:
+        return self._started().__anext__()
 
     async def aclose(self) -> None:
         """Stop early: close the listing's generator (``contextlib.aclosing`` calls this)."""
@@ -129,9 +123,6 @@ class AsyncPager(_Records[T]):
         """Every page in order; ``page.total`` (on page 1) counts the records of the listing."""
         return iter_pages(self._fetch, page_size=self._page_size)
 
-    def _iterate(self) -> AsyncGenerator[T, None]:
-        return iter_page_items(self._fetch, page_size=self._page_size)
-
 
 class AsyncIdPager(_Records[I]):
     """An ID-order traversal: iterate it for the records, or ``pages()`` for its steps.
@@ -149,6 +140,3 @@ class AsyncIdPager(_Records[I]):
     def pages(self) -> AsyncGenerator[IdPage[I], None]:
         """Every step in order, each of at most ``limit`` records."""
         return iter_id_pages(self._fetch, limit=self._limit)
-
-    def _iterate(self) -> AsyncGenerator[I, None]:
-        return iter_by_id(self._fetch, limit=self._limit)
