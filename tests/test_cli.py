@@ -381,3 +381,12 @@ def test_console_progress_counts_files_bytes_and_failures(
 def test_console_progress_defaults_to_plain_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     progress = ConsoleProgress()
     assert progress._rich is None  # pytest captures stderr: not a tty
+
+
+def test_the_readme_command_lines_parse() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    lines = [line.split("#")[0].split() for line in readme.splitlines() if line.startswith("basicai-async ")]
+    assert len(lines) >= 6
+    for words in lines:
+        args = cli.build_parser().parse_args(words[1:])
+        assert callable(args.handler), words
