@@ -379,8 +379,11 @@ def test_console_progress_counts_files_bytes_and_failures(
 
 
 def test_console_progress_defaults_to_plain_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
-    progress = ConsoleProgress()
-    assert progress._rich is None  # pytest captures stderr: not a tty
+    # pytest captures stderr, so it is not a terminal: plain lines, no rich bars.
+    with ConsoleProgress() as progress:
+        progress.started(1, 3)
+        progress.finished(UploadResult("a.png", 3, ok=True, data_id=1))
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "1/1 files, 0.0 MB, 0 failed"
 
 
 def test_the_readme_command_lines_parse() -> None:
