@@ -255,6 +255,7 @@ def test_interrupt_says_what_to_do_for_the_command_that_ran(
     ("argv", "message"),
     [
         (["bogus"], "invalid choice: 'bogus'"),
+        (["export", "abc", "-o", "x.jsonl"], "dataset: expected a positive integer, got 'abc'"),
         (
             ["upload", ".", "--dataset", "1", "--concurrency", "0"],
             "--concurrency: expected a positive integer",
@@ -273,6 +274,13 @@ def test_bad_input_is_one_line_and_exit_2(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert message in err[0]
+
+
+def test_a_bad_argument_of_the_sdk_is_one_line_and_exit_1(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["upload", str(tmp_path), "--create", " "]) == 1
+    assert capsys.readouterr().err == "error: name must not be empty\n"
 
 
 def test_a_missing_output_directory_fails_before_any_call(
