@@ -27,8 +27,9 @@ lint: install
 	$(VENV)/bin/ruff check basicai_async tests benchmarks examples
 	$(VENV)/bin/ruff format --check basicai_async tests benchmarks examples
 
+# tests/typecheck_pipeline.py is checked, never run: it fails if a wrong response_type type-checks.
 typecheck: install
-	$(VENV)/bin/mypy --strict basicai_async
+	$(VENV)/bin/mypy --strict basicai_async tests/typecheck_pipeline.py
 
 # coverage starts before pytest, so the package imported by our own pytest plugin
 # (basicai_async.testing, loaded at start-up) is measured from its first line.

@@ -50,6 +50,7 @@ from ._errors import (
     UploadError,
 )
 from ._manifest import Manifest, ManifestEntry
+from ._retry import RetryPolicy
 from ._sources import UploadSource
 from .export import ExportSummary, export_results, iter_data_ids, iter_results
 from .models import (
@@ -73,6 +74,7 @@ from .models import (
     Scene,
     SourceType,
 )
+from .pagination import AsyncIdPager, AsyncPager
 from .ratelimit import BASICAI_LIMITS, ExactLimiter, Limiter, LimiterStats, Limits, PacedLimiter, Window
 from .uploader import Uploader, UploadProgress, UploadReport, UploadResult
 
@@ -90,6 +92,8 @@ __all__ = [
     "APITimeoutError",
     "AnnotationResult",
     "AnnotationSource",
+    "AsyncIdPager",
+    "AsyncPager",
     "AsyncBasicAI",
     "AuthenticationError",
     "BadGatewayError",
@@ -136,6 +140,7 @@ __all__ = [
     "RateLimitError",
     "ResourceDuplicatedError",
     "ResourceNotFoundError",
+    "RetryPolicy",
     "Scene",
     "ServerError",
     "ServiceUnavailableError",

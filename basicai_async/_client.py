@@ -10,7 +10,8 @@ from typing import Any
 import aiohttp
 
 from ._errors import ConfigurationError
-from ._http import Pipeline, RetryConfig
+from ._http import Pipeline
+from ._retry import RetryPolicy
 from .ratelimit import BASICAI_LIMITS, ExactLimiter, Limiter, Limits
 from .resources import Annotations, Batches, Data, Datasets, Items, Scenes, Storage
 from .uploader import Uploader, UploadProgress
@@ -48,6 +49,9 @@ class AsyncBasicAI:
         max_wait: the default limiter raises ``QuotaExhaustedError`` instead of
             waiting longer than this many seconds for a slot.
         max_retry_after: the longest server ``Retry-After`` the client waits out.
+        retry: the whole retry policy (backoff, jitter, sleep); when given, it
+            replaces ``max_retries`` and ``max_retry_after``. Storage PUTs use it
+            too, with the uploader's own ``put_retries``.
     """
 
     def __init__(
@@ -62,6 +66,7 @@ class AsyncBasicAI:
         limits: Limits = BASICAI_LIMITS,
         max_wait: float | None = 300.0,
         max_retry_after: float = 60.0,
+        retry: RetryPolicy | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("BASICAI_API_KEY")
         if not key or not key.strip():
@@ -86,8 +91,8 @@ class AsyncBasicAI:
             api_key=key.strip(),
             base_url=self._base_url,
             limiter=self._limiter,
-            retry=RetryConfig(max_retries=max_retries, max_retry_after=max_retry_after),
-            session=self._get_session,
+            retry=retry or RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after),
+            session=self.http_session,
             timeout=timeout,
         )
         self.datasets = Datasets(self._pipeline)
@@ -114,6 +119,11 @@ class AsyncBasicAI:
     def limiter(self) -> Limiter:
         """The rate limiter every API call passes through (``limiter.stats()`` shows its state)."""
         return self._limiter
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of API calls (the uploader's PUTs use it too)."""
+        return self._pipeline.retry
 
     def uploader(
         self,
@@ -150,9 +160,16 @@ class AsyncBasicAI:
 
             info = await client.request("GET", "/dataset/info/1")
         """
-        return await self._pipeline.request(method, path, params=params, json=json, idempotent=idempotent)
+        return await self._pipeline.request(
+            method, path, params=params, json=json, response_type=object, idempotent=idempotent
+        )
 
-    async def _get_session(self) -> aiohttp.ClientSession:
+    async def http_session(self) -> aiohttp.ClientSession:
+        """The aiohttp session the client sends through, opened on first use.
+
+        The uploader PUTs files to object storage through it. Raises
+        ``ConfigurationError`` once the client (or a session it was given) is closed.
+        """
         if self._closed:
             raise ConfigurationError("this AsyncBasicAI client is closed; create a new one")
         if self._session is None:
@@ -174,7 +191,7 @@ class AsyncBasicAI:
         self._session = None
 
     async def __aenter__(self) -> AsyncBasicAI:
-        await self._get_session()
+        await self.http_session()
         return self
 
     async def __aexit__(

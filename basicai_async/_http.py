@@ -1,11 +1,13 @@
 """The one request pipeline: limiter -> send -> decode envelope -> map errors -> retry.
 
 Every API call of the SDK, the escape hatch included, goes through
-``Pipeline.request``. It is the only place that builds URLs, sets the
-``Authorization`` header, encodes JSON, maps aiohttp and msgspec exceptions to
-``basicai_async`` ones, and retries.
+``Pipeline.request``. It is the only place that builds API URLs, sets the
+``Authorization`` header, encodes JSON bodies, and maps aiohttp and msgspec
+exceptions of API calls to ``basicai_async`` ones. (The uploader's PUTs go to
+object storage, not the API: ``uploader/_put.py`` maps their errors, and retries
+them with the same ``RetryPolicy``.)
 
-Retry policy (one loop, ``Pipeline.request``):
+Retry policy (``RetryPolicy`` in ``_retry.py`` decides the delays):
 
 - Every attempt first takes a slot from the rate limiter, retries included.
 - Idempotent calls (GET, and the POSTs that update, replace, delete or remove)
@@ -23,16 +25,11 @@ Retry policy (one loop, ``Pipeline.request``):
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Any, TypeVar, get_args, get_origin, overload
 
 import aiohttp
 import msgspec
@@ -48,10 +45,11 @@ from ._errors import (
     error_for_code,
     error_for_status,
 )
+from ._retry import RetryPolicy, parse_retry_after
 from .models.envelope import Envelope
 from .ratelimit import Limiter
 
-__all__ = ["Pipeline", "RetryConfig", "encode_params"]
+__all__ = ["Pipeline", "encode_params"]
 
 T = TypeVar("T")
 
@@ -60,25 +58,6 @@ logger = logging.getLogger("basicai_async")
 _USER_AGENT = "basicai-async"
 _IDEMPOTENT_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _CREATE_RETRY_STATUSES = frozenset({429, 503})
-
-
-@dataclass(frozen=True, slots=True)
-class RetryConfig:
-    """How the pipeline retries. The defaults are the documented policy."""
-
-    max_retries: int = 3
-    backoff_start: float = 0.5
-    backoff_cap: float = 8.0
-    max_retry_after: float = 60.0
-
-    def __post_init__(self) -> None:
-        if self.max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
-
-    def backoff(self, retry: int, rand: float) -> float:
-        """Delay before retry number ``retry`` (1-based), jittered down by up to 25%."""
-        delay: float = min(self.backoff_cap, self.backoff_start * 2.0 ** (retry - 1))
-        return delay * (1 - 0.25 * rand)
 
 
 class _CodeOnly(msgspec.Struct):
@@ -116,23 +95,6 @@ def encode_params(params: Mapping[str, object] | None) -> dict[str, str]:
     return query
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
 def _snippet(raw: bytes) -> str:
     return raw[:BODY_SNIPPET].decode("utf-8", errors="replace")
 
@@ -147,10 +109,8 @@ class Pipeline:
         "_base_url",
         "_headers",
         "_limiter",
-        "_random",
         "_retry",
         "_session_factory",
-        "_sleep",
         "_timeout",
     )
 
@@ -160,7 +120,7 @@ class Pipeline:
         api_key: str,
         base_url: str,
         limiter: Limiter,
-        retry: RetryConfig,
+        retry: RetryPolicy,
         session: Callable[[], Awaitable[aiohttp.ClientSession]],
         timeout: float | None = None,
     ) -> None:
@@ -176,13 +136,40 @@ class Pipeline:
         self._session_factory = session
         # Per request, so a session the user passed in gets the client's timeout too.
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-        self._random: Callable[[], float] = random.random
 
     @property
     def limiter(self) -> Limiter:
         """The limiter every attempt passes through."""
         return self._limiter
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of every call."""
+        return self._retry
+
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object = None,
+        response_type: type[T],
+        idempotent: bool | None = None,
+    ) -> T: ...
+
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object = None,
+        response_type: None = None,
+        idempotent: bool | None = None,
+    ) -> None: ...
 
     async def request(
         self,
@@ -191,10 +178,13 @@ class Pipeline:
         *,
         params: Mapping[str, object] | None = None,
         json: object = None,
-        response_type: Any = object,
+        response_type: type[T] | None = None,
         idempotent: bool | None = None,
-    ) -> Any:
+    ) -> T | None:
         """Call the API and return the envelope's ``data`` decoded as ``response_type``.
+
+        Without ``response_type`` the call returns None, whatever ``data`` holds (the
+        paths that only act); ``response_type=object`` gives plain data (the escape hatch).
 
         ``idempotent`` defaults to True for GET and False for POST: pass True for
         POSTs that update, replace, delete or remove (see the module docstring).
@@ -226,30 +216,25 @@ class Pipeline:
                 status, raw, retry_after = await self._send(session, method, url, query, body, headers, path)
             except APIConnectionError as exc:
                 self._log(method, path, "error", started, retry, waited)
-                if retry < self._retry.max_retries and (idempotent or not exc.sent):
+                if (idempotent or not exc.sent) and await self._retry.wait(retry + 1):
                     retry += 1
-                    await self._sleep(self._retry.backoff(retry, self._random()))
                     continue
                 raise
             self._log(method, path, status, started, retry, waited)
             if status == 200:
-                return self._decode(raw, response_type, method, path)
+                if response_type is None:
+                    self._decode(raw, object, method, path)
+                    return None
+                data: T = self._decode(raw, response_type, method, path)
+                return data
 
             error = self._status_error(status, raw, retry_after, method, path)
             retryable = _IDEMPOTENT_RETRY_STATUSES if idempotent else _CREATE_RETRY_STATUSES
-            if retry >= self._retry.max_retries or status not in retryable:
+            # The server says the key is over its quota: hold every caller, not just this one.
+            pause = self._limiter.pause if status == 429 else None
+            if status not in retryable or not await self._retry.wait(retry + 1, retry_after, pause=pause):
                 raise error
             retry += 1
-            delay = self._retry.backoff(retry, self._random())
-            if retry_after is not None:
-                if retry_after > self._retry.max_retry_after:
-                    raise error
-                delay = retry_after
-            if status == 429:
-                # The server says the key is over its quota: hold every caller, not just this one.
-                await self._limiter.pause(delay)
-            else:
-                await self._sleep(delay)
 
     async def _send(
         self,
@@ -267,14 +252,14 @@ class Pipeline:
                 method, url, params=query, data=body, headers=headers, timeout=self._timeout
             ) as resp:
                 raw = await resp.read()
-                return resp.status, raw, _parse_retry_after(resp.headers.get("Retry-After"))
+                return resp.status, raw, parse_retry_after(resp.headers.get("Retry-After"))
         except aiohttp.ConnectionTimeoutError as exc:
             raise APITimeoutError("timed out connecting", method=method, path=path, sent=False) from exc
         except aiohttp.ClientConnectorError as exc:
             raise APIConnectionError(
                 f"could not connect: {exc.os_error}", method=method, path=path, sent=False
             ) from exc
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise APITimeoutError("timed out waiting for the answer", method=method, path=path) from exc
         except aiohttp.ClientError as exc:
             raise APIConnectionError(

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import anyio
 
-from ._constants import MAX_PRESIGNED_SIZE
-
-__all__ = ["MAX_PRESIGNED_SIZE", "UploadSource"]
+__all__ = ["UploadSource"]
 
 
 _CHUNK = 256 * 1024

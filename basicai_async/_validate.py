@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
-__all__ = ["MAX_IDS", "check_id", "check_ids", "check_name", "check_page_size", "chunked"]
+from ._constants import MAX_IDS, MAX_PAGE_SIZE, MAX_PRESIGNED_SIZE
+from ._errors import FileTooLargeError
 
-from ._constants import MAX_IDS
+__all__ = ["check_file_size", "check_id", "check_ids", "check_name", "check_page_size", "chunked"]
 
 T = TypeVar("T")
 
@@ -41,12 +42,23 @@ def check_name(name: str, value: object) -> str:
 
 
 def check_page_size(name: str, value: object) -> int:
-    """An int from 1 to 100, the API's range for ``pageSize`` and ``limit``."""
+    """An int from 1 to ``MAX_PAGE_SIZE``, the API's range for ``pageSize`` and ``limit``."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int from 1 to 100, got {type(value).__name__}")
-    if not 1 <= value <= MAX_IDS:
-        raise ValueError(f"{name} must be from 1 to 100, got {value}")
+        raise TypeError(f"{name} must be an int from 1 to {MAX_PAGE_SIZE}, got {type(value).__name__}")
+    if not 1 <= value <= MAX_PAGE_SIZE:
+        raise ValueError(f"{name} must be from 1 to {MAX_PAGE_SIZE}, got {value}")
     return value
+
+
+def check_file_size(filename: str, size: int) -> None:
+    """Raise ``FileTooLargeError`` for a file over the pre-signed upload limit (1 GB)."""
+    if size > MAX_PRESIGNED_SIZE:
+        raise FileTooLargeError(
+            f"{filename} is {size} bytes, over the {MAX_PRESIGNED_SIZE}-byte (1 GB) limit of pre-signed "
+            "uploads (BasicAI's STS method for larger files is not released yet)",
+            filename=filename,
+            stage="validate",
+        )
 
 
 def chunked(values: Sequence[T], size: int = MAX_IDS) -> Iterator[Sequence[T]]:

@@ -16,7 +16,7 @@ import asyncio
 import os
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, TypeVar
 
@@ -62,7 +62,7 @@ async def iter_data_ids(client: AsyncBasicAI, dataset_id: int) -> AsyncIterator[
     while parents:
         parent = parents.popleft()
         # Closed here, not by the garbage collector, when our consumer stops early.
-        async with _closing(client.items.iter_by_id(dataset_id, parent_id=parent)) as level:
+        async with aclosing(client.items.iter_by_id(dataset_id, parent_id=parent)) as level:
             async for item in level:
                 if item.item_type == ItemType.DATA:
                     yield item.id

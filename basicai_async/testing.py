@@ -21,12 +21,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 
 from ._client import AsyncBasicAI
-from .emulator import Emulator
+
+if TYPE_CHECKING:
+    # Imported by the fixture: the plugin loads in every pytest run of a project
+    # that installs the SDK, and most of those runs never start an emulator.
+    from .emulator import Emulator
 
 __all__ = ["TEST_API_KEY", "TEST_TEAM", "basicai_client", "basicai_emulator"]
 
@@ -62,6 +66,8 @@ def _async_fixture(function: _F) -> _F:
 @_async_fixture
 async def basicai_emulator() -> AsyncIterator[Emulator]:
     """A running emulator with the key ``TEST_API_KEY``, closed after the test."""
+    from .emulator import Emulator
+
     async with Emulator(keys={TEST_API_KEY: TEST_TEAM}) as emulator:
         yield emulator
 

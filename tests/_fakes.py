@@ -1,10 +1,13 @@
-"""Test doubles for the resource tests: a counting limiter and a recorded, mocked API.
+"""Test doubles shared by the unit tests (fixtures live in conftest.py; plain helpers here).
 
-``FakeApi`` wraps aioresponses: ``answer()`` registers one answer for an exact
-method, path and query, and every request that reaches the mock is recorded in
-order as a ``Call`` (URL, query, headers, decoded JSON body). A request nobody
-answered fails the call (aioresponses refuses it), and the client is built with
-``max_retries=0`` so that failure is immediate: no retry, no sleep.
+- ``FakeLimiter`` admits at once and counts; ``SleepRecorder`` stands in for
+  ``asyncio.sleep`` in a ``RetryPolicy`` so retry delays are asserted exactly,
+  without real sleeps; ``make_pipeline`` builds a pipeline with both.
+- ``FakeApi`` wraps aioresponses: ``answer()`` registers one answer for an exact
+  method, path and query, and every request that reaches the mock is recorded in
+  order as a ``Call`` (URL, query, headers, decoded JSON body). A request nobody
+  answered fails the call (aioresponses refuses it), and the client is built
+  with ``max_retries=0`` so that failure is immediate: no retry, no sleep.
 """
 
 from __future__ import annotations
@@ -16,17 +19,114 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import aiohttp
 import pytest
-from _pipeline_fakes import FakeLimiter
+from aiohttp.client_reqrep import ConnectionKey
 from aioresponses import aioresponses
 from yarl import URL
 
-from basicai_async._client import AsyncBasicAI
+from basicai_async import AsyncBasicAI, RetryPolicy
+from basicai_async._http import Pipeline
+from basicai_async.ratelimit import LimiterStats
 
-__all__ = ["API_KEY", "BASE_URL", "Call", "FakeApi", "FakeLimiter"]
+__all__ = [
+    "API_KEY",
+    "BASE_URL",
+    "Call",
+    "FakeApi",
+    "FakeLimiter",
+    "SleepRecorder",
+    "connector_error",
+    "envelope",
+    "make_pipeline",
+]
 
-API_KEY = "test-key"
-BASE_URL = "http://api.test/api/v1"
+API_KEY = "sk-DISTINCTIVE-7f3a9c1e-do-not-log"
+"""A key no other string in a test could contain by accident."""
+
+BASE_URL = "https://api.example.test/api/v1"
+
+
+class FakeLimiter:
+    """A limiter that admits at once and counts: ``acquired`` calls, ``pauses`` asked for."""
+
+    def __init__(self, wait: float = 0.0) -> None:
+        self.wait = wait
+        self.acquired = 0
+        self.tried = 0
+        self.pauses: list[float] = []
+
+    async def acquire(self) -> float:
+        """Count the call and report ``wait`` seconds waited."""
+        self.acquired += 1
+        return self.wait
+
+    async def try_acquire(self) -> bool:
+        """Count the call; always admitted."""
+        self.tried += 1
+        return True
+
+    async def pause(self, seconds: float) -> None:
+        """Record the pause instead of holding anyone."""
+        self.pauses.append(seconds)
+
+    def stats(self) -> LimiterStats:
+        """A snapshot with the counters above."""
+        return LimiterStats(
+            windows=(),
+            admitted=self.acquired,
+            waiting=0,
+            total_wait=self.wait * self.acquired,
+            next_slot_in=0.0,
+            paused_for=0.0,
+        )
+
+
+class SleepRecorder:
+    """Stands in for ``asyncio.sleep``: records each delay and returns at once."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+def make_pipeline(
+    session: aiohttp.ClientSession,
+    *,
+    limiter: FakeLimiter | None = None,
+    max_retries: int = 3,
+    max_retry_after: float = 60.0,
+    rand: float = 0.0,
+    api_key: str = API_KEY,
+) -> tuple[Pipeline, FakeLimiter, SleepRecorder]:
+    """A pipeline over ``session`` with a fake limiter, recorded sleeps and fixed jitter ``rand``."""
+    limiter = limiter if limiter is not None else FakeLimiter()
+
+    async def get_session() -> aiohttp.ClientSession:
+        return session
+
+    factory: Callable[[], Awaitable[aiohttp.ClientSession]] = get_session
+    sleeper = SleepRecorder()
+    policy = RetryPolicy(
+        max_retries=max_retries, max_retry_after=max_retry_after, sleep=sleeper, random=lambda: rand
+    )
+    pipeline = Pipeline(
+        api_key=api_key, base_url=BASE_URL + "/", limiter=limiter, retry=policy, session=factory
+    )
+    return pipeline, limiter, sleeper
+
+
+def connector_error(host: str = "api.example.test") -> aiohttp.ClientConnectorError:
+    """What aiohttp raises when the TCP connection cannot be opened (nothing was sent)."""
+    key = ConnectionKey(host, 443, True, True, None, None, None)
+    return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
+
+
+def envelope(data: object = None, code: str = "OK", message: str = "") -> dict[str, object]:
+    """A BasicAI answer envelope."""
+    return {"code": code, "message": message, "data": data}
 
 
 @dataclass(frozen=True)
@@ -60,9 +160,6 @@ class FakeApi:
         self.calls: list[Call] = []
         self.sleeps: list[float] = []
 
-    async def _sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-
     @classmethod
     @asynccontextmanager
     async def open(cls, *, max_retries: int = 0) -> AsyncIterator[FakeApi]:
@@ -72,12 +169,12 @@ class FakeApi:
         ``sleeps`` instead of slept.
         """
         limiter = FakeLimiter()
+        sleeper = SleepRecorder()
+        retry = RetryPolicy(max_retries=max_retries, sleep=sleeper)
         with aioresponses() as mock:
-            async with AsyncBasicAI(
-                API_KEY, base_url=BASE_URL, limiter=limiter, max_retries=max_retries
-            ) as client:
+            async with AsyncBasicAI(API_KEY, base_url=BASE_URL, limiter=limiter, retry=retry) as client:
                 fake = cls(mock, client, limiter)
-                client._pipeline._sleep = fake._sleep
+                fake.sleeps = sleeper.delays
                 yield fake
 
     def answer(

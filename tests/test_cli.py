@@ -14,9 +14,13 @@ from typing import Any
 
 import pytest
 
-from basicai_async import AsyncBasicAI, cli
+import basicai_async._demo as demo_module
+import basicai_async.cli._export as cli_export
+import basicai_async.emulator._cli as emulator_cli
+from basicai_async import AsyncBasicAI, Uploader, UploadError, cli
 from basicai_async._demo import run_demo, sample_png
 from basicai_async._progress import ConsoleProgress
+from basicai_async.resources import Datasets
 from basicai_async.uploader import UploadResult
 
 pytestmark = pytest.mark.integration
@@ -207,15 +211,133 @@ def test_upload_of_a_file_instead_of_a_directory(
     assert "is not a directory" in capsys.readouterr().err
 
 
-def test_interrupt_says_how_to_resume(
-    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (
+            ["upload", "{dir}", "--dataset", "1", "--manifest", "{dir}/m.jsonl"],
+            "rerun with the same --manifest",
+        ),
+        (["upload", "{dir}", "--dataset", "1"], "--manifest makes an upload resumable"),
+        (["datasets", "list"], "interrupted"),
+        (["export", "1", "-o", "{dir}/out.jsonl"], "out.jsonl is incomplete: rerun the export"),
+    ],
+)
+def test_interrupt_says_what_to_do_for_the_command_that_ran(
+    env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    argv: list[str],
+    hint: str,
 ) -> None:
-    async def interrupted(args: object) -> int:
+    async def interrupted(*args: object, **kwargs: object) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_run", interrupted)
-    assert cli.main(["datasets", "list"]) == 130
-    assert "rerun with the same --manifest to resume" in capsys.readouterr().err
+    class InterruptedListing:
+        def __aiter__(self) -> InterruptedListing:
+            return self
+
+        async def __anext__(self) -> Any:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Uploader, "upload", interrupted)
+    monkeypatch.setattr(Datasets, "list", lambda *a, **k: InterruptedListing())
+    monkeypatch.setattr(cli_export, "export_results", interrupted)
+    assert cli.main([a.format(dir=tmp_path) for a in argv]) == 130
+    # The last line (an upload's progress may stand above it).
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert hint in last
+    assert ("--manifest" in last) == (argv[0] == "upload")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bogus"], "invalid choice: 'bogus'"),
+        (["export", "abc", "-o", "x.jsonl"], "dataset: expected a positive integer, got 'abc'"),
+        (
+            ["upload", ".", "--dataset", "1", "--concurrency", "0"],
+            "--concurrency: expected a positive integer",
+        ),
+        (["export", "-1", "-o", "x.jsonl"], "dataset: expected a positive integer, got -1"),
+        (["datasets"], "the following arguments are required"),
+        (["demo", "--files", "0"], "--files: expected a positive integer"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert message in err[0]
+
+
+def test_a_bad_argument_of_the_sdk_is_one_line_and_exit_1(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["upload", str(tmp_path), "--create", " "]) == 1
+    assert capsys.readouterr().err == "error: name must not be empty\n"
+
+
+def test_a_missing_output_directory_fails_before_any_call(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-such-dir" / "out.jsonl"
+    assert cli.main(["export", "1", "-o", str(missing)]) == 1
+    assert capsys.readouterr().err == f"error: no such directory: {missing.parent}\n"
+
+
+def test_global_options_before_or_after_the_command(
+    emulator_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("BASICAI_API_KEY", raising=False)
+    monkeypatch.delenv("BASICAI_BASE_URL", raising=False)
+    options = ["--api-key", KEY, "--base-url", emulator_url]
+    assert cli.main([*options, "-v", "datasets", "list", "--name", "none-such"]) == 0
+    assert cli.main(["datasets", "list", "--name", "none-such", *options, "-v"]) == 0
+    assert capsys.readouterr().out == ""
+    assert cli.main(["datasets", "list", "--api-key", "wrong-key", "--base-url", emulator_url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert "401" in err
+
+
+def test_the_emulator_command_takes_global_options_on_either_side(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[object] = []
+    monkeypatch.setattr(emulator_cli, "run", lambda args: served.append(args) or 0)
+    assert cli.main(["-v", "emulator", "--port", "0"]) == 0
+    assert cli.main(["emulator", "--port", "0", "-v", "--no-limits"]) == 0
+    assert [(a.port, a.verbose, a.no_limits) for a in served] == [(0, True, False), (0, True, True)]
+
+
+def test_a_command_module_plugs_in_with_register(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Hello:
+        @staticmethod
+        def register(subparsers: Any) -> None:
+            hello = subparsers.add_parser("hello", help="say hello")
+            hello.add_argument("name")
+            hello.set_defaults(handler=lambda args: print(f"hello {args.name}") or 3)
+
+    monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, Hello))
+    assert cli.main(["hello", "you", "-v"]) == 3
+    assert capsys.readouterr().out == "hello you\n"
+
+
+def test_demo_errors_go_through_the_error_handler(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def failing(**kwargs: object) -> int:
+        raise UploadError("disk\nfull", filename="x.png", stage="put")
+
+    monkeypatch.setattr(demo_module, "run_demo", failing)
+    assert cli.main(["demo", "--files", "1"]) == 1
+    assert capsys.readouterr().err == "error: disk full\n"
 
 
 def test_verbose_and_emulator_help(env: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -265,5 +387,17 @@ def test_console_progress_counts_files_bytes_and_failures(
 
 
 def test_console_progress_defaults_to_plain_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
-    progress = ConsoleProgress()
-    assert progress._rich is None  # pytest captures stderr: not a tty
+    # pytest captures stderr, so it is not a terminal: plain lines, no rich bars.
+    with ConsoleProgress() as progress:
+        progress.started(1, 3)
+        progress.finished(UploadResult("a.png", 3, ok=True, data_id=1))
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "1/1 files, 0.0 MB, 0 failed"
+
+
+def test_the_readme_command_lines_parse() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    lines = [line.split("#")[0].split() for line in readme.splitlines() if line.startswith("basicai-async ")]
+    assert len(lines) >= 6
+    for words in lines:
+        args = cli.build_parser().parse_args(words[1:])
+        assert callable(args.handler), words

@@ -6,11 +6,11 @@ import logging
 
 import aiohttp
 import pytest
-from _pipeline_fakes import API_KEY, FakeLimiter, envelope
+from _fakes import API_KEY, FakeLimiter, SleepRecorder, envelope
 from aioresponses import aioresponses
 from yarl import URL
 
-from basicai_async import AsyncBasicAI, ConfigurationError, ExactLimiter, NotFoundError
+from basicai_async import AsyncBasicAI, ConfigurationError, ExactLimiter, NotFoundError, RetryPolicy, Uploader
 from basicai_async._client import DEFAULT_BASE_URL
 
 BASE = "https://basicai.example.test/api/v1"
@@ -37,12 +37,15 @@ async def test_escape_hatch_params_and_json(mocked: aioresponses) -> None:
     url = BASE + "/dataset/update/3?dryRun=true"
     mocked.post(url, status=500)
     mocked.post(url, payload=envelope(None))
-    async with AsyncBasicAI(API_KEY, base_url=BASE, limiter=FakeLimiter(), max_retries=1) as client:
-        client._pipeline._sleep = FakeLimiter().pause  # record instead of sleeping
+    sleeper = SleepRecorder()
+    retry = RetryPolicy(max_retries=1, sleep=sleeper, random=lambda: 0.0)
+    async with AsyncBasicAI(API_KEY, base_url=BASE, limiter=FakeLimiter(), retry=retry) as client:
+        assert client.retry is retry
         result = await client.request(
             "POST", "/dataset/update/3", params={"dryRun": True}, json={"name": "x"}, idempotent=True
         )
     assert result is None
+    assert sleeper.delays == [0.5]
     calls = mocked.requests[("POST", URL(url))]
     assert len(calls) == 2
     assert calls[0].kwargs["data"] == b'{"name":"x"}'
@@ -86,13 +89,15 @@ async def test_key_and_base_url_from_environment(
     assert call.kwargs["headers"]["Authorization"] == f"ApiKey {API_KEY}"
 
 
-async def test_arguments_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_arguments_win_over_environment(monkeypatch: pytest.MonkeyPatch, mocked: aioresponses) -> None:
     monkeypatch.setenv("BASICAI_API_KEY", "env-key")
     monkeypatch.setenv("BASICAI_BASE_URL", "https://env.example.test/api/v1")
-    client = AsyncBasicAI(API_KEY, base_url=BASE)
-    assert client.base_url == BASE
-    assert client._pipeline._headers["Authorization"] == f"ApiKey {API_KEY}"
-    await client.close()
+    mocked.get(BASE + "/dataset/info/1", payload=envelope({"id": 1}))
+    async with AsyncBasicAI(API_KEY, base_url=BASE, limiter=FakeLimiter()) as client:
+        assert client.base_url == BASE
+        await client.request("GET", "/dataset/info/1")
+    (call,) = mocked.requests[("GET", URL(BASE + "/dataset/info/1"))]
+    assert call.kwargs["headers"]["Authorization"] == f"ApiKey {API_KEY}"
 
 
 async def test_default_base_url_and_limiter() -> None:
@@ -124,7 +129,7 @@ async def test_bad_base_url_from_environment(monkeypatch: pytest.MonkeyPatch) ->
 
 async def test_async_with_closes_the_session_it_opened() -> None:
     async with AsyncBasicAI(API_KEY, base_url=BASE) as client:
-        session = client._session
+        session = await client.http_session()
         assert isinstance(session, aiohttp.ClientSession)
         assert not session.closed
     assert session.closed
@@ -134,10 +139,11 @@ async def test_lazily_opened_session_is_closed_by_close(mocked: aioresponses) ->
     mocked.get(BASE + "/dataset/info/1", payload=envelope({"id": 1}))
     client = AsyncBasicAI(API_KEY, base_url=BASE, limiter=FakeLimiter())
     await client.request("GET", "/dataset/info/1")
-    session = client._session
-    assert session is not None
+    session = await client.http_session()
     await client.close()
     assert session.closed
+    with pytest.raises(ConfigurationError, match="client is closed"):
+        await client.http_session()
 
 
 async def test_a_session_passed_in_is_never_closed(mocked: aioresponses) -> None:
@@ -189,16 +195,22 @@ async def test_missing_key_error_does_not_echo_a_blank_key() -> None:
     assert "\t" not in str(info.value)
 
 
-async def test_resources_share_the_client_pipeline() -> None:
-    async with AsyncBasicAI(API_KEY, base_url=BASE, limiter=FakeLimiter()) as client:
-        for resource in (client.datasets, client.data, client.scenes, client.batches, client.items):
-            assert resource._pipeline is client._pipeline
-        assert client._pipeline.limiter is client.limiter
+async def test_resources_share_the_client_pipeline(mocked: aioresponses) -> None:
+    limiter = FakeLimiter()
+    mocked.get(BASE + "/dataset/info/1", payload=envelope({"id": 1, "name": "d"}))
+    mocked.post(BASE + "/dataset/removeData/1/2", payload=envelope(None))
+    mocked.post(BASE + "/dataset/removeBatch/1/3", payload=envelope(None))
+    async with AsyncBasicAI(API_KEY, base_url=BASE, limiter=limiter) as client:
+        assert client.limiter is limiter
+        await client.datasets.get(1)
+        await client.data.remove(1, 2)
+        await client.batches.remove(1, 3)
+    assert limiter.acquired == 3
 
 
 async def test_uploader_is_bound_to_the_client() -> None:
     async with AsyncBasicAI(API_KEY, base_url=BASE, limiter=FakeLimiter()) as client:
-        assert client.uploader().__class__.__name__ == "Uploader"
+        assert isinstance(client.uploader(), Uploader)
 
 
 BAD_CALLS = [

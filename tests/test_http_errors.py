@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import msgspec
 import pytest
-from _pipeline_fakes import API_KEY, BASE_URL, connector_error, envelope, make_pipeline
+from _fakes import API_KEY, BASE_URL, connector_error, envelope, make_pipeline
 from aioresponses import aioresponses
 
 from basicai_async import _errors as errors
@@ -211,7 +209,7 @@ CONNECTION_CASES = [
     pytest.param(aiohttp.ConnectionTimeoutError(), errors.APITimeoutError, False, id="connect-timeout"),
     pytest.param(aiohttp.ServerDisconnectedError(), errors.APIConnectionError, True, id="disconnected"),
     pytest.param(aiohttp.ServerTimeoutError(), errors.APITimeoutError, True, id="read-timeout"),
-    pytest.param(asyncio.TimeoutError(), errors.APITimeoutError, True, id="total-timeout"),
+    pytest.param(TimeoutError(), errors.APITimeoutError, True, id="total-timeout"),
     pytest.param(aiohttp.ClientPayloadError("cut"), errors.APIConnectionError, True, id="payload"),
     pytest.param(aiohttp.ClientOSError(104, "reset"), errors.APIConnectionError, True, id="reset"),
 ]

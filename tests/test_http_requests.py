@@ -7,7 +7,7 @@ import logging
 import aiohttp
 import msgspec
 import pytest
-from _pipeline_fakes import API_KEY, BASE_URL, FakeLimiter, connector_error, envelope, make_pipeline
+from _fakes import API_KEY, BASE_URL, FakeLimiter, connector_error, envelope, make_pipeline
 from aioresponses import aioresponses
 from yarl import URL
 
@@ -51,8 +51,13 @@ async def test_escape_hatch_type_decodes_plain_data(
     session: aiohttp.ClientSession, mocked: aioresponses
 ) -> None:
     pipeline, _, _ = make_pipeline(session)
-    mocked.get(BASE_URL + "/dataset/info/1", payload=envelope({"id": 1, "extra": [1, {"a": None}]}))
-    assert await pipeline.request("GET", "/dataset/info/1") == {"id": 1, "extra": [1, {"a": None}]}
+    mocked.get(
+        BASE_URL + "/dataset/info/1", payload=envelope({"id": 1, "extra": [1, {"a": None}]}), repeat=True
+    )
+    data = {"id": 1, "extra": [1, {"a": None}]}
+    assert await pipeline.request("GET", "/dataset/info/1", response_type=object) == data
+    # Without a response_type the call only acts: its data is checked, not returned.
+    assert await pipeline.request("GET", "/dataset/info/1") is None
 
 
 def test_encode_params() -> None:

@@ -75,7 +75,6 @@ async def test_every_resource_is_exported_and_hung_on_the_client() -> None:
     assert sorted(resources.__all__) == sorted(cls.__name__ for cls in ATTRIBUTES.values())
     for attribute, cls in ATTRIBUTES.items():
         assert type(getattr(client, attribute)) is cls
-        assert getattr(client, attribute)._pipeline is client._pipeline
 
 
 async def test_there_is_exactly_one_method_per_documented_path() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from basicai_async import AsyncBasicAI, UploadSource
@@ -33,3 +36,10 @@ def test_the_plugin_is_loaded_from_the_entry_point(pytestconfig: pytest.Config) 
     plugin = pytestconfig.pluginmanager.get_plugin("basicai_async")
     assert plugin is not None
     assert plugin.__name__ == "basicai_async.testing"
+
+
+def test_loading_the_plugin_does_not_import_the_emulator() -> None:
+    # Every pytest run of a project that installs the SDK loads the plugin.
+    code = "import sys, basicai_async.testing; print('basicai_async.emulator' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -18,12 +18,18 @@ from typing import TextIO
 
 from ._emulator import SERVER_LIMITS, Emulator
 
-__all__ = ["main", "parse_args", "serve"]
+__all__ = ["add_arguments", "main", "parse_args", "run", "serve"]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line's options."""
     parser = argparse.ArgumentParser(prog="python -m basicai_async.emulator", description=__doc__)
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the emulator's options to ``parser`` (``basicai-async emulator`` is built with it too)."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (0 = a free one; default 8080)")
     parser.add_argument("--api-key", action="append", default=[], help="an API key (repeatable)")
@@ -31,7 +37,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-limits", action="store_true", help="do not enforce rate limits")
     parser.add_argument("--storage-dir", default=None, help="where uploads go (default: a temp dir)")
     parser.add_argument("--presign-ttl", type=float, default=3600.0, help="seconds pre-signed URLs live")
-    return parser.parse_args(argv)
 
 
 async def serve(
@@ -68,9 +73,13 @@ async def serve(
                     loop.remove_signal_handler(sig)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m basicai_async.emulator``."""
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Serve as ``args`` say until interrupted (Ctrl-C is the normal way to stop); returns 0."""
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m basicai_async.emulator``."""
+    return run(parse_args(argv))

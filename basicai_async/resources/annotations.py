@@ -27,10 +27,9 @@ class Annotations(Resource):
         A source is a task, a model, an import, ...; its ``id`` filters the results below.
         """
         check_id("dataset_id", dataset_id)
-        result: list[AnnotationSource] = await self._pipeline.request(
+        return await self._pipeline.request(
             "GET", f"/dataset/listAnnotationSource/{dataset_id}", response_type=list[AnnotationSource]
         )
-        return result
 
     async def get_data_results(
         self, dataset_id: int, data_id: int, *, source_id: int | None = None
@@ -40,13 +39,12 @@ class Annotations(Resource):
         check_id("dataset_id", dataset_id)
         check_id("data_id", data_id)
         _check_source(source_id)
-        result: list[AnnotationResult] = await self._pipeline.request(
+        return await self._pipeline.request(
             "GET",
             f"/dataset/dataAnnotationResult/{dataset_id}/{data_id}",
             params={"sourceId": source_id},
             response_type=list[AnnotationResult],
         )
-        return result
 
     async def get_many_data_results(
         self, dataset_id: int, data_ids: Iterable[int], *, source_id: int | None = None
@@ -80,10 +78,9 @@ class Annotations(Resource):
         check_id("dataset_id", dataset_id)
         check_id("scene_id", scene_id)
         _check_source(source_id)
-        result: list[AnnotationResult] = await self._pipeline.request(
+        return await self._pipeline.request(
             "GET",
             f"/dataset/sceneAnnotationResult/{dataset_id}/{scene_id}",
             params={"sourceId": source_id},
             response_type=list[AnnotationResult],
         )
-        return result

@@ -23,10 +23,9 @@ class Batches(Resource):
         """
         check_id("dataset_id", dataset_id)
         body = NewBatch(name=check_name("name", name))
-        result: Batch = await self._pipeline.request(
+        return await self._pipeline.request(
             "POST", f"/dataset/addBatch/{dataset_id}", json=body, response_type=Batch
         )
-        return result
 
     async def remove(self, dataset_id: int, batch_id: int) -> None:
         """Remove a batch (``POST /dataset/removeBatch/{datasetId}/{batchId}``).

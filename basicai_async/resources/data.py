@@ -60,10 +60,9 @@ class Data(Resource):
         if scene_id is not None:
             check_id("scene_id", scene_id)
         body = NewData(name=name, files=checked, batch_id=batch_id, scene_id=scene_id)
-        result: DataItem = await self._pipeline.request(
+        return await self._pipeline.request(
             "POST", f"/dataset/addData/{dataset_id}", json=body, response_type=DataItem
         )
-        return result
 
     async def remove(self, dataset_id: int, data_id: int) -> None:
         """Remove one data item (``POST /dataset/removeData/{datasetId}/{dataId}``)."""
@@ -82,10 +81,9 @@ class Data(Resource):
         """
         check_id("dataset_id", dataset_id)
         body = check_models("items", items, NewData, _check_new_data)
-        result: list[DataItem] = await self._pipeline.request(
+        return await self._pipeline.request(
             "POST", f"/dataset/batchAddData/{dataset_id}", json=body, response_type=list[DataItem]
         )
-        return result
 
     async def remove_many(self, dataset_id: int, data_ids: Iterable[int]) -> None:
         """Remove data items in bulk (``POST /dataset/batchRemoveData/{datasetId}?dataIds=...``).

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 
+from .._constants import MAX_PAGE_SIZE
 from .._validate import check_id, check_ids, check_name, check_page_size, chunked
 from ..models import Dataset, DatasetUpdate, IdPage, NewDataset, Page
-from ..pagination import iter_by_id, iter_page_items
+from ..pagination import AsyncIdPager, AsyncPager
 from ._base import Resource
 
 __all__ = ["Datasets"]
@@ -30,10 +31,7 @@ class Datasets(Resource):
         body = NewDataset(
             name=check_name("name", name), type=check_name("type", type), description=description
         )
-        result: Dataset = await self._pipeline.request(
-            "POST", "/dataset/create", json=body, response_type=Dataset
-        )
-        return result
+        return await self._pipeline.request("POST", "/dataset/create", json=body, response_type=Dataset)
 
     async def update(
         self,
@@ -54,10 +52,9 @@ class Datasets(Resource):
         if name is None and type is None and description is None:
             raise ValueError("update needs at least one of name, type, description")
         body = DatasetUpdate(name=name, type=type, description=description)
-        result: Dataset = await self._pipeline.request(
+        return await self._pipeline.request(
             "POST", f"/dataset/update/{dataset_id}", json=body, response_type=Dataset, idempotent=True
         )
-        return result
 
     async def replace(
         self, dataset_id: int, *, name: str, type: str, description: str | None = None
@@ -67,10 +64,9 @@ class Datasets(Resource):
         body = NewDataset(
             name=check_name("name", name), type=check_name("type", type), description=description
         )
-        result: Dataset = await self._pipeline.request(
+        return await self._pipeline.request(
             "POST", f"/dataset/replace/{dataset_id}", json=body, response_type=Dataset, idempotent=True
         )
-        return result
 
     async def delete(self, dataset_id: int) -> None:
         """Delete one dataset (``POST /dataset/delete/{datasetId}``)."""
@@ -88,10 +84,7 @@ class Datasets(Resource):
     async def get(self, dataset_id: int) -> Dataset:
         """One dataset (``GET /dataset/info/{datasetId}``)."""
         check_id("dataset_id", dataset_id)
-        result: Dataset = await self._pipeline.request(
-            "GET", f"/dataset/info/{dataset_id}", response_type=Dataset
-        )
-        return result
+        return await self._pipeline.request("GET", f"/dataset/info/{dataset_id}", response_type=Dataset)
 
     async def get_many(self, dataset_ids: Iterable[int]) -> list[Dataset]:
         """Several datasets in the order asked (``GET /dataset/info?datasetIds=...``), 100 ids per call."""
@@ -110,8 +103,8 @@ class Datasets(Resource):
         type: str | None = None,
         sort_by: str | None = None,
         ascending: bool | None = None,
-        page_size: int = 100,
-    ) -> AsyncIterator[Dataset]:
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> AsyncPager[Dataset]:
         """Every dataset matching the filters, page by page (``GET /dataset/list``).
 
         ``name`` matches a substring; ``sort_by`` is ``"createdAt"``, ``"name"`` or ``"id"``.
@@ -121,6 +114,8 @@ class Datasets(Resource):
 
             async for ds in client.datasets.list(type="IMAGE"):
                 print(ds.id, ds.name)
+            async for page in client.datasets.list().pages():
+                print(page.total, [ds.name for ds in page.items])
         """
         check_page_size("page_size", page_size)
         params: dict[str, object] = {
@@ -132,24 +127,22 @@ class Datasets(Resource):
         }
 
         async def fetch(page_no: int) -> Page[Dataset]:
-            page: Page[Dataset] = await self._pipeline.request(
+            return await self._pipeline.request(
                 "GET", "/dataset/list", params={**params, "pageNo": page_no}, response_type=Page[Dataset]
             )
-            return page
 
-        return iter_page_items(fetch, page_size=page_size)
+        return AsyncPager(fetch, page_size=page_size)
 
-    def iter_by_id(self, *, limit: int = 100) -> AsyncIterator[Dataset]:
+    def iter_by_id(self, *, limit: int = MAX_PAGE_SIZE) -> AsyncIdPager[Dataset]:
         """Every dataset in id order, stable while data changes (``GET /dataset/listById``)."""
         check_page_size("limit", limit)
 
         async def fetch(last_id: int | None) -> IdPage[Dataset]:
-            step: IdPage[Dataset] = await self._pipeline.request(
+            return await self._pipeline.request(
                 "GET",
                 "/dataset/listById",
                 params={"lastId": last_id, "limit": limit},
                 response_type=IdPage[Dataset],
             )
-            return step
 
-        return iter_by_id(fetch, limit=limit)
+        return AsyncIdPager(fetch, limit=limit)

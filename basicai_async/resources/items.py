@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
+from .._constants import MAX_PAGE_SIZE
 from .._validate import check_id, check_page_size
 from ..models import IdPage, Item, Page
-from ..pagination import iter_by_id, iter_page_items
+from ..pagination import AsyncIdPager, AsyncPager
 from ._base import Resource
 
 __all__ = ["Items"]
@@ -18,8 +17,8 @@ class Items(Resource):
     __slots__ = ()
 
     def list(
-        self, dataset_id: int, *, parent_id: int | None = None, page_size: int = 100
-    ) -> AsyncIterator[Item]:
+        self, dataset_id: int, *, parent_id: int | None = None, page_size: int = MAX_PAGE_SIZE
+    ) -> AsyncPager[Item]:
         """Every item at one level, page by page (``GET /dataset/listItem/{datasetId}``).
 
         ``parent_id`` (a batch or scene) selects the level; none means the top
@@ -39,16 +38,15 @@ class Items(Resource):
         params: dict[str, object] = {"parentId": parent_id, "pageSize": page_size}
 
         async def fetch(page_no: int) -> Page[Item]:
-            page: Page[Item] = await self._pipeline.request(
+            return await self._pipeline.request(
                 "GET", path, params={**params, "pageNo": page_no}, response_type=Page[Item]
             )
-            return page
 
-        return iter_page_items(fetch, page_size=page_size)
+        return AsyncPager(fetch, page_size=page_size)
 
     def iter_by_id(
-        self, dataset_id: int, *, parent_id: int | None = None, limit: int = 100
-    ) -> AsyncIterator[Item]:
+        self, dataset_id: int, *, parent_id: int | None = None, limit: int = MAX_PAGE_SIZE
+    ) -> AsyncIdPager[Item]:
         """Every item at one level in id order, stable while items change
         (``GET /dataset/listItemById/{datasetId}``)."""
         check_id("dataset_id", dataset_id)
@@ -58,12 +56,11 @@ class Items(Resource):
         path = f"/dataset/listItemById/{dataset_id}"
 
         async def fetch(last_id: int | None) -> IdPage[Item]:
-            step: IdPage[Item] = await self._pipeline.request(
+            return await self._pipeline.request(
                 "GET",
                 path,
                 params={"parentId": parent_id, "lastId": last_id, "limit": limit},
                 response_type=IdPage[Item],
             )
-            return step
 
-        return iter_by_id(fetch, limit=limit)
+        return AsyncIdPager(fetch, limit=limit)

@@ -42,10 +42,9 @@ class Scenes(Resource):
         if frames is not None:
             checked = check_models("frames", frames, NewData, _check_new_data)
         body = NewScene(name=name, batch_id=batch_id, frames=checked)
-        result: Scene = await self._pipeline.request(
+        return await self._pipeline.request(
             "POST", f"/dataset/addScene/{dataset_id}", json=body, response_type=Scene
         )
-        return result
 
     async def remove(self, dataset_id: int, scene_id: int) -> None:
         """Remove a scene and its frames (``POST /dataset/removeScene/{datasetId}/{sceneId}``)."""

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .._errors import APIDecodeError, FileTooLargeError
-from .._validate import check_name
+from .._errors import APIDecodeError
+from .._validate import check_file_size, check_name
 from ..models import PresignedUpload, PresignRequest
 from ._base import Resource, check_models
 
-__all__ = ["MAX_PRESIGNED_SIZE", "Storage"]
-
-MAX_PRESIGNED_SIZE = 1024**3
-"""The largest file a pre-signed URL takes (1 GiB); larger ones need BasicAI's STS method."""
+__all__ = ["Storage"]
 
 _PRESIGN_PATH = "/storage/batchGeneratePreSignedUploadUrl"
 
@@ -24,13 +21,7 @@ def _check_request(name: str, file: PresignRequest) -> None:
         raise TypeError(f"{name}.size must be an int number of bytes, got {type(size).__name__}")
     if size < 1:
         raise ValueError(f"{name}.size must be at least 1 byte, got {size}")
-    if size > MAX_PRESIGNED_SIZE:
-        raise FileTooLargeError(
-            f"{file.filename} is {size} bytes, over the {MAX_PRESIGNED_SIZE}-byte limit of "
-            "pre-signed uploads",
-            filename=file.filename,
-            stage="validate",
-        )
+    check_file_size(file.filename, size)
 
 
 class Storage(Resource):
@@ -52,7 +43,7 @@ class Storage(Resource):
             [upload] = await client.storage.presign_uploads([PresignRequest(filename="a.jpg", size=1234)])
         """
         body = check_models("files", files, PresignRequest, _check_request)
-        result: list[PresignedUpload] = await self._pipeline.request(
+        result = await self._pipeline.request(
             "POST", _PRESIGN_PATH, json=body, response_type=list[PresignedUpload]
         )
         if len(result) != len(body):

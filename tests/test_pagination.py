@@ -1,16 +1,16 @@
-"""The pagination helper's stop rules, alone and through the pipeline."""
+"""The pagination helper's stop rules and pagers, alone and through the pipeline."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import aiohttp
-from _pipeline_fakes import BASE_URL, envelope, make_pipeline
+from _fakes import BASE_URL, envelope, make_pipeline
 from aioresponses import aioresponses
 
 from basicai_async._validate import chunked
 from basicai_async.models import Dataset, IdPage, Page
-from basicai_async.pagination import iter_by_id, iter_page_items, iter_pages
+from basicai_async.pagination import AsyncIdPager, AsyncPager, iter_pages
 from basicai_async.resources.datasets import Datasets
 
 
@@ -36,26 +36,26 @@ async def collect(it: AsyncIterator[Dataset]) -> list[int]:
 
 async def test_short_page_ends_the_listing() -> None:
     fetch = Pages([Page(items=[ds(1), ds(2)], total=None), Page(items=[ds(3)])])
-    assert await collect(iter_page_items(fetch, page_size=2)) == [1, 2, 3]
+    assert await collect(AsyncPager(fetch, page_size=2)) == [1, 2, 3]
     assert fetch.asked == [1, 2]
 
 
 async def test_empty_page_ends_the_listing() -> None:
     fetch = Pages([Page(items=[ds(1), ds(2)]), Page(items=[])])
-    assert await collect(iter_page_items(fetch, page_size=2)) == [1, 2]
+    assert await collect(AsyncPager(fetch, page_size=2)) == [1, 2]
     assert fetch.asked == [1, 2]
 
 
 async def test_total_from_page_one_ends_a_full_last_page() -> None:
     # total comes on page 1 only; page 2 carries none and must not reset it.
     fetch = Pages([Page(items=[ds(1), ds(2)], total=4), Page(items=[ds(3), ds(4)], total=None)])
-    assert await collect(iter_page_items(fetch, page_size=2)) == [1, 2, 3, 4]
+    assert await collect(AsyncPager(fetch, page_size=2)) == [1, 2, 3, 4]
     assert fetch.asked == [1, 2]
 
 
 async def test_without_total_a_full_page_asks_for_more() -> None:
     fetch = Pages([Page(items=[ds(1)]), Page(items=[ds(2)]), Page(items=[])])
-    assert await collect(iter_page_items(fetch, page_size=1)) == [1, 2]
+    assert await collect(AsyncPager(fetch, page_size=1)) == [1, 2]
     assert fetch.asked == [1, 2, 3]
 
 
@@ -73,7 +73,7 @@ async def test_id_traversal_stops_at_a_short_step() -> None:
         asked.append(last_id)
         return IdPage(items=steps[last_id])
 
-    assert await collect(iter_by_id(fetch, limit=2)) == [1, 2, 5, 9, 10]
+    assert await collect(AsyncIdPager(fetch, limit=2)) == [1, 2, 5, 9, 10]
     assert asked == [None, 2, 9]
 
 
@@ -84,7 +84,7 @@ async def test_id_traversal_stops_at_an_empty_step() -> None:
         asked.append(last_id)
         return IdPage(items=[ds(1)] if last_id is None else [])
 
-    assert await collect(iter_by_id(fetch, limit=1)) == [1]
+    assert await collect(AsyncIdPager(fetch, limit=1)) == [1]
     assert asked == [None, 1]
 
 
@@ -114,3 +114,35 @@ def test_chunked_keeps_order() -> None:
     chunks = list(chunked(list(range(250))))
     assert [len(c) for c in chunks] == [100, 100, 50]
     assert [x for c in chunks for x in c] == list(range(250))
+
+
+async def test_a_pager_iterates_records_and_gives_pages_with_their_total() -> None:
+    fetch = Pages([Page(items=[ds(1), ds(2)], total=3), Page(items=[ds(3)])])
+    pager = AsyncPager(fetch, page_size=2)
+    assert fetch.asked == []  # nothing is fetched before iteration
+    assert await collect(pager) == [1, 2, 3]
+    pages = [page async for page in pager.pages()]
+    assert [(p.total, [d.id for d in p.items]) for p in pages] == [(3, [1, 2]), (None, [3])]
+    assert fetch.asked == [1, 2, 1, 2]
+
+
+async def test_a_pager_is_an_iterator_that_can_be_closed_early() -> None:
+    fetch = Pages([Page(items=[ds(1), ds(2)]), Page(items=[ds(3), ds(4)]), Page(items=[])])
+    pager = AsyncPager(fetch, page_size=2)
+    assert (await anext(pager)).id == 1
+    assert (await anext(aiter(pager))).id == 2  # one stream of records, however it is driven
+    await pager.aclose()
+    assert [d.id async for d in pager] == []
+    assert fetch.asked == [1]
+    await AsyncPager(fetch, page_size=2).aclose()  # never started: nothing to close
+
+
+async def test_an_id_pager_gives_its_steps() -> None:
+    steps = {None: [ds(1), ds(2)], 2: [ds(5)]}
+
+    async def fetch(last_id: int | None) -> IdPage[Dataset]:
+        return IdPage(items=steps[last_id])
+
+    pager = AsyncIdPager(fetch, limit=2)
+    assert [[d.id for d in step.items] async for step in pager.pages()] == [[1, 2], [5]]
+    assert await collect(pager) == [1, 2, 5]

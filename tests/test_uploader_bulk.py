@@ -12,6 +12,7 @@ import pytest
 from basicai_async import MAX_PRESIGNED_SIZE, AsyncBasicAI, UploadSource
 from basicai_async._errors import FileTooLargeError, UploadError
 from basicai_async._sources import guess_mime_type
+from basicai_async._validate import check_file_size
 from basicai_async.emulator import Emulator
 from basicai_async.uploader import Uploader, UploadReport, UploadResult
 
@@ -137,11 +138,10 @@ async def test_file_over_one_gigabyte_is_refused_before_any_call(
     assert emu.requests(KEY) == []
     with pytest.raises(UploadError, match=r"1 of 1 files failed; first: huge.png at validate"):
         report.raise_for_failures()
-    # Exactly 1 GiB is still allowed.
-    exactly = UploadSource.from_stream("edge.png", MAX_PRESIGNED_SIZE, _never_read)
-    source, checked = Uploader(client)._validate(exactly, set())
-    assert source is exactly
-    assert checked.stage is None
+    # Exactly 1 GiB is still allowed (the one check the uploader and the pre-sign share).
+    assert check_file_size("edge.png", MAX_PRESIGNED_SIZE) is None
+    with pytest.raises(FileTooLargeError, match=r"edge\.png is 1073741825 bytes"):
+        check_file_size("edge.png", MAX_PRESIGNED_SIZE + 1)
 
 
 async def _never_read() -> AsyncIterator[bytes]:  # pragma: no cover - must never be opened

@@ -6,15 +6,17 @@ loudly, rather than skipping.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from basicai_async import AsyncBasicAI, UploadSource
-from basicai_async.models import PresignedUpload
+from basicai_async import AsyncBasicAI, RetryPolicy, UploadSource
+from basicai_async.models import DataItem, NewData, PresignedUpload, PresignRequest
+from basicai_async.resources import Data, Storage
 
 pytestmark = pytest.mark.integration
 
@@ -47,16 +49,44 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> object:
     client.delete_bucket(Bucket=BUCKET)
 
 
-def _presigned(s3: object, key: str, content_type: str) -> PresignedUpload:
+def _presigned(s3: object, bucket: str, key: str, content_type: str) -> PresignedUpload:
     url = s3.generate_presigned_url(  # type: ignore[attr-defined]
         "put_object",
-        Params={"Bucket": BUCKET, "Key": key, "ContentType": content_type},
+        Params={"Bucket": bucket, "Key": key, "ContentType": content_type},
         ExpiresIn=600,
     )
     return PresignedUpload(pre_signed_url=url, path=url.split("?", 1)[0], filename=key)
 
 
-async def test_uploader_puts_real_files_to_boto3_presigned_urls(s3: object, tmp_path: Path) -> None:
+@pytest.fixture
+def s3_instead_of_the_api(s3: object, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Pre-sign with boto3 and register nothing: the uploader's PUTs meet S3, no API call happens.
+
+    Returns the list of buckets to sign for, one per pre-signed file in turn (default ours).
+    """
+    buckets: list[str] = []
+
+    async def presign(self: Storage, files: Sequence[PresignRequest]) -> list[PresignedUpload]:
+        return [
+            _presigned(s3, buckets.pop(0) if buckets else BUCKET, f"data/{f.filename}", guess(f.filename))
+            for f in files
+        ]
+
+    async def add_many(self: Data, dataset_id: int, items: Sequence[NewData]) -> list[DataItem]:
+        return [DataItem(id=i + 1, name=item.name) for i, item in enumerate(items)]
+
+    monkeypatch.setattr(Storage, "presign_uploads", presign)
+    monkeypatch.setattr(Data, "add_many", add_many)
+    return buckets
+
+
+def guess(name: str) -> str:
+    return UploadSource.from_bytes(name, b"").mime_type
+
+
+async def test_uploader_puts_real_files_to_boto3_presigned_urls(
+    s3: object, s3_instead_of_the_api: list[str], tmp_path: Path
+) -> None:
     big = tmp_path / "cloud.pcd"
     big.write_bytes(bytes(range(256)) * 4096 * 3)  # 3 MiB: streamed in 256 KiB chunks
     small = tmp_path / "img.png"
@@ -66,13 +96,9 @@ async def test_uploader_puts_real_files_to_boto3_presigned_urls(s3: object, tmp_
     sources = [UploadSource.from_path(p) for p in (big, small, empty)]
     sources.append(UploadSource.from_bytes("memory.jpg", b"jpeg bytes" * 1000))
 
-    # No API call happens: the PUT step alone, against S3 instead of the emulator.
     async with AsyncBasicAI("unused-key", base_url="http://127.0.0.1:9/api/v1") as client:
-        uploader = client.uploader()
-        for source in sources:
-            upload = _presigned(s3, f"data/{source.name}", source.mime_type)
-            done = await uploader._put(source, upload)
-            assert done is upload
+        report = await client.uploader().upload(1, sources)
+    assert report.failed == []
 
     for source, path in zip(sources, [big, small, empty, None], strict=True):
         obj = s3.get_object(Bucket=BUCKET, Key=f"data/{source.name}")  # type: ignore[attr-defined]
@@ -83,13 +109,19 @@ async def test_uploader_puts_real_files_to_boto3_presigned_urls(s3: object, tmp_
         assert obj["ContentType"] == source.mime_type
 
 
-async def test_a_url_for_a_missing_bucket_fails_the_put_without_retrying(s3: object) -> None:
-    url = s3.generate_presigned_url(  # type: ignore[attr-defined]
-        "put_object", Params={"Bucket": "no-such-bucket", "Key": "x.png"}, ExpiresIn=600
-    )
-    async with AsyncBasicAI("unused-key", base_url="http://127.0.0.1:9/api/v1") as client:
-        with pytest.raises(Exception, match=r"(?s)storage answered HTTP 404: .*NoSuchBucket") as info:
-            await client.uploader()._put(
-                UploadSource.from_bytes("x.png", b"x"), PresignedUpload(pre_signed_url=url)
-            )
-    assert not info.value.retryable  # type: ignore[attr-defined]
+async def test_a_url_for_a_missing_bucket_fails_the_put_without_retrying(
+    s3_instead_of_the_api: list[str],
+) -> None:
+    s3_instead_of_the_api.append("no-such-bucket")
+    sleeps: list[float] = []
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    retry = RetryPolicy(sleep=record)
+    async with AsyncBasicAI("unused-key", base_url="http://127.0.0.1:9/api/v1", retry=retry) as client:
+        report = await client.uploader().upload(1, [UploadSource.from_bytes("x.png", b"x")])
+    (result,) = report.results
+    assert result.stage == "put"
+    assert re.search(r"(?s)storage answered HTTP 404: .*NoSuchBucket", result.error or "")
+    assert sleeps == []

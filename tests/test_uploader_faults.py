@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime, timezone
 
-import anyio
+import msgspec
 import pytest
 
-from basicai_async import AsyncBasicAI, Limits, UploadSource, Window
+from basicai_async import AsyncBasicAI, Limits, RetryPolicy, UploadSource, Window
 from basicai_async._errors import UploadError
-from basicai_async._http import RetryConfig
 from basicai_async.emulator import Emulator
 from basicai_async.emulator._faults import STORE_ENDPOINT, FaultRule
-from basicai_async.models import DataItem, NewData, PresignedUpload
+from basicai_async.models import DataItem, NewData, PresignedUpload, PresignRequest
+from basicai_async.resources import Data, Storage
 from basicai_async.uploader import Uploader
 
 pytestmark = pytest.mark.integration
 
 KEY = "upload-faults-key"
 PRESIGN = "/api/v1/storage/batchGeneratePreSignedUploadUrl"
-FAST = RetryConfig(max_retries=8, backoff_start=0.002, backoff_cap=0.01)
+# The documented backoff starts at 0.5 s; the tests keep the policy but not the wait.
+FAST = RetryPolicy(backoff_start=0.002, backoff_cap=0.01)
 
 
 # Renewals cost one call per file; without limits they do not queue behind BasicAI's 100/s.
@@ -34,18 +36,25 @@ async def emu() -> AsyncIterator[Emulator]:
 
 @pytest.fixture
 async def client(emu: Emulator) -> AsyncIterator[AsyncBasicAI]:
-    async with AsyncBasicAI(KEY, base_url=emu.base_url, limits=NO_LIMITS) as c:
+    async with AsyncBasicAI(KEY, base_url=emu.base_url, limits=NO_LIMITS, retry=FAST) as c:
         yield c
+
+
+def _wrap_presign(
+    monkeypatch: pytest.MonkeyPatch,
+    around: Callable[[Sequence[PresignRequest], list[PresignedUpload]], Awaitable[list[PresignedUpload]]],
+) -> None:
+    """Every pre-sign call goes to the API, then through ``around(requests, answer)``."""
+    real = Storage.presign_uploads
+
+    async def presign(self: Storage, files: Sequence[PresignRequest]) -> list[PresignedUpload]:
+        return await around(files, await real(self, files))
+
+    monkeypatch.setattr(Storage, "presign_uploads", presign)
 
 
 def _sources(count: int, size: int = 1000) -> dict[str, bytes]:
     return {f"f-{i:04d}.png": i.to_bytes(4, "big") * (size // 4) for i in range(count)}
-
-
-def _fast(uploader: Uploader, retry: RetryConfig = FAST) -> Uploader:
-    # The documented backoff starts at 0.5 s; the tests keep the policy but not the wait.
-    uploader._retry = retry
-    return uploader
 
 
 def _assert_all_landed(emu: Emulator, dataset_id: int, payloads: dict[str, bytes], results: Sequence) -> None:
@@ -66,7 +75,7 @@ async def test_injected_5xx_and_dropped_connections_on_put_are_retried(
     emu.faults.set(
         FaultRule(error_rate=0.15, drop_before_rate=0.1, drop_after_rate=0.05), endpoint=STORE_ENDPOINT
     )
-    uploader = _fast(client.uploader(concurrency=16))
+    uploader = client.uploader(concurrency=16, put_retries=8)
 
     report = await uploader.upload(ds.id, [UploadSource.from_bytes(n, d) for n, d in payloads.items()])
 
@@ -85,7 +94,7 @@ async def test_persistent_put_failure_is_reported_and_nothing_registered(
 ) -> None:
     ds = await client.datasets.create(name="down", type="IMAGE")
     emu.faults.set(FaultRule(error_rate=1.0, error_statuses=(503,)), endpoint=STORE_ENDPOINT)
-    uploader = _fast(client.uploader(put_retries=2), RetryConfig(max_retries=2, backoff_start=0.001))
+    uploader = client.uploader(put_retries=2)
 
     report = await uploader.upload(ds.id, [UploadSource.from_bytes(n, d) for n, d in _sources(30).items()])
 
@@ -101,33 +110,51 @@ async def test_persistent_put_failure_is_reported_and_nothing_registered(
     assert not any("batchAddData" in r.path for r in emu.requests(KEY))
 
 
-async def test_a_4xx_from_the_store_is_not_retried(emu: Emulator, client: AsyncBasicAI) -> None:
+async def test_a_4xx_from_the_store_is_not_retried(
+    emu: Emulator, client: AsyncBasicAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ds = await client.datasets.create(name="mismatch", type="IMAGE")
-    too_short = UploadSource.from_bytes("short.png", b"12345")
-    uploader = client.uploader()
-    (upload,) = await uploader._presign([UploadSource.from_bytes("short.png", b"1234567")])
-    with pytest.raises(Exception, match="storage answered HTTP 400") as info:
-        await uploader._put(too_short, upload)
-    assert not info.value.retryable  # type: ignore[attr-defined]
-    assert "EntityTooSmall" in str(info.value)
+    real = Storage.presign_uploads
+
+    async def signed_for_more_bytes(self: Storage, files: Sequence[PresignRequest]) -> list[PresignedUpload]:
+        # A URL signed for 7 bytes, PUT 5: storage refuses the body.
+        return await real(self, [PresignRequest(filename=f.filename, size=f.size + 2) for f in files])
+
+    monkeypatch.setattr(Storage, "presign_uploads", signed_for_more_bytes)
+    sleeps: list[float] = []
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    async with AsyncBasicAI(KEY, base_url=emu.base_url, retry=RetryPolicy(sleep=record)) as recorded:
+        report = await recorded.uploader().upload(ds.id, [UploadSource.from_bytes("short.png", b"12345")])
+
+    (result,) = report.results
+    assert result.stage == "put"
+    assert "storage answered HTTP 400" in (result.error or "")
+    assert "EntityTooSmall" in (result.error or "")
+    assert sleeps == []
     assert emu.state.datasets[ds.id].items == {}
 
 
-async def test_urls_that_expired_before_use_are_pre_signed_again(emu: Emulator, client: AsyncBasicAI) -> None:
+async def test_urls_that_expired_before_use_are_pre_signed_again(
+    emu: Emulator, client: AsyncBasicAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ds = await client.datasets.create(name="expired", type="IMAGE")
     payloads = _sources(250)
     calls: list[int] = []
-    one_at_a_time = anyio.Lock()
 
-    class FirstBatchExpires(Uploader):
-        async def _presign(self, sources: Sequence[UploadSource]) -> list[PresignedUpload]:
-            # The first batch's URLs are issued already expired (a long wait before their PUTs).
-            async with one_at_a_time:
-                emu.store.ttl = 0.0 if not calls else 3600.0
-                calls.append(len(sources))
-                return await super()._presign(sources)
+    async def first_batch_expires(
+        files: Sequence[PresignRequest], answer: list[PresignedUpload]
+    ) -> list[PresignedUpload]:
+        # The first batch's URLs are issued already expired (a long wait before their PUTs).
+        calls.append(len(files))
+        if len(calls) == 1:
+            return [msgspec.structs.replace(u, expires_at=datetime.now(timezone.utc)) for u in answer]
+        return answer
 
-    uploader = FirstBatchExpires(client, concurrency=8, expiry_margin=0.0)
+    _wrap_presign(monkeypatch, first_batch_expires)
+    uploader = Uploader(client, concurrency=8, expiry_margin=0.0)
 
     report = await uploader.upload(ds.id, [UploadSource.from_bytes(n, d) for n, d in payloads.items()])
 
@@ -137,29 +164,27 @@ async def test_urls_that_expired_before_use_are_pre_signed_again(emu: Emulator, 
     assert sorted(calls) == [50, 100, 100, 100]
 
 
-async def test_urls_refused_with_403_are_pre_signed_again(emu: Emulator, client: AsyncBasicAI) -> None:
+async def test_urls_refused_with_403_are_pre_signed_again(
+    emu: Emulator, client: AsyncBasicAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ds = await client.datasets.create(name="refused", type="IMAGE")
     payloads = _sources(120)
     calls: list[int] = []
 
-    class FirstBatchRefused(Uploader):
-        async def _presign(self, sources: Sequence[UploadSource]) -> list[PresignedUpload]:
-            # The first answers carry a signature storage will refuse (clock skew, rotated key).
-            uploads = await super()._presign(sources)
-            calls.append(len(sources))
-            if len(calls) > 1:
-                return uploads
-            return [
-                PresignedUpload(
-                    pre_signed_url=u.pre_signed_url.replace("Signature=", "Signature=0"),
-                    path=u.path,
-                    filename=u.filename,
-                    expires_at=u.expires_at,
-                )
-                for u in uploads
-            ]
+    async def first_batch_refused(
+        files: Sequence[PresignRequest], answer: list[PresignedUpload]
+    ) -> list[PresignedUpload]:
+        # The first answers carry a signature storage will refuse (clock skew, rotated key).
+        calls.append(len(files))
+        if len(calls) > 1:
+            return answer
+        return [
+            msgspec.structs.replace(u, pre_signed_url=u.pre_signed_url.replace("Signature=", "Signature=0"))
+            for u in answer
+        ]
 
-    report = await FirstBatchRefused(client, concurrency=8).upload(
+    _wrap_presign(monkeypatch, first_batch_refused)
+    report = await Uploader(client, concurrency=8).upload(
         ds.id, [UploadSource.from_bytes(n, d) for n, d in payloads.items()]
     )
 
@@ -194,24 +219,28 @@ async def test_a_presign_failure_fails_its_batch_at_presign(emu: Emulator, clien
     assert emu.state.datasets[ds.id].items == {}
 
 
-async def test_a_failed_renewal_is_reported_at_presign(emu: Emulator, client: AsyncBasicAI) -> None:
+async def test_a_failed_renewal_is_reported_at_presign(
+    emu: Emulator, client: AsyncBasicAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ds = await client.datasets.create(name="renewal-fails", type="IMAGE")
     payloads = _sources(3)
     calls: list[int] = []
 
-    class RenewalRefused(Uploader):
-        async def _presign(self, sources: Sequence[UploadSource]) -> list[PresignedUpload]:
-            calls.append(len(sources))
-            if len(calls) > 1:
-                emu.revoke_key(KEY)  # the key is revoked while the batch waits for its PUTs
-            return await super()._presign(sources)
+    async def revoke_after_the_first(
+        files: Sequence[PresignRequest], answer: list[PresignedUpload]
+    ) -> list[PresignedUpload]:
+        calls.append(len(files))
+        emu.revoke_key(KEY)  # the key is revoked while the batch waits for its PUTs
+        return answer
 
+    _wrap_presign(monkeypatch, revoke_after_the_first)
     emu.store.ttl = 0.0  # the batch's URLs are already expired: each PUT renews its own first
-    report = await RenewalRefused(client, expiry_margin=0.0).upload(
+    report = await Uploader(client, expiry_margin=0.0).upload(
         ds.id, [UploadSource.from_bytes(n, d) for n, d in payloads.items()]
     )
 
     assert [r.stage for r in report.results] == ["presign"] * 3
+    assert calls == [3]
     assert all("401" in (r.error or "") for r in report.results)
     assert not emu.state.datasets[ds.id].items
 
@@ -219,8 +248,6 @@ async def test_a_failed_renewal_is_reported_at_presign(emu: Emulator, client: As
 async def test_a_register_answer_of_the_wrong_length_fails_the_batch(
     emu: Emulator, client: AsyncBasicAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from basicai_async.resources.data import Data
-
     ds = await client.datasets.create(name="short-answer", type="IMAGE")
     real = Data.add_many
 

@@ -1,0 +1,100 @@
+"""One upload run: what every step of one ``upload`` call shares, in one object.
+
+The target (dataset, batch, scene), the journal, the progress callbacks, the
+PUT's retry policy and timeout, the session and the PUT slots ride here instead
+of through every signature. ``UploadClient`` says what the uploader needs of
+the client, so the uploader never imports ``AsyncBasicAI`` (nor its private parts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+import aiohttp
+import anyio
+
+from .._manifest import Manifest, ManifestEntry
+from .._retry import RetryPolicy
+from .._sources import UploadSource
+from ..models import PresignedUpload, PresignRequest
+from ..resources import Data, Items, Storage
+from ._report import UploadProgress, UploadResult
+
+__all__ = ["UploadClient", "UploadRun"]
+
+
+class UploadClient(Protocol):
+    """What the uploader uses of ``AsyncBasicAI``: three resources, its retry policy and session."""
+
+    @property
+    def storage(self) -> Storage:
+        """Pre-signs the URLs."""
+
+    @property
+    def data(self) -> Data:
+        """Registers the files."""
+
+    @property
+    def items(self) -> Items:
+        """Finds files a crash left mid-registration."""
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The backoff the PUTs share with API calls."""
+
+    async def http_session(self) -> aiohttp.ClientSession:
+        """The session the PUTs go through."""
+
+
+@dataclass(slots=True, kw_only=True)
+class UploadRun:
+    """The state of one ``upload`` call, shared by its batches and PUTs."""
+
+    client: UploadClient
+    session: aiohttp.ClientSession
+    dataset_id: int
+    batch_id: int | None
+    scene_id: int | None
+    journal: Manifest | None
+    progress: UploadProgress
+    retry: RetryPolicy
+    put_timeout: aiohttp.ClientTimeout
+    expiry_margin: timedelta
+    put_slots: anyio.CapacityLimiter
+
+    def stale(self, upload: PresignedUpload) -> bool:
+        """Whether a URL expires within the margin (so a PUT might outlive it)."""
+        expires = upload.expires_at
+        return expires is not None and expires - self.expiry_margin <= datetime.now(timezone.utc)
+
+    async def presign(self, sources: Sequence[UploadSource]) -> list[PresignedUpload]:
+        """One fresh URL per source, in order."""
+        requests = [PresignRequest(filename=s.name, size=s.size, device_name=s.device_name) for s in sources]
+        return await self.client.storage.presign_uploads(requests)
+
+    def record(self, entry: ManifestEntry) -> None:
+        """Journal one file's new state (when the run has a manifest)."""
+        if self.journal is not None:
+            self.journal.record(entry)
+
+    def fail(self, result: UploadResult, stage: str, exc: BaseException, *, journal: bool = True) -> None:
+        """Mark ``result`` failed at ``stage``; ``journal=False`` leaves the manifest's entry as it is."""
+        result.ok, result.stage, result.error, result.exception = False, stage, str(exc), exc
+        if journal:
+            self.record(
+                ManifestEntry(name=result.name, size=result.size, status="failed", error=f"{stage}: {exc}")
+            )
+        self.progress.finished(result)
+
+    def registered(self, source: UploadSource, result: UploadResult, data_id: int) -> None:
+        """Mark ``result`` registered as ``data_id`` and journal it."""
+        result.ok, result.data_id = True, data_id
+        self.record(
+            ManifestEntry(
+                name=source.name, size=source.size, status="registered", data_id=data_id, path=result.path
+            )
+        )
+        self.progress.finished(result)

@@ -1,0 +1,147 @@
+"""``Uploader``: checks the sources, resumes from a manifest, and runs the batches of one upload."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Iterable
+from datetime import timedelta
+
+import aiohttp
+import anyio
+
+from .._constants import MAX_BATCH_ITEMS
+from .._errors import FileTooLargeError
+from .._manifest import Manifest
+from .._sources import UploadSource
+from .._validate import check_file_size
+from ._batch import run_batch
+from ._report import NoProgress, UploadProgress, UploadReport, UploadResult
+from ._resume import resume
+from ._run import UploadClient, UploadRun
+
+__all__ = ["Uploader"]
+
+
+class Uploader:
+    """Uploads files into a dataset: pre-sign, PUT concurrently, register.
+
+    Args:
+        client: the client whose limiter, retries and session the API calls use.
+        concurrency: PUTs in flight at once (default 16, sized for one machine).
+        put_retries: retries of one PUT after a 5xx or a connection error (with the
+            client's ``RetryPolicy`` backoff).
+        expiry_margin: a pre-signed URL expiring within this many seconds is renewed first.
+        put_timeout: seconds one PUT may go without reading or writing a byte.
+        progress: callbacks for progress display.
+    """
+
+    def __init__(
+        self,
+        client: UploadClient,
+        *,
+        concurrency: int = 16,
+        put_retries: int = 3,
+        expiry_margin: float = 30.0,
+        put_timeout: float = 120.0,
+        progress: UploadProgress | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        if put_retries < 0:
+            raise ValueError(f"put_retries must be >= 0, got {put_retries}")
+        self._client = client
+        self._concurrency = concurrency
+        self._retry = dataclasses.replace(client.retry, max_retries=put_retries)
+        self._expiry_margin = timedelta(seconds=expiry_margin)
+        self._put_timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=put_timeout)
+        self._progress: UploadProgress = progress or NoProgress()
+
+    async def upload(
+        self,
+        dataset_id: int,
+        sources: Iterable[UploadSource | str | os.PathLike[str]],
+        *,
+        batch_id: int | None = None,
+        scene_id: int | None = None,
+        manifest: str | os.PathLike[str] | Manifest | None = None,
+    ) -> UploadReport:
+        """Upload and register every source into ``dataset_id`` (or one of its batches or scenes).
+
+        Returns one result per source, in order. Files over 1 GB, duplicate names
+        and unreadable paths fail at ``validate`` without any call.
+        """
+        results: list[UploadResult] = []
+        todo: list[tuple[UploadSource, UploadResult]] = []
+        seen: set[str] = set()
+        for item in sources:
+            source, result = _validate(item, seen)
+            results.append(result)
+            if source is not None:
+                todo.append((source, result))
+
+        journal = manifest if isinstance(manifest, Manifest) else Manifest(manifest) if manifest else None
+        try:
+            if journal is not None:
+                todo = await resume(journal, self._client.items, dataset_id, batch_id or scene_id, todo)
+            for result in results:
+                if result.stage is not None or result.resumed:
+                    self._progress.finished(result)
+            self._progress.started(len(todo), sum(s.size for s, _ in todo))
+            run = UploadRun(
+                client=self._client,
+                session=await self._client.http_session(),
+                dataset_id=dataset_id,
+                batch_id=batch_id,
+                scene_id=scene_id,
+                journal=journal,
+                progress=self._progress,
+                retry=self._retry,
+                put_timeout=self._put_timeout,
+                expiry_margin=self._expiry_margin,
+                put_slots=anyio.CapacityLimiter(self._concurrency),
+            )
+            # Enough batches in flight to keep every PUT slot busy while one batch registers.
+            batch_slots = anyio.Semaphore(max(2, math.ceil(self._concurrency / MAX_BATCH_ITEMS) + 1))
+
+            async def one_batch(batch: list[tuple[UploadSource, UploadResult]]) -> None:
+                try:
+                    await run_batch(run, batch)
+                finally:
+                    batch_slots.release()
+
+            async with anyio.create_task_group() as tg:
+                for start in range(0, len(todo), MAX_BATCH_ITEMS):
+                    await batch_slots.acquire()
+                    tg.start_soon(one_batch, todo[start : start + MAX_BATCH_ITEMS])
+        finally:
+            if journal is not None and not isinstance(manifest, Manifest):
+                journal.close()
+        return UploadReport(results)
+
+
+def _validate(
+    item: UploadSource | str | os.PathLike[str], seen: set[str]
+) -> tuple[UploadSource | None, UploadResult]:
+    """The source and its result; no source when it fails at ``validate`` (the result says why)."""
+    if not isinstance(item, UploadSource):
+        path = item
+        try:
+            item = UploadSource.from_path(path)
+        except OSError as exc:
+            name = os.fspath(path)
+            return None, UploadResult(
+                name, 0, stage="validate", error=f"cannot read file: {exc}", exception=exc
+            )
+    result = UploadResult(item.name, item.size)
+    try:
+        check_file_size(item.name, item.size)
+    except FileTooLargeError as too_large:
+        result.stage, result.error, result.exception = "validate", str(too_large), too_large
+        return None, result
+    if item.name in seen:
+        result.stage, result.error = "validate", f"duplicate file name {item.name!r} in this upload"
+        return None, result
+    seen.add(item.name)
+    return item, result
