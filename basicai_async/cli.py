@@ -26,6 +26,7 @@ from ._client import AsyncBasicAI
 from ._errors import BasicAIError, ConfigurationError
 from ._progress import ConsoleProgress
 from .export import export_results
+from .plugin._cli import register as register_plugin
 
 __all__ = ["main"]
 
@@ -71,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--output", type=Path, default=Path("demo-output"), help="where to write files and export"
     )
+    register_plugin(sub)
     return parser
 
 
@@ -85,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s")
+    if hasattr(args, "handler"):
+        return int(args.handler(args))
     if args.command == "demo":
         from ._demo import run_demo
 

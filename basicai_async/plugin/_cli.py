@@ -106,7 +106,7 @@ async def _run_until_stopped(app: Any, host: str, port: int, path: str) -> None:
         print(url.rstrip("/") + path, flush=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             # Not available on every platform (Windows).
-            with contextlib.suppress(NotImplementedError, RuntimeError):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, stop.set)
         await stop.wait()
 

@@ -27,17 +27,17 @@ __all__ = ["build_request", "try_plugin"]
 
 def _file_server(files: Sequence[Path], prefix: str) -> tuple[web.Application, list[str]]:
     """An app serving exactly ``files`` (nothing else) and their paths on it."""
+
+    async def send(request: web.Request) -> web.FileResponse:
+        index = request.match_info["index"]
+        if not index.isdigit() or int(index) >= len(files):
+            raise web.HTTPNotFound()
+        return web.FileResponse(files[int(index)])
+
     app = web.Application()
-    paths: list[str] = []
-    for index, file in enumerate(files):
-        path = f"/{prefix}/{index}/{quote(file.name)}"
-        paths.append(path)
-
-        async def send(_: web.Request, file: Path = file) -> web.FileResponse:
-            return web.FileResponse(file)
-
-        app.router.add_get(path, send)
-    return app, paths
+    # The name is decoration (models often look at the extension); the index picks the file.
+    app.router.add_get(f"/{prefix}/{{index}}/{{name}}", send)
+    return app, [f"/{prefix}/{index}/{quote(file.name)}" for index, file in enumerate(files)]
 
 
 def build_request(
