@@ -17,6 +17,8 @@ from aiohttp import web
 from basicai_async.plugin import (
     Box2D,
     Box3D,
+    Fetcher,
+    FetchError,
     ImageItem,
     PointCloudItem,
     Prediction,
@@ -40,6 +42,11 @@ class FileServer:
         self.app.router.add_get("/f/{name}", self._file)
         self.app.router.add_get("/chunked/{name}", self._chunked)
         self.app.router.add_get("/redirect", self._redirect)
+        self.app.router.add_get("/loop", self._loop)
+        self.app.router.add_get("/broken", self._broken)
+        self.app.router.add_get("/stall", self._stall)
+        self.stalled = asyncio.Event()
+        self.release = asyncio.Event()
 
     def add(self, name: str, body: bytes) -> str:
         self.bodies[name] = body
@@ -57,8 +64,29 @@ class FileServer:
         response = web.StreamResponse()
         response.enable_chunked_encoding()
         await response.prepare(request)
-        await response.write(self.bodies[request.match_info["name"]])
+        body = self.bodies[request.match_info["name"]]
+        for start in range(0, len(body), 64 * 1024):
+            await response.write(body[start : start + 64 * 1024])
         await response.write_eof()
+        return response
+
+    async def _loop(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound("/loop")
+
+    async def _broken(self, request: web.Request) -> web.StreamResponse:
+        # Promises 2000 bytes, sends 10, hangs up.
+        response = web.StreamResponse(headers={"Content-Length": "2000"})
+        await response.prepare(request)
+        await response.write(b"0123456789")
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    async def _stall(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": "10"})
+        await response.prepare(request)
+        self.stalled.set()
+        await self.release.wait()  # sends no body until the test is done with it
         return response
 
     async def _redirect(self, request: web.Request) -> web.Response:
@@ -570,3 +598,47 @@ def test_bad_options_are_refused_when_the_app_is_made(
 def test_predict_must_be_callable() -> None:
     with pytest.raises(TypeError, match="predict must be callable"):
         create_app("not a function")  # type: ignore[call-overload]
+
+
+async def test_a_failed_file_of_a_point_cloud_discards_the_files_already_fetched(
+    files: FileServer, plugin: Serve, session: aiohttp.ClientSession, tmp_path: Any
+) -> None:
+    async def predict(item: PointCloudItem) -> list[Box3D]:
+        raise AssertionError("never called")
+
+    datas = [
+        {
+            "id": 1,
+            "pointCloudUrl": files.add("big.pcd", b"p" * 5000),
+            "imageUrls": [f"{files.base}f/missing.jpg"],
+        }
+    ]
+    async with serve_app(
+        create_app(predict, kind="pointcloud", allow_private=True, memory_threshold=100)
+    ) as url:
+        _, answer = await post(session, url, {"datas": datas})
+    assert answer["data"][0]["message"] == f"cannot fetch {files.base}f/missing.jpg: HTTP 404"
+    assert "big.pcd" in files.requested
+
+
+async def test_fetcher_failures_are_worded_without_the_query(files: FileServer, tmp_path: Any) -> None:
+    async with Fetcher(
+        allow_private=True, read_timeout=0.2, memory_threshold=100, max_size=300_000, temp_dir=tmp_path
+    ) as fetcher:
+        with pytest.raises(FetchError, match=r"loop: more than 5 redirects$"):
+            await fetcher.fetch(f"{files.base}loop?{SIGNATURE}")
+        with pytest.raises(FetchError, match=r"broken: the connection broke while reading the body$"):
+            await fetcher.fetch(f"{files.base}broken?{SIGNATURE}")
+        with pytest.raises(FetchError, match=r"stall: timed out$"):
+            await fetcher.fetch(f"{files.base}stall?{SIGNATURE}")
+        assert files.stalled.is_set()
+        files.release.set()
+        # Chunks of at most 256 KiB: the first is spilled to disk, a later one passes the cap.
+        files.add("big", b"b" * 600_000)
+        with pytest.raises(FetchError, match="larger than the 300000-byte limit") as caught:
+            await fetcher.fetch(f"{files.base}chunked/big?{SIGNATURE}")
+        assert SIGNATURE not in str(caught.value)
+        small = await fetcher.fetch(files.add("small", b"s" * 50))
+    assert (small.data, small.path, small.size) == (b"s" * 50, None, 50)
+    assert "X-Amz" not in repr(small)
+    assert list(tmp_path.iterdir()) == []  # a spilled body over the cap was removed

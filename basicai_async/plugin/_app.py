@@ -358,9 +358,7 @@ async def _envelope_errors(
     """aiohttp's own refusals (404, 405, 413) get the envelope too, so BasicAI reads a reason."""
     try:
         return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
+    except web.HTTPError as exc:
         return _refusal(exc.status, EnvelopeCode.ERROR, f"{exc.reason}: POST a detection request to this URL")
 
 

@@ -193,6 +193,7 @@ class Fetcher:
             total=None, sock_connect=connect_timeout, sock_read=read_timeout
         )
         self._session: aiohttp.ClientSession | None = None
+        self._resolver: _PublicOnlyResolver | None = None
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -202,9 +203,9 @@ class Fetcher:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            resolver = None if self.allow_private else _PublicOnlyResolver()
+            self._resolver = None if self.allow_private else _PublicOnlyResolver()
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(resolver=resolver, limit=64),
+                connector=aiohttp.TCPConnector(resolver=self._resolver, limit=64),
                 timeout=self._timeout,
                 cookie_jar=aiohttp.DummyCookieJar(),
                 trust_env=False,
@@ -216,6 +217,10 @@ class Fetcher:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._resolver is not None:
+            # The connector closes only a resolver it made itself.
+            await self._resolver.close()
+            self._resolver = None
 
     def _check_url(self, url: URL, shown: str) -> None:
         if url.scheme not in _SCHEMES or not url.host:
