@@ -27,15 +27,29 @@ def _ingest_args(tmp: Path) -> list[str]:
     return [str(images), str(tmp / "out.jsonl")]
 
 
+def _plugin_args(tmp: Path) -> list[str]:
+    paths = [tmp / "wide.png", tmp / "small.png"]
+    paths[0].write_bytes(sample_png(1, size=40))
+    paths[1].write_bytes(sample_png(2, size=8))
+    return [str(p) for p in paths]
+
+
 # The command-line arguments of each example; a new example must be added here.
 ARGUMENTS: dict[str, Callable[[Path], list[str]]] = {
     "quickstart.py": lambda tmp: [],
     "ingest_and_export.py": _ingest_args,
+    # Serves itself on loopback and tries itself; it ignores the emulator.
+    "plugin_detector.py": _plugin_args,
 }
 # What each example prints when it worked.
 EXPECTED: dict[str, list[str]] = {
     "quickstart.py": ["5 images in batch", "raw info: quickstart-"],
     "ingest_and_export.py": ["registered 12 of 12 files", "exported 24 results of 12 data items"],
+    "plugin_detector.py": [
+        "item 1: centre at (10.0, 10.0)",
+        "item 2: centre at (2.0, 2.0)",
+        "2 of 2 items OK; contract OK",
+    ],
 }
 
 

@@ -24,12 +24,13 @@ import sys
 from collections.abc import Sequence
 
 from .._errors import BasicAIError
+from ..plugin import _cli as _plugin
 from . import _datasets, _demo, _emulator, _export, _upload
 from ._parser import CommandParser, add_client_options, say
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = (_upload, _export, _datasets, _emulator, _demo)
+COMMANDS = (_upload, _export, _datasets, _emulator, _demo, _plugin)
 """The modules whose ``register(subparsers)`` add the commands, in ``--help`` order."""
 
 
