@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
@@ -93,6 +93,7 @@ class _TreeWalk:
     def _spawn(self, coro: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return task
 
     async def ids(self) -> AsyncIterator[int]:
@@ -138,21 +139,28 @@ class _TreeWalk:
                     segment.task = self._spawn(self._walk(segment))
                     walked.append(segment)
                     self._out.put_nowait(segment)
+                    # Done segments leave at once (in order), so memory stays flat in the level's size.
+                    while walked and walked[0].task is not None and walked[0].task.done():
+                        done = walked.popleft()
+                        assert done.task is not None
+                        await done.task  # its error, if any
+                        parents.extend(done.containers)
         finally:
             self._out.put_nowait(None)
 
-    def _segments(self, parent: int | None, total: int | None) -> list[_Segment]:
-        """The segments of one level: boundary probes at every ``_SEGMENT``-th position."""
+    def _segments(self, parent: int | None, total: int | None) -> Iterator[_Segment]:
+        """The segments of one level, each with a boundary probe at every ``_SEGMENT``-th position.
+
+        Lazy: a segment's probe starts only when the planner asks for it.
+        """
         # None: the variant without `total` walks the level with one cursor.
         count = 1 if total is None else max(1, -(-total // _SEGMENT))
-        segments: list[_Segment] = []
         lo: asyncio.Task[Bound] | None = None
         for index in range(1, count):
             hi = self._spawn(self._bound(parent, index * _SEGMENT - 1, lo))
-            segments.append(_Segment(parent, lo, hi))
+            yield _Segment(parent, lo, hi)
             lo = hi
-        segments.append(_Segment(parent, lo, None))
-        return segments
+        yield _Segment(parent, lo, None)
 
     async def _bound(self, parent: int | None, index: int, before: Awaitable[Bound] | None) -> Bound:
         """The id at ``index`` of the page listing, made no lower than the previous boundary."""

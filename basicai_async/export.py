@@ -37,6 +37,7 @@ import msgspec
 
 from ._concurrency import DEFAULT_API_CONCURRENCY, check_api_concurrency
 from ._constants import MAX_IDS
+from ._errors import ResourceNotFoundError
 from ._validate import check_id
 from ._walk import walk_data_ids
 from .models import AnnotationResult
@@ -113,8 +114,14 @@ async def iter_results(
 
     async def results(ids: list[int]) -> list[AnnotationResult]:
         async with slots:
-            return await client.annotations.get_many_data_results(dataset_id, ids, source_id=source_id)
+            return await _results_of_present(client, dataset_id, ids, source_id)
 
+    if source_id is not None:
+        # Checked once up front: a chunk's "not found" then means removed data items.
+        async with slots:
+            sources = await client.annotations.list_sources(dataset_id)
+        if all(source.id != source_id for source in sources):
+            raise ValueError(f"source_id {source_id} is not an annotation source of dataset {dataset_id}")
     try:
         ids: list[int] = []
         # An abandoned inner generator would be closed later by a task of the loop's
@@ -141,6 +148,38 @@ async def iter_results(
             await asyncio.gather(*pending, return_exceptions=True)
 
 
+async def _results_of_present(
+    client: AsyncBasicAI, dataset_id: int, ids: list[int], source_id: int | None
+) -> list[AnnotationResult]:
+    """The results of ``ids``, leaving out data items removed since they were listed.
+
+    The API refuses a whole chunk for one missing id, so a refused chunk is
+    split in halves until the missing ids are alone: a few calls per removed item.
+    """
+    try:
+        return await client.annotations.get_many_data_results(dataset_id, ids, source_id=source_id)
+    except ResourceNotFoundError:
+        found = await _split(client, dataset_id, ids, source_id)
+        if not found:
+            # Every id missing: make sure it is the items, not the dataset, that are gone.
+            await client.datasets.get(dataset_id)
+        return found
+
+
+async def _split(
+    client: AsyncBasicAI, dataset_id: int, ids: list[int], source_id: int | None
+) -> list[AnnotationResult]:
+    if len(ids) == 1:
+        return []
+    found: list[AnnotationResult] = []
+    for half in (ids[: len(ids) // 2], ids[len(ids) // 2 :]):
+        try:
+            found += await client.annotations.get_many_data_results(dataset_id, half, source_id=source_id)
+        except ResourceNotFoundError:
+            found += await _split(client, dataset_id, half, source_id)
+    return found
+
+
 async def export_results(
     client: AsyncBasicAI,
     dataset_id: int,
@@ -154,6 +193,9 @@ async def export_results(
     The order, consistency and memory of ``iter_results``; ``api_concurrency``
     caps the API calls in flight.
     """
+    # Checked before `out` is opened: bad arguments leave no empty file behind.
+    check_id("dataset_id", dataset_id)
+    check_api_concurrency(api_concurrency)
     encoder = msgspec.json.Encoder()
     line = bytearray()
     pending = bytearray()
