@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import random
 import tracemalloc
 from collections import deque
@@ -19,7 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from basicai_async import AsyncBasicAI, Limits, Window
+from basicai_async import APIDecodeError, AsyncBasicAI, Limits, Window
 from basicai_async.emulator import Emulator
 from basicai_async.emulator._faults import FaultRule
 from basicai_async.emulator._state import TOP, DatasetRec, NewDataRec
@@ -298,44 +297,84 @@ def _shifting(ds: DatasetRec, ids: list[int], page_no: int, size: int) -> dict[s
     return data
 
 
-@pytest.mark.parametrize("variant", [_every_page_total_null_list, _newest_first, _no_total, _shifting])
-async def test_page_listing_variants_cost_speed_never_correctness(emu: Emulator, variant: Any) -> None:
-    ds = _tree(emu)
-    http = aiohttp.ClientSession()
+def _overstated_total(ds: DatasetRec, ids: list[int], page_no: int, size: int) -> dict[str, object]:
+    """Three times the real total: probes past the end find empty pages."""
+    return {**_every_page_total_null_list(ds, ids, page_no, size), "total": 3 * len(ids)}
+
+
+def _null_steps(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "list": data["list"] or None}
+
+
+Pages = Callable[[DatasetRec, list[int], int, int], dict[str, object]]
+
+
+@asynccontextmanager
+async def _proxy(
+    emu: Emulator, ds: DatasetRec, pages: Pages, steps: Callable[[dict[str, Any]], dict[str, Any]]
+) -> AsyncIterator[AsyncBasicAI]:
+    """A client of a server in front of the emulator: ``listItem`` pages made by ``pages``
+    from the emulator's state, ``listItemById`` answers passed through ``steps``."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.path.startswith(f"/api/v1/dataset/listItem/{ds.id}"):
             parent = int(request.query.get("parentId", TOP))
             page_no, size = int(request.query["pageNo"]), int(request.query["pageSize"])
-            data = variant(ds, ds.level(parent), page_no, size)
+            data = pages(ds, ds.level(parent), page_no, size)
             return web.json_response({"code": "OK", "message": "", "data": data})
-        headers = {
-            name: request.headers[name]
-            for name in ("Authorization", "Content-Type")
-            if name in request.headers
-        }
-        async with http.request(
-            request.method, emu.url + request.path_qs, headers=headers, data=await request.read()
-        ) as resp:
-            body = await resp.read()
+        headers = {name: request.headers[name] for name in ("Authorization",) if name in request.headers}
+        async with http.request(request.method, emu.url + request.path_qs, headers=headers) as resp:
+            envelope = await resp.json()
         if request.path.startswith("/api/v1/dataset/listItemById/"):
-            envelope = json.loads(body)
-            if not envelope["data"]["list"]:
-                envelope["data"]["list"] = None
-            body = json.dumps(envelope).encode()
-        return web.Response(body=body, status=resp.status, content_type="application/json")
+            envelope["data"] = steps(envelope["data"])
+        return web.json_response(envelope, status=resp.status)
 
     app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    try:
-        async with (
-            _serve(app) as base_url,
-            aiohttp.ClientSession() as session,
-            _client(base_url, session) as client,
-        ):
-            assert [i async for i in iter_data_ids(client, ds.id)] == _expected(ds)
-    finally:
-        await http.close()
+    app.router.add_route("GET", "/{tail:.*}", handle)
+    async with (
+        aiohttp.ClientSession() as http,
+        _serve(app) as base_url,
+        aiohttp.ClientSession() as session,
+        _client(base_url, session) as client,
+    ):
+        yield client
+
+
+@pytest.mark.parametrize(
+    "variant", [_every_page_total_null_list, _newest_first, _no_total, _shifting, _overstated_total]
+)
+async def test_page_listing_variants_cost_speed_never_correctness(emu: Emulator, variant: Pages) -> None:
+    ds = _tree(emu)
+    async with _proxy(emu, ds, variant, _null_steps) as client:
+        assert [i async for i in iter_data_ids(client, ds.id)] == _expected(ds)
+
+
+async def test_listings_that_break_the_contract_raise_a_decode_error(emu: Emulator) -> None:
+    ds = _tree(emu)
+
+    def descending(data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, "list": data["list"][::-1]}
+
+    async with _proxy(emu, ds, _newest_first, descending) as client:
+        with pytest.raises(APIDecodeError, match="ids must ascend"):
+            [i async for i in iter_data_ids(client, ds.id)]
+
+    def bad_total(ds: DatasetRec, ids: list[int], page_no: int, size: int) -> dict[str, object]:
+        return {"total": "many", "list": []}
+
+    async with _proxy(emu, ds, bad_total, _null_steps) as client:
+        with pytest.raises(APIDecodeError, match="unexpected listing answer") as info:
+            [i async for i in iter_data_ids(client, ds.id)]
+        assert info.value.path == f"/dataset/listItem/{ds.id}"
+
+
+async def test_an_unknown_source_is_refused_before_any_listing(
+    emu: Emulator, client: AsyncBasicAI, listings: Listings
+) -> None:
+    ds = _tree(emu)
+    with pytest.raises(ValueError, match="not an annotation source"):
+        await anext(iter_results(client, ds.id, source_id=10**6))
+    assert listings.total == 0
 
 
 async def _seed_flat(client: AsyncBasicAI, n: int) -> int:
