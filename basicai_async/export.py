@@ -1,9 +1,21 @@
 """Export: stream a dataset's annotation results, in order, with memory flat in its size.
 
-Data ids come from an ID-order traversal of the dataset's items (descending
-into batches and scenes); results are fetched with ``batchDataAnnotationResult``
-100 ids at a time, a few chunks concurrently, and yielded in traversal order.
-At most ``concurrency`` chunks are held at once, whatever the dataset's size.
+Data ids come from ID-order traversals (``listItemById``) of the dataset's
+levels, several cursors at once (see ``_walk``); results are fetched with
+``batchDataAnnotationResult`` 100 ids at a time, several chunks at once, and
+yielded in the ids' order. ``api_concurrency`` caps the API calls in flight
+(listing and results together); the client's rate limiter alone decides when
+each call goes, so at real round trips an export runs at the quota's pace.
+
+Order: data items level by level -- the top level first, then the levels of
+the batches and scenes in the order they were listed -- each level in
+ascending id; a data item's results together, in the server's order.
+
+Consistency: every data item present for the whole export is exported exactly
+once. Items added or removed while the export runs may or may not appear.
+
+Memory: at most ``api_concurrency`` listing segments (about 1,000 ids each)
+and ``api_concurrency`` result chunks are held at once, whatever the dataset's size.
 
 Example::
 
@@ -16,16 +28,19 @@ import asyncio
 import os
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, TypeVar
 
 import anyio
 import msgspec
 
+from ._concurrency import DEFAULT_API_CONCURRENCY, check_api_concurrency
 from ._constants import MAX_IDS
+from ._errors import ResourceNotFoundError
 from ._validate import check_id
-from .models import AnnotationResult, ItemType
+from ._walk import walk_data_ids
+from .models import AnnotationResult
 
 if TYPE_CHECKING:
     from ._client import AsyncBasicAI
@@ -55,19 +70,22 @@ async def _closing(iterator: AsyncIterator[_T]) -> AsyncIterator[AsyncIterator[_
             await iterator.aclose()
 
 
-async def iter_data_ids(client: AsyncBasicAI, dataset_id: int) -> AsyncIterator[int]:
-    """Every data item's id in a dataset, in ID order level by level, batches and scenes included."""
+async def iter_data_ids(
+    client: AsyncBasicAI, dataset_id: int, *, api_concurrency: int = DEFAULT_API_CONCURRENCY
+) -> AsyncIterator[int]:
+    """Every data item's id in a dataset, batches and scenes included, in the export's order.
+
+    Level by level (the top level, then each batch's and scene's level in the
+    order they were listed), each level in ascending id. ``api_concurrency``
+    listing calls may be in flight at once. Every item present for the whole
+    iteration comes exactly once; items added or removed meanwhile may or may not.
+    """
     check_id("dataset_id", dataset_id)
-    parents: deque[int | None] = deque([None])
-    while parents:
-        parent = parents.popleft()
-        # Closed here, not by the garbage collector, when our consumer stops early.
-        async with aclosing(client.items.iter_by_id(dataset_id, parent_id=parent)) as level:
-            async for item in level:
-                if item.item_type == ItemType.DATA:
-                    yield item.id
-                else:
-                    parents.append(item.id)
+    check_api_concurrency(api_concurrency)
+    slots = asyncio.Semaphore(api_concurrency)
+    async with _closing(walk_data_ids(client, dataset_id, slots=slots, window=api_concurrency)) as ids:
+        async for data_id in ids:
+            yield data_id
 
 
 async def iter_results(
@@ -75,43 +93,51 @@ async def iter_results(
     dataset_id: int,
     *,
     source_id: int | None = None,
-    concurrency: int = 4,
+    api_concurrency: int = DEFAULT_API_CONCURRENCY,
 ) -> AsyncIterator[AnnotationResult]:
-    """Every annotation result of a dataset, in data-id traversal order.
+    """Every annotation result of a dataset, in the order of ``iter_data_ids``.
+
+    ``api_concurrency`` (default 20, enough for the quota at 200 ms round trips)
+    caps the API calls in flight, listing and results together.
 
     Example::
 
         async for result in iter_results(client, dataset_id):
             print(result.data_id, len(result.instances))
     """
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    check_id("dataset_id", dataset_id)
+    check_api_concurrency(api_concurrency)
+    slots = asyncio.Semaphore(api_concurrency)
     # Plain tasks, not a task group: a consumer may stop iterating early, and this
     # generator is then closed from another task, which a cancel scope forbids.
     pending: deque[asyncio.Task[list[AnnotationResult]]] = deque()
 
-    def fetch(ids: list[int]) -> None:
-        pending.append(
-            asyncio.ensure_future(
-                client.annotations.get_many_data_results(dataset_id, ids, source_id=source_id)
-            )
-        )
+    async def results(ids: list[int]) -> list[AnnotationResult]:
+        async with slots:
+            return await _results_of_present(client, dataset_id, ids, source_id)
 
+    if source_id is not None:
+        # Checked once up front: a chunk's "not found" then means removed data items.
+        async with slots:
+            sources = await client.annotations.list_sources(dataset_id)
+        if all(source.id != source_id for source in sources):
+            raise ValueError(f"source_id {source_id} is not an annotation source of dataset {dataset_id}")
     try:
         ids: list[int] = []
         # An abandoned inner generator would be closed later by a task of the loop's
         # own: close it here so stopping early leaves nothing running.
-        async with _closing(iter_data_ids(client, dataset_id)) as data_ids:
+        walk = walk_data_ids(client, dataset_id, slots=slots, window=api_concurrency)
+        async with _closing(walk) as data_ids:
             async for data_id in data_ids:
                 ids.append(data_id)
                 if len(ids) == MAX_IDS:
-                    fetch(ids)
+                    pending.append(asyncio.ensure_future(results(ids)))
                     ids = []
-                    if len(pending) >= concurrency:
+                    if len(pending) >= api_concurrency:
                         for result in await pending.popleft():
                             yield result
         if ids:
-            fetch(ids)
+            pending.append(asyncio.ensure_future(results(ids)))
         while pending:
             for result in await pending.popleft():
                 yield result
@@ -122,15 +148,54 @@ async def iter_results(
             await asyncio.gather(*pending, return_exceptions=True)
 
 
+async def _results_of_present(
+    client: AsyncBasicAI, dataset_id: int, ids: list[int], source_id: int | None
+) -> list[AnnotationResult]:
+    """The results of ``ids``, leaving out data items removed since they were listed.
+
+    The API refuses a whole chunk for one missing id, so a refused chunk is
+    split in halves until the missing ids are alone: a few calls per removed item.
+    """
+    try:
+        return await client.annotations.get_many_data_results(dataset_id, ids, source_id=source_id)
+    except ResourceNotFoundError:
+        found = await _split(client, dataset_id, ids, source_id)
+        if not found:
+            # Every id missing: make sure it is the items, not the dataset, that are gone.
+            await client.datasets.get(dataset_id)
+        return found
+
+
+async def _split(
+    client: AsyncBasicAI, dataset_id: int, ids: list[int], source_id: int | None
+) -> list[AnnotationResult]:
+    if len(ids) == 1:
+        return []
+    found: list[AnnotationResult] = []
+    for half in (ids[: len(ids) // 2], ids[len(ids) // 2 :]):
+        try:
+            found += await client.annotations.get_many_data_results(dataset_id, half, source_id=source_id)
+        except ResourceNotFoundError:
+            found += await _split(client, dataset_id, half, source_id)
+    return found
+
+
 async def export_results(
     client: AsyncBasicAI,
     dataset_id: int,
     out: str | os.PathLike[str] | IO[bytes],
     *,
     source_id: int | None = None,
-    concurrency: int = 4,
+    api_concurrency: int = DEFAULT_API_CONCURRENCY,
 ) -> ExportSummary:
-    """Write every annotation result of a dataset to ``out`` as JSON lines (camelCase, one result a line)."""
+    """Write every annotation result of a dataset to ``out`` as JSON lines (camelCase, one result a line).
+
+    The order, consistency and memory of ``iter_results``; ``api_concurrency``
+    caps the API calls in flight.
+    """
+    # Checked before `out` is opened: bad arguments leave no empty file behind.
+    check_id("dataset_id", dataset_id)
+    check_api_concurrency(api_concurrency)
     encoder = msgspec.json.Encoder()
     line = bytearray()
     pending = bytearray()
@@ -142,7 +207,9 @@ async def export_results(
         anyio.wrap_file(out) if not isinstance(out, (str, os.PathLike)) else await anyio.open_file(out, "wb")
     )
     try:
-        async for result in iter_results(client, dataset_id, source_id=source_id, concurrency=concurrency):
+        async for result in iter_results(
+            client, dataset_id, source_id=source_id, api_concurrency=api_concurrency
+        ):
             encoder.encode_into(result, line)
             line.extend(b"\n")
             pending += line

@@ -75,10 +75,11 @@ def mocked() -> Iterator[Aioresponses]:
 
 
 @contextmanager
-def _emulator_process(key: str) -> Iterator[str]:
-    """The emulator in its own process, as users run it; its first stdout line is the base URL."""
+def _emulator_process(key: str, *options: str) -> Iterator[str]:
+    """The emulator in its own process, as users run it (``options`` such as ``--no-limits``
+    added to its command line); its first stdout line is the base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "basicai_async", "emulator", "--port", "0", "--api-key", key],
+        [sys.executable, "-m", "basicai_async", "emulator", "--port", "0", "--api-key", key, *options],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -97,7 +98,8 @@ def _emulator_process(key: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def emulator_process() -> Callable[[str], Any]:
-    """Start ``python -m basicai_async emulator`` for a key: ``with emulator_process(KEY) as url``."""
+    """Start ``python -m basicai_async emulator`` for a key: ``with emulator_process(KEY) as url``
+    (or ``emulator_process(KEY, "--no-limits")``)."""
     return _emulator_process
 
 

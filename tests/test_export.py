@@ -120,7 +120,7 @@ async def test_results_come_in_traversal_order_in_chunks_of_100(
     assert len(expected) == 305
     assert [i async for i in iter_data_ids(client, dataset_id)] == expected
 
-    results = [r async for r in iter_results(client, dataset_id, concurrency=2)]
+    results = [r async for r in iter_results(client, dataset_id, api_concurrency=2)]
 
     sources = [s.id for s in emu.state.datasets[dataset_id].sources]
     assert [(r.data_id, r.source_id) for r in results] == [(d, s) for d in expected for s in sources]
@@ -140,7 +140,7 @@ async def test_export_writes_one_camel_case_line_per_result(
     expected = _expected_ids(emu, dataset_id)
     out = tmp_path / "results.jsonl"
 
-    summary = await export_results(client, dataset_id, out, concurrency=3)
+    summary = await export_results(client, dataset_id, out, api_concurrency=3)
 
     lines = out.read_bytes().splitlines()
     assert summary.results == len(lines) == 2 * len(expected)
@@ -171,7 +171,7 @@ async def test_a_failing_chunk_raises_its_own_error_and_leaves_no_task(
     before = _client_tasks()
 
     with pytest.raises(ServerError) as info:
-        await export_results(client, dataset_id, tmp_path / "out.jsonl", concurrency=4)
+        await export_results(client, dataset_id, tmp_path / "out.jsonl", api_concurrency=4)
 
     assert info.value.status == 500
     assert RESULTS in info.value.path
@@ -183,7 +183,7 @@ async def test_stopping_early_cancels_the_chunks_in_flight(emu: Emulator, client
     dataset_id = await _fill(client, top=900, in_batch=0, frames=0)
     before = _client_tasks()
     seen = []
-    async with aclosing(iter_results(client, dataset_id, concurrency=4)) as results:
+    async with aclosing(iter_results(client, dataset_id, api_concurrency=4)) as results:
         async for result in results:
             seen.append(result.data_id)
             if len(seen) == 3:
@@ -192,11 +192,11 @@ async def test_stopping_early_cancels_the_chunks_in_flight(emu: Emulator, client
     # Every prefetched chunk was cancelled and awaited: nothing left running.
     assert _client_tasks() == before
     # The client is still usable afterwards.
-    assert len([r async for r in iter_results(client, dataset_id, concurrency=1)]) == 1800
+    assert len([r async for r in iter_results(client, dataset_id, api_concurrency=1)]) == 1800
 
 
 async def test_arguments_are_checked(client: AsyncBasicAI) -> None:
-    with pytest.raises(ValueError, match="concurrency"):
-        await anext(iter_results(client, 1, concurrency=0))
+    with pytest.raises(ValueError, match="api_concurrency"):
+        await anext(iter_results(client, 1, api_concurrency=0))
     with pytest.raises(ValueError, match="dataset_id"):
         await anext(iter_data_ids(client, 0))
