@@ -34,7 +34,9 @@ from ._errors import (
     IllegalFormatError,
     IllegalParamError,
     InternalServerError,
+    InvalidSourceError,
     LicenseExpiredError,
+    ManifestMismatchError,
     MethodNotAllowedError,
     NameDuplicatedError,
     NotFoundError,
@@ -46,10 +48,12 @@ from ._errors import (
     ResourceNotFoundError,
     ServerError,
     ServiceUnavailableError,
+    SourceChangedError,
     UnknownCodeError,
     UploadError,
 )
-from ._manifest import Manifest, ManifestEntry
+from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
+from ._redact import RedactedException
 from ._sources import UploadSource
 from .export import ExportSummary, export_results, iter_data_ids, iter_results
 from .models import (
@@ -112,6 +116,7 @@ __all__ = [
     "IllegalParamError",
     "Instance",
     "InternalServerError",
+    "InvalidSourceError",
     "Item",
     "ItemType",
     "LicenseExpiredError",
@@ -120,6 +125,9 @@ __all__ = [
     "Limits",
     "Manifest",
     "ManifestEntry",
+    "ManifestMismatchError",
+    "ManifestStatus",
+    "ManifestTarget",
     "MethodNotAllowedError",
     "NameDuplicatedError",
     "NewBatch",
@@ -134,11 +142,13 @@ __all__ = [
     "PresignedUpload",
     "QuotaExhaustedError",
     "RateLimitError",
+    "RedactedException",
     "ResourceDuplicatedError",
     "ResourceNotFoundError",
     "Scene",
     "ServerError",
     "ServiceUnavailableError",
+    "SourceChangedError",
     "SourceType",
     "UnknownCodeError",
     "UploadError",
