@@ -197,3 +197,19 @@ def test_corrupt_lines_in_the_middle_are_skipped(tmp_path: Path) -> None:
     manifest = Manifest(path)
     assert not manifest.torn
     assert manifest.registered() == {("a", 1): 1}
+
+
+@pytest.mark.parametrize(
+    ("recorded", "flags"),
+    [
+        (ManifestTarget(base_url=BASE, dataset_id=7, batch_id=3), "--dataset 7 --batch 3"),
+        (ManifestTarget(base_url=BASE, dataset_id=7, scene_id=4), "--dataset 7 --scene 4"),
+    ],
+)
+def test_the_fix_names_the_recorded_batch_or_scene(
+    tmp_path: Path, recorded: ManifestTarget, flags: str
+) -> None:
+    path = tmp_path / "m.jsonl"
+    Manifest(path, target=recorded).close()
+    with pytest.raises(ManifestMismatchError, match=f"CLI: {flags} with the same --manifest"):
+        Manifest(path, target=TARGET)
