@@ -34,7 +34,9 @@ from ._errors import (
     IllegalFormatError,
     IllegalParamError,
     InternalServerError,
+    InvalidSourceError,
     LicenseExpiredError,
+    ManifestMismatchError,
     MethodNotAllowedError,
     NameDuplicatedError,
     NotFoundError,
@@ -46,10 +48,12 @@ from ._errors import (
     ResourceNotFoundError,
     ServerError,
     ServiceUnavailableError,
+    SourceChangedError,
     UnknownCodeError,
     UploadError,
 )
-from ._manifest import Manifest, ManifestEntry
+from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
+from ._redact import RedactedException
 from ._retry import RetryPolicy
 from ._sources import UploadSource
 from .export import ExportSummary, export_results, iter_data_ids, iter_results
@@ -116,6 +120,7 @@ __all__ = [
     "IllegalParamError",
     "Instance",
     "InternalServerError",
+    "InvalidSourceError",
     "Item",
     "ItemType",
     "LicenseExpiredError",
@@ -124,6 +129,9 @@ __all__ = [
     "Limits",
     "Manifest",
     "ManifestEntry",
+    "ManifestMismatchError",
+    "ManifestStatus",
+    "ManifestTarget",
     "MethodNotAllowedError",
     "NameDuplicatedError",
     "NewBatch",
@@ -138,12 +146,14 @@ __all__ = [
     "PresignedUpload",
     "QuotaExhaustedError",
     "RateLimitError",
+    "RedactedException",
     "ResourceDuplicatedError",
     "ResourceNotFoundError",
     "RetryPolicy",
     "Scene",
     "ServerError",
     "ServiceUnavailableError",
+    "SourceChangedError",
     "SourceType",
     "UnknownCodeError",
     "UploadError",

@@ -6,8 +6,11 @@ leaves the package (they are chained as ``__cause__``). The tree::
     BasicAIError
     ├── ConfigurationError            bad client options (no API key, bad base URL)
     ├── QuotaExhaustedError           the local limiter's next slot is beyond max_wait
+    ├── ManifestMismatchError         a manifest written for another dataset/batch/scene/server
     ├── UploadError                   one file could not be uploaded or registered
-    │   └── FileTooLargeError         over the 1 GB pre-signed upload limit
+    │   ├── FileTooLargeError         over the 1 GB pre-signed upload limit
+    │   ├── InvalidSourceError        empty, not a regular file, unreadable, name not UTF-8
+    │   └── SourceChangedError        the file grew or shrank while it was being uploaded
     └── APIError                      a call to the BasicAI API failed
         ├── APIConnectionError        no HTTP answer (refused, reset, DNS, ...)
         │   └── APITimeoutError       no answer within the client's timeout
@@ -63,7 +66,9 @@ __all__ = [
     "IllegalFormatError",
     "IllegalParamError",
     "InternalServerError",
+    "InvalidSourceError",
     "LicenseExpiredError",
+    "ManifestMismatchError",
     "MethodNotAllowedError",
     "NameDuplicatedError",
     "NotFoundError",
@@ -75,6 +80,7 @@ __all__ = [
     "ResourceNotFoundError",
     "ServerError",
     "ServiceUnavailableError",
+    "SourceChangedError",
     "UnknownCodeError",
     "UploadError",
     "error_for_code",
@@ -121,6 +127,51 @@ class FileTooLargeError(UploadError, ValueError):
     BasicAI's guide reserves larger files for its STS-token method, which is not
     released yet; split the file or wait for that method.
     """
+
+
+class InvalidSourceError(UploadError, ValueError):
+    """A file that cannot be uploaded as it is; it fails alone, at ``validate``.
+
+    ``reason`` is one of ``"empty"`` (0 bytes: storage and BasicAI refuse empty
+    objects), ``"not_a_file"`` (a directory, a socket, ...), ``"unreadable"`` (no
+    permission, gone, an I/O error) or ``"name_not_utf8"`` (the file system's bytes
+    for its name are not UTF-8, which JSON and the API cannot carry: rename it).
+    """
+
+    def __init__(self, message: str, *, filename: str, reason: str) -> None:
+        super().__init__(message, filename=filename, stage="validate")
+        self.reason = reason
+
+
+class SourceChangedError(UploadError):
+    """A file's size changed between listing it and uploading it; nothing of it is registered.
+
+    ``expected`` is the size declared (and pre-signed); ``actual`` the bytes the
+    file had when reading stopped: for a growing file at least ``expected + 1``,
+    the reading stops there. Upload it again once it no longer changes.
+    """
+
+    def __init__(self, message: str, *, filename: str, expected: int, actual: int) -> None:
+        super().__init__(message, filename=filename, stage="put")
+        self.expected = expected
+        self.actual = actual
+
+
+class ManifestMismatchError(BasicAIError):
+    """A manifest is being used for another target than the one it was written for.
+
+    Its records (what is registered, under which data id) are true only of the
+    dataset, batch or scene and server it names, so it is refused rather than
+    trusted. ``path`` is the manifest file, ``recorded`` the target it belongs to
+    and ``requested`` the one asked for, both as text; the message says how to
+    resume the recorded upload or start the new one.
+    """
+
+    def __init__(self, message: str, *, path: str, recorded: str, requested: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.recorded = recorded
+        self.requested = requested
 
 
 class APIError(BasicAIError):

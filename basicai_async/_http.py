@@ -68,6 +68,8 @@ class _CodeOnly(msgspec.Struct):
 
 
 _CODE_DECODER = msgspec.json.Decoder(_CodeOnly)
+# msgspec raises a bare RecursionError for JSON nested past its depth guard (~ thousands of levels).
+_UNDECODABLE = (msgspec.MsgspecError, RecursionError)
 # Types whose `data` may legitimately be null (deletes, the escape hatch).
 _NULLABLE: frozenset[Any] = frozenset({object, Any, type(None)})
 
@@ -281,11 +283,11 @@ class Pipeline:
     def _decode(raw: bytes, response_type: Any, method: str, path: str) -> Any:
         try:
             envelope = _decoder(response_type).decode(raw)
-        except msgspec.MsgspecError as exc:
+        except _UNDECODABLE as exc:
             # An error answer may carry `data` of another shape: look at its code first.
             try:
                 head = _CODE_DECODER.decode(raw)
-            except msgspec.MsgspecError:
+            except _UNDECODABLE:
                 raise _decode_error(
                     f"answer is not the expected JSON envelope ({exc})", raw, method, path
                 ) from exc
@@ -330,7 +332,7 @@ def _status_reason(raw: bytes) -> str:
     """A short reason from a non-200 body: its envelope message if it has one."""
     try:
         head = _CODE_DECODER.decode(raw)
-    except msgspec.MsgspecError:
+    except _UNDECODABLE:
         return ""
     return f"{head.code}: {head.message}" if head.message else head.code
 

@@ -1,16 +1,35 @@
-"""What the uploader uploads: named byte sources that can be opened again for a retry."""
+"""What the uploader uploads: named byte sources that can be opened again for a retry.
+
+Besides :class:`UploadSource`, the per-file checks that make a bad file fail
+alone: :func:`check_path` and :func:`check_source` *return* an
+``InvalidSourceError`` (empty, not a regular file, unreadable, name not UTF-8)
+instead of raising it, so a caller iterating thousands of files turns it into
+that file's result and goes on; :class:`SizedBody` streams exactly the declared
+number of bytes and raises ``SourceChangedError`` the moment the file turns out
+longer or shorter, instead of sending a truncated object or waiting for a
+socket timeout.
+"""
 
 from __future__ import annotations
 
 import mimetypes
 import os
+import stat
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
 
-__all__ = ["UploadSource"]
+from ._errors import InvalidSourceError, SourceChangedError
+
+__all__ = [
+    "SizedBody",
+    "UploadSource",
+    "check_path",
+    "check_source",
+    "display_name",
+]
 
 
 _CHUNK = 256 * 1024
@@ -34,6 +53,8 @@ class UploadSource:
     open: Callable[[], AsyncIterable[bytes]] = field(repr=False)
     mime_type: str = "application/octet-stream"
     device_name: str | None = None
+    mtime_ns: int | None = None
+    """The file's modification time when it is one on disk (a manifest tells a rewritten file by it)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -47,7 +68,8 @@ class UploadSource:
     ) -> UploadSource:
         """A file on disk; ``name`` defaults to its file name, the MIME type is guessed from it."""
         p = Path(path)
-        size = p.stat().st_size
+        info = p.stat()
+        size = info.st_size
         filename = name or p.name
 
         async def read() -> AsyncIterator[bytes]:
@@ -60,7 +82,7 @@ class UploadSource:
                 while chunk := await f.read(_CHUNK):
                     yield chunk
 
-        return cls(filename, size, read, guess_mime_type(filename), device_name)
+        return cls(filename, size, read, guess_mime_type(filename), device_name, info.st_mtime_ns)
 
     @classmethod
     def from_bytes(cls, name: str, data: bytes, *, device_name: str | None = None) -> UploadSource:
@@ -93,3 +115,148 @@ def guess_mime_type(name: str) -> str:
         return "application/octet-stream"
     guessed, _ = mimetypes.guess_type(lower)
     return guessed or "application/octet-stream"
+
+
+def display_name(name: str) -> str:
+    """``name`` as text that can be printed and sent as JSON (undecodable bytes shown as ``\\xNN``)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _name_error(name: str) -> InvalidSourceError | None:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = display_name(name)
+        return InvalidSourceError(
+            f"{shown}: the file name is not valid UTF-8, which the API cannot carry; rename the file",
+            filename=shown,
+            reason="name_not_utf8",
+        )
+    return None
+
+
+def check_source(source: UploadSource) -> InvalidSourceError | None:
+    """What makes ``source`` impossible to upload (an empty body, a name not UTF-8), or None."""
+    problem = _name_error(source.name)
+    if problem is None and source.size == 0:
+        problem = InvalidSourceError(
+            f"{source.name} is empty (0 bytes); storage refuses empty objects",
+            filename=source.name,
+            reason="empty",
+        )
+    return problem
+
+
+def check_path(
+    path: str | os.PathLike[str], *, name: str | None = None, device_name: str | None = None
+) -> UploadSource | InvalidSourceError:
+    """An ``UploadSource`` for a file on disk, or the reason it cannot be one (returned, not raised).
+
+    Blocking (stat and open): call it in a worker thread for many files.
+    """
+    p = Path(path)
+    shown = display_name(os.fspath(p))
+    try:
+        info = p.stat()
+    except OSError as exc:
+        error = InvalidSourceError(
+            f"{shown}: cannot read the file: {exc.strerror or exc}", filename=shown, reason="unreadable"
+        )
+        error.__cause__ = exc
+        return error
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        return InvalidSourceError(f"{shown} is {kind}; give files", filename=shown, reason="not_a_file")
+    try:
+        # Permission is only known for sure by opening (ACLs, network mounts).
+        with p.open("rb"):
+            pass
+    except OSError as exc:
+        error = InvalidSourceError(
+            f"{shown}: cannot read the file: {exc.strerror or exc}", filename=shown, reason="unreadable"
+        )
+        error.__cause__ = exc
+        return error
+    source = UploadSource.from_path(p, name=name, device_name=device_name)
+    return check_source(source) or source
+
+
+class SizedBody:
+    """A PUT body of exactly ``source.size`` bytes, counted as they go; ``SourceChangedError`` otherwise.
+
+    The last chunk is held back until the stream's end is seen, so a file that
+    grew never reaches storage complete-looking (the request is cut short before
+    its ``Content-Length`` is reached, and storage keeps nothing); a file that
+    shrank fails at once, at its end, instead of leaving storage waiting for the
+    missing bytes until a socket timeout. ``sent`` counts the bytes handed to the
+    transport; ``on_chunk`` is told each chunk's size (progress bars). ``error``
+    keeps what stopped the body (``SourceChangedError``, or the source's own read
+    error): aiohttp reports it as a connection error, and the caller turns it into
+    that file's result rather than retrying.
+
+    Example::
+
+        body = SizedBody(source)
+        await session.put(url, data=body, headers={"Content-Length": str(source.size)})
+    """
+
+    __slots__ = ("_on_chunk", "_source", "error", "sent")
+
+    def __init__(self, source: UploadSource, on_chunk: Callable[[int], None] | None = None) -> None:
+        self._source = source
+        self._on_chunk = on_chunk
+        self.sent = 0
+        self.error: Exception | None = None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._guarded()
+
+    async def _guarded(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._stream():
+                yield chunk
+        except Exception as exc:
+            self.error = exc
+            raise
+
+    async def _stream(self) -> AsyncIterator[bytes]:
+        expected = self._source.size
+        read = 0
+        held = b""
+        stream = self._source.open()
+        try:
+            async for chunk in stream:
+                if not chunk:
+                    continue
+                read += len(chunk)
+                if read > expected:
+                    # One chunk past the declared size is proof enough: stop reading here.
+                    raise self._changed(read, "grew")
+                if held:
+                    yield self._count(held)
+                held = chunk
+        finally:
+            closer = getattr(stream, "aclose", None)
+            if closer is not None:
+                await closer()
+        if read < expected:
+            raise self._changed(read, "shrank")
+        if held:
+            yield self._count(held)
+
+    def _count(self, chunk: bytes) -> bytes:
+        self.sent += len(chunk)
+        if self._on_chunk is not None:
+            self._on_chunk(len(chunk))
+        return chunk
+
+    def _changed(self, actual: int, how: str) -> SourceChangedError:
+        name, expected = self._source.name, self._source.size
+        at_least = "at least " if how == "grew" else ""
+        return SourceChangedError(
+            f"{name} {how} while it was being uploaded: {expected} bytes declared, "
+            f"{at_least}{actual} read; upload it again once it no longer changes",
+            filename=name,
+            expected=expected,
+            actual=actual,
+        )
