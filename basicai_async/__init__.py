@@ -35,6 +35,7 @@ from ._errors import (
     IllegalParamError,
     InternalServerError,
     LicenseExpiredError,
+    LimiterUnavailableError,
     MethodNotAllowedError,
     NameDuplicatedError,
     NotFoundError,
@@ -73,7 +74,16 @@ from .models import (
     Scene,
     SourceType,
 )
-from .ratelimit import BASICAI_LIMITS, ExactLimiter, Limiter, LimiterStats, Limits, PacedLimiter, Window
+from .ratelimit import (
+    BASICAI_LIMITS,
+    ExactLimiter,
+    Limiter,
+    LimiterStats,
+    Limits,
+    PacedLimiter,
+    RedisLimiter,
+    Window,
+)
 from .uploader import Uploader, UploadProgress, UploadReport, UploadResult
 
 __version__ = "0.1.0"
@@ -115,6 +125,7 @@ __all__ = [
     "Item",
     "ItemType",
     "LicenseExpiredError",
+    "LimiterUnavailableError",
     "Limiter",
     "LimiterStats",
     "Limits",
@@ -134,6 +145,7 @@ __all__ = [
     "PresignedUpload",
     "QuotaExhaustedError",
     "RateLimitError",
+    "RedisLimiter",
     "ResourceDuplicatedError",
     "ResourceNotFoundError",
     "Scene",

@@ -6,6 +6,7 @@ leaves the package (they are chained as ``__cause__``). The tree::
     BasicAIError
     ├── ConfigurationError            bad client options (no API key, bad base URL)
     ├── QuotaExhaustedError           the local limiter's next slot is beyond max_wait
+    ├── LimiterUnavailableError       the shared limiter's Redis did not answer (fail closed)
     ├── UploadError                   one file could not be uploaded or registered
     │   └── FileTooLargeError         over the 1 GB pre-signed upload limit
     └── APIError                      a call to the BasicAI API failed
@@ -64,6 +65,7 @@ __all__ = [
     "IllegalParamError",
     "InternalServerError",
     "LicenseExpiredError",
+    "LimiterUnavailableError",
     "MethodNotAllowedError",
     "NameDuplicatedError",
     "NotFoundError",
@@ -100,6 +102,15 @@ class QuotaExhaustedError(BasicAIError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class LimiterUnavailableError(BasicAIError):
+    """A shared limiter could not reach its store (Redis): nothing was admitted.
+
+    A limiter that cannot see the shared quota fails closed instead of letting
+    calls through; ``RedisLimiter(fallback_share=...)`` opts into a local limit
+    instead. The cause (a redis-py error) is chained as ``__cause__``.
+    """
 
 
 class UploadError(BasicAIError):
