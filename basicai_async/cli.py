@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--api-key", help="API key (default: $BASICAI_API_KEY)")
     parser.add_argument("--base-url", help="API base URL (default: $BASICAI_BASE_URL or BasicAI's)")
+    parser.add_argument(
+        "--redis-url", help="share the key's rate limit through this Redis (default: $BASICAI_REDIS_URL)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every API call")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -100,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    async with AsyncBasicAI(args.api_key, base_url=args.base_url) as client:
+    async with AsyncBasicAI(args.api_key, base_url=args.base_url, redis_url=args.redis_url) as client:
         if args.command == "upload":
             return await _upload(client, args)
         if args.command == "export":

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _redis_server import RedisServer, redis_server
@@ -336,3 +337,16 @@ def test_a_key_and_a_redis_url_are_required(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ConfigurationError, match=r"redis://") as info:
         RedisLimiter("http://user:hunter2@host", api_key=KEY)
     assert "hunter2" not in str(info.value)
+
+
+def test_the_cli_takes_redis_url(redis_server: RedisServer, emulator_process: Any) -> None:
+    import redis
+
+    from basicai_async import cli
+
+    with emulator_process(KEY) as url:
+        args = ["--api-key", KEY, "--base-url", url, "--redis-url", redis_server.url, "datasets", "list"]
+        assert cli.main(args) == 0
+    probe = RedisLimiter(redis_server.url, api_key=KEY)
+    with redis.Redis.from_url(redis_server.url) as sync:
+        assert int(sync.hget(probe.keys[1], "seq") or 0) == 1  # the one list call, shared
