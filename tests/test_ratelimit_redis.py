@@ -192,6 +192,8 @@ async def test_try_acquire_never_waits(client: Redis) -> None:
     assert await limiter.try_acquire()
     assert not await limiter.try_acquire()
     assert 0 < limiter.stats().next_slot_in <= 0.5
+    await limiter.pause(1.0)
+    assert 0.9 < limiter.stats().paused_for <= 1.1  # jitter: up to 10% longer
 
 
 async def test_max_wait_refuses_every_queued_waiter_at_once(client: Redis) -> None:
@@ -350,3 +352,96 @@ def test_the_cli_takes_redis_url(redis_server: RedisServer, emulator_process: An
     probe = RedisLimiter(redis_server.url, api_key=KEY)
     with redis.Redis.from_url(redis_server.url) as sync:
         assert int(sync.hget(probe.keys[1], "seq") or 0) == 1  # the one list call, shared
+
+
+# -- cancellation, one path at a time ------------------------------------------
+
+
+async def seq_of(client: Redis, limiter: RedisLimiter) -> int:
+    return int(await client.hget(limiter.keys[1], "seq") or 0)
+
+
+async def test_a_waiter_cancelled_while_its_call_is_in_flight_costs_nothing(client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(5, 10.0))
+    task = asyncio.create_task(limiter.acquire())
+    while not limiter.script_calls:
+        await asyncio.sleep(0)  # until the driver has sent the script call
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await limiter.aclose()  # lets the call land and the refund run
+    assert limiter.script_calls == 2  # the acquire, then the refund
+    assert await seq_of(client, limiter) == 0
+
+
+async def test_a_waiter_cancelled_after_its_grant_hands_it_to_the_next(
+    client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(5, 10.0))
+    first = asyncio.create_task(limiter.acquire())
+    second = asyncio.create_task(limiter.acquire())
+    real = SharedRing.acquire
+
+    async def cancel_first_once_granted(ring: SharedRing) -> Any:
+        reply = await real(ring)
+        if not first.done():
+            # Runs after the driver grants ``first`` and before ``first`` resumes.
+            asyncio.get_running_loop().call_soon(first.cancel)
+        return reply
+
+    monkeypatch.setattr(SharedRing, "acquire", cancel_first_once_granted)
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert await second == pytest.approx(0, abs=1)
+    await limiter.aclose()
+    # first's admission went to second; the call made for second came back for nobody.
+    assert await seq_of(client, limiter) == 1
+    assert limiter.stats().admitted == 1
+
+
+async def test_a_try_acquire_cancelled_in_flight_costs_nothing(client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(5, 10.0))
+    task = asyncio.create_task(limiter.try_acquire())
+    while not limiter.script_calls:
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    while limiter.script_calls < 2:
+        await asyncio.sleep(0.001)  # the call lands, then its admission is taken back
+    await limiter.aclose()
+    assert await seq_of(client, limiter) == 0
+
+
+async def test_try_acquire_never_jumps_the_local_queue(client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(1, 10.0), max_wait=None)
+    await limiter.acquire()
+    waiter = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    assert limiter.stats().waiting == 1
+    assert not await limiter.try_acquire()
+    await limiter.aclose()  # the queued waiter is told, not left hanging
+    with pytest.raises(LimiterUnavailableError, match="closed"):
+        await waiter
+    with pytest.raises(ValueError, match="pause"):
+        await limiter.pause(-1)
+    assert limiter.max_wait is None
+
+
+async def test_the_fallback_serves_try_acquire_pause_and_stats(redis_server: RedisServer) -> None:
+    limiter = RedisLimiter(redis_server.url, api_key=KEY, limits=one(10, 5.0), fallback_share=0.2)
+    redis_server.kill()
+    assert await limiter.try_acquire()  # Redis fails: the fallback (2 per 5 s) answers
+    assert await limiter.try_acquire()
+    assert not await limiter.try_acquire()
+    await limiter.pause(0.5)
+    stats = limiter.stats()
+    assert stats.windows[0].count == 2
+    assert stats.windows[0].remaining == 0
+    assert stats.paused_for > 0.4
+    await limiter.aclose()
+
+
+def test_stats_work_outside_the_loop(redis_server: RedisServer) -> None:
+    stats = RedisLimiter(redis_server.url, api_key=KEY, limits=one(3, 1.0)).stats()
+    assert (stats.windows[0].remaining, stats.admitted, stats.next_slot_in) == (3, 0, 0.0)

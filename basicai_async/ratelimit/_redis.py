@@ -236,14 +236,13 @@ class RedisLimiter:
         """
         if not seconds >= 0:
             raise ValueError(f"pause seconds must be >= 0, got {seconds!r}")
-        seconds *= 1.0 + self._jitter * random.random()
         try:
-            reply = await self._ring.pause(seconds)
+            reply = await self._ring.pause(seconds * (1.0 + self._jitter * random.random()))
         except LimiterUnavailableError as exc:
             if not self._degrade(exc):
                 raise
             assert self._fallback is not None
-            await self._fallback.pause(seconds)
+            await self._fallback.pause(seconds)  # which adds its own jitter
             return
         if self._snap is not None:
             self._take_snapshot(RingReply(False, reply.now, 0, reply.pause_left, self._snap.counts))
@@ -280,10 +279,17 @@ class RedisLimiter:
         return self.stats()
 
     async def aclose(self) -> None:
-        """Stop waiting (queued waiters are cancelled) and close the Redis client if the limiter made it."""
+        """Close: queued waiters get ``LimiterUnavailableError``; the Redis client is closed if ours.
+
+        A call in flight for nobody is let finish, so its admission is taken back.
+        """
         if self._driver is not None:
-            self._driver.cancel()
+            if self._queued:
+                self._driver.cancel()
             await asyncio.gather(self._driver, return_exceptions=True)
+            # A driver cancelled before its first step never ran its finally.
+            self._driver = None
+            self._settle_all(LimiterUnavailableError("the RedisLimiter was closed"))
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         if self._owns_client:
