@@ -98,7 +98,7 @@ async def test_a_full_day_ring_holds_and_stays_under_8_mb(client: Redis) -> None
     times = [T0 + i * 100_000 for i in range(size)]
     await client.setrange(ring_key, 0, struct.pack(f">{size}d", *times))
     await client.hset(meta_key, mapping={"seq": size, "last": times[-1]})
-    assert await client.memory_usage(ring_key) < 8 * 1024 * 1024
+    assert await client.memory_usage(ring_key) < 8_000_000
     day = round((86_400 + BASICAI_LIMITS.margin) * US)
     now = T0 + 86_400 * US
     refused = await ring._run("a", now_us=now)
@@ -108,7 +108,7 @@ async def test_a_full_day_ring_holds_and_stays_under_8_mb(client: Redis) -> None
     assert admitted.admitted
     assert admitted.value == size + 1
     assert admitted.counts[3] == size  # the oldest left as the newest came in
-    assert await client.memory_usage(ring_key) < 8 * 1024 * 1024
+    assert await client.memory_usage(ring_key) < 8_000_000
     # Taken back, the slot holds the oldest admission again (and only once).
     assert await ring.refund(size + 1)
     assert not await ring.refund(size + 1)
