@@ -194,7 +194,7 @@ class RedisLimiter:
             if fut.cancelled() or not fut.done():
                 fut.cancel()
                 self._leave()
-            elif not fut.cancelled() and fut.exception() is None:
+            elif fut.exception() is None:
                 # Granted, then cancelled before we ran: the admission is still good.
                 self._pass_on(fut.result())
             raise
