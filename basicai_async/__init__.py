@@ -36,6 +36,7 @@ from ._errors import (
     InternalServerError,
     InvalidSourceError,
     LicenseExpiredError,
+    LimiterUnavailableError,
     ManifestMismatchError,
     MethodNotAllowedError,
     NameDuplicatedError,
@@ -79,7 +80,16 @@ from .models import (
     SourceType,
 )
 from .pagination import AsyncIdPager, AsyncPager
-from .ratelimit import BASICAI_LIMITS, ExactLimiter, Limiter, LimiterStats, Limits, PacedLimiter, Window
+from .ratelimit import (
+    BASICAI_LIMITS,
+    ExactLimiter,
+    Limiter,
+    LimiterStats,
+    Limits,
+    PacedLimiter,
+    RedisLimiter,
+    Window,
+)
 from .uploader import Uploader, UploadProgress, UploadReport, UploadResult
 
 __version__ = "0.1.0"
@@ -124,6 +134,7 @@ __all__ = [
     "Item",
     "ItemType",
     "LicenseExpiredError",
+    "LimiterUnavailableError",
     "Limiter",
     "LimiterStats",
     "Limits",
@@ -147,6 +158,7 @@ __all__ = [
     "QuotaExhaustedError",
     "RateLimitError",
     "RedactedException",
+    "RedisLimiter",
     "ResourceDuplicatedError",
     "ResourceNotFoundError",
     "RetryPolicy",

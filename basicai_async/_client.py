@@ -12,7 +12,7 @@ import aiohttp
 from ._errors import ConfigurationError
 from ._http import Pipeline
 from ._retry import RetryPolicy
-from .ratelimit import BASICAI_LIMITS, ExactLimiter, Limiter, Limits
+from .ratelimit import BASICAI_LIMITS, ExactLimiter, Limiter, Limits, RedisLimiter
 from .resources import Annotations, Batches, Data, Datasets, Items, Scenes, Storage
 from .uploader import Uploader, UploadProgress
 
@@ -43,8 +43,11 @@ class AsyncBasicAI:
         max_retries: retries after the first attempt (see the retry policy in the README).
         session: an aiohttp session to use; the client never closes one it was given.
         limiter: the rate limiter; by default an ``ExactLimiter`` over ``limits``.
-            Pass one limiter to several clients that share a key (or a Redis limiter
+            Pass one limiter to several clients that share a key (or a ``RedisLimiter``
             to share it across processes).
+        redis_url: share the key's quota with every process using this Redis: the
+            default limiter becomes a ``RedisLimiter`` (closed with the client).
+            Defaults to ``BASICAI_REDIS_URL``; ignored when ``limiter`` is given.
         limits: the windows of the default limiter (BasicAI's published limits).
         max_wait: the default limiter raises ``QuotaExhaustedError`` instead of
             waiting longer than this many seconds for a slot.
@@ -67,6 +70,7 @@ class AsyncBasicAI:
         max_wait: float | None = 300.0,
         max_retry_after: float = 60.0,
         retry: RetryPolicy | None = None,
+        redis_url: str | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("BASICAI_API_KEY")
         if not key or not key.strip():
@@ -86,6 +90,12 @@ class AsyncBasicAI:
         self._session = session
         self._owns_session = session is None
         self._closed = False
+        redis_url = redis_url or os.environ.get("BASICAI_REDIS_URL") or None
+        self._own_limiter: RedisLimiter | None = None
+        if limiter is None and redis_url is not None:
+            limiter = self._own_limiter = RedisLimiter(
+                redis_url, api_key=key.strip(), limits=limits, max_wait=max_wait
+            )
         self._limiter: Limiter = limiter if limiter is not None else ExactLimiter(limits, max_wait=max_wait)
         self._pipeline = Pipeline(
             api_key=key.strip(),
@@ -189,6 +199,9 @@ class AsyncBasicAI:
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
+        if self._own_limiter is not None:
+            await self._own_limiter.aclose()
+            self._own_limiter = None
 
     async def __aenter__(self) -> AsyncBasicAI:
         await self.http_session()

@@ -7,6 +7,7 @@ leaves the package (they are chained as ``__cause__``). The tree::
     ├── ConfigurationError            bad client options (no API key, bad base URL)
     ├── QuotaExhaustedError           the local limiter's next slot is beyond max_wait
     ├── ManifestMismatchError         a manifest written for another dataset/batch/scene/server
+    ├── LimiterUnavailableError       the shared limiter's Redis did not answer (fail closed)
     ├── UploadError                   one file could not be uploaded or registered
     │   ├── FileTooLargeError         over the 1 GB pre-signed upload limit
     │   ├── InvalidSourceError        empty, not a regular file, unreadable, name not UTF-8
@@ -69,6 +70,7 @@ __all__ = [
     "InvalidSourceError",
     "LicenseExpiredError",
     "ManifestMismatchError",
+    "LimiterUnavailableError",
     "MethodNotAllowedError",
     "NameDuplicatedError",
     "NotFoundError",
@@ -106,6 +108,15 @@ class QuotaExhaustedError(BasicAIError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class LimiterUnavailableError(BasicAIError):
+    """A shared limiter could not reach its store (Redis): nothing was admitted.
+
+    A limiter that cannot see the shared quota fails closed instead of letting
+    calls through; ``RedisLimiter(fallback_share=...)`` opts into a local limit
+    instead. The cause (a redis-py error) is chained as ``__cause__``.
+    """
 
 
 class UploadError(BasicAIError):

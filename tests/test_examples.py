@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _redis_server import redis_server
 
 from basicai_async._demo import sample_png
+
+__all__ = ["redis_server"]  # the fixture, imported for pytest
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +43,10 @@ ARGUMENTS: dict[str, Callable[[Path], list[str]]] = {
     "ingest_and_export.py": _ingest_args,
     # Serves itself on loopback and tries itself; it ignores the emulator.
     "plugin_detector.py": _plugin_args,
+    "shared_quota_workers.py": lambda tmp: ["--workers", "3", "--calls", "20"],
 }
+# Examples that share a key through Redis: they get a real server's URL in BASICAI_REDIS_URL.
+NEEDS_REDIS = {"shared_quota_workers.py"}
 # What each example prints when it worked.
 EXPECTED: dict[str, list[str]] = {
     "quickstart.py": ["5 images in batch", "raw info: quickstart-"],
@@ -50,6 +56,7 @@ EXPECTED: dict[str, list[str]] = {
         "item 2: centre at (2.0, 2.0)",
         "2 of 2 items OK; contract OK",
     ],
+    "shared_quota_workers.py": ["worker 2: 20 calls", "3 workers made 60 calls through one shared quota"],
 }
 
 
@@ -64,8 +71,10 @@ def test_every_example_is_covered() -> None:
 
 
 @pytest.mark.parametrize("script", sorted(ARGUMENTS))
-def test_example_runs(script: str, emulator_url: str, tmp_path: Path) -> None:
+def test_example_runs(script: str, emulator_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     env = {**os.environ, "BASICAI_API_KEY": KEY, "BASICAI_BASE_URL": emulator_url}
+    if script in NEEDS_REDIS:
+        env["BASICAI_REDIS_URL"] = request.getfixturevalue("redis_server").url
     args = ARGUMENTS[script](tmp_path)
     for _ in range(2):  # twice: a rerun (resume, existing dataset) must work too
         done = subprocess.run(

@@ -33,10 +33,15 @@ class CommandParser(argparse.ArgumentParser):
 
 
 def add_client_options(parser: argparse.ArgumentParser, *, default: object = argparse.SUPPRESS) -> None:
-    """``--api-key`` and ``--base-url``, for the commands that call the API."""
+    """``--api-key``, ``--base-url`` and ``--redis-url``, for the commands that call the API."""
     parser.add_argument("--api-key", default=default, help="API key (default: $BASICAI_API_KEY)")
     parser.add_argument(
         "--base-url", default=default, help="API base URL (default: $BASICAI_BASE_URL or BasicAI's)"
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=default,
+        help="share the key's rate limit through this Redis (default: $BASICAI_REDIS_URL)",
     )
 
 
@@ -47,7 +52,7 @@ def client_handler(
 
     def handler(args: argparse.Namespace) -> int:
         async def with_client() -> int:
-            async with AsyncBasicAI(args.api_key, base_url=args.base_url) as client:
+            async with AsyncBasicAI(args.api_key, base_url=args.base_url, redis_url=args.redis_url) as client:
                 return await run(client, args)
 
         return asyncio.run(with_client())

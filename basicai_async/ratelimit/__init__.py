@@ -1,8 +1,9 @@
-"""Rate limiters: the ``Limiter`` protocol, the exact in-process limiter and optional pacing."""
+"""Rate limiters: the ``Limiter`` protocol, the exact in-process limiter, the shared Redis one, pacing."""
 
 from ._base import BASICAI_LIMITS, Limiter, LimiterStats, Limits, Window, WindowStats
 from ._exact import ExactLimiter
 from ._paced import PacedLimiter
+from ._redis import RedisLimiter
 
 __all__ = [
     "BASICAI_LIMITS",
@@ -11,6 +12,7 @@ __all__ = [
     "LimiterStats",
     "Limits",
     "PacedLimiter",
+    "RedisLimiter",
     "Window",
     "WindowStats",
 ]

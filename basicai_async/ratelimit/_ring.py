@@ -1,0 +1,129 @@
+"""One API key's shared ring in Redis and the one Lua script that decides on it.
+
+The ring holds the last ``max(N)`` admission times of the key as fixed 8-byte
+slots in one Redis string (864,000 slots = 6.9 MB for BasicAI's daily window;
+a sorted set of the same admissions takes ~90 MB, a list of float strings ~17 MB).
+A hash beside it holds the admission count, per-window pointers, the shared
+429 pause and the limits the ring was made with. Both keys carry one hash tag
+made from a hash of the API key (never the key itself), so they live in one
+Redis Cluster slot and a script may touch both.
+
+Every decision happens inside ``_ring.lua`` on Redis ``TIME``, in whole
+microseconds: processes whose clocks disagree still agree on the ring. The
+script is called by its SHA; redis-py's script object loads it again when
+Redis answers NOSCRIPT (after a restart, a failover or ``SCRIPT FLUSH``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from .._errors import ConfigurationError, LimiterUnavailableError
+from ._base import Limits
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RingReply", "SharedRing", "key_tag"]
+
+_SOURCE = resources.files("basicai_async.ratelimit").joinpath("_ring.lua").read_text(encoding="utf-8")
+_US = 1_000_000
+
+
+def key_tag(api_key: str) -> str:
+    """The hash tag of an API key's Redis keys: 16 hex digits of a SHA-256, never the key."""
+    digest = hashlib.sha256(b"basicai-async ratelimit\0" + api_key.encode("utf-8")).hexdigest()
+    return digest[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class RingReply:
+    """What the script decided, in Redis time (microseconds).
+
+    ``value`` is the admission's sequence number when ``admitted``, else the exact
+    wait until the next admission could happen. ``counts`` are the admissions in
+    each window (this one included) as of ``now``.
+    """
+
+    admitted: bool
+    now: int
+    value: int
+    pause_left: int
+    counts: tuple[int, ...]
+
+
+class SharedRing:
+    """The ring of one API key under ``prefix``, and the calls the limiter makes on it."""
+
+    __slots__ = ("_args", "_calls", "_client", "_errors", "_limits", "_script", "_windows", "keys")
+
+    def __init__(self, client: Redis, tag: str, limits: Limits, *, prefix: str = "basicai") -> None:
+        self._client = client
+        self._limits = limits
+        self.keys = (f"{prefix}:{{{tag}}}:ring", f"{prefix}:{{{tag}}}:meta")
+        """The ring string and the meta hash, in one hash slot."""
+        windows = [(w.count, round((w.seconds + limits.margin) * _US)) for w in limits.windows]
+        # The config is stored readable, so a mismatch can say what the other side runs.
+        config = ",".join(f"{count}/{length}us" for count, length in windows)
+        longest = max(length for _, length in windows)
+        ttl_ms = math.ceil(longest / 1000) + 1000  # a window past its end is empty: nothing lost
+        size = max(count for count, _ in windows)
+        self._args: tuple[str | int, ...] = (config, size, ttl_ms)
+        self._windows: tuple[int, ...] = tuple(x for pair in windows for x in pair)
+        self._script = client.register_script(_SOURCE)
+        self._calls = 0
+        # Imported here, not at module level: the SDK works without the redis extra.
+        from redis.exceptions import RedisError
+
+        self._errors = (RedisError, OSError)
+
+    @property
+    def calls(self) -> int:
+        """How many times the script ran (reloads after NOSCRIPT not counted)."""
+        return self._calls
+
+    async def acquire(self) -> RingReply:
+        """Admit one call now if every window and the pause allow it, else say how long to wait."""
+        return await self._run("a")
+
+    async def peek(self) -> RingReply:
+        """The counts and the wait, admitting nothing."""
+        return await self._run("p")
+
+    async def refund(self, seq: int) -> bool:
+        """Take back admission ``seq`` if it is still the latest (a waiter left without using it)."""
+        return (await self._run("r", seq)).admitted
+
+    async def pause(self, seconds: float) -> RingReply:
+        """Admit nobody for ``seconds`` from Redis's now; never shortens a pause in force."""
+        return await self._run("s", math.ceil(seconds * _US))
+
+    async def _run(self, op: str, arg: int = 0, now_us: int | None = None) -> RingReply:
+        keys = self.keys
+        args = (op, *self._args, arg, "" if now_us is None else now_us, *self._windows)
+        self._calls += 1
+        try:
+            reply = await self._script(keys=keys, args=args)
+        except self._errors as exc:
+            raise LimiterUnavailableError(
+                f"the shared rate limiter's Redis failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        status = int(reply[0])
+        if status < 0:
+            theirs = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+            raise ConfigurationError(
+                f"the shared rate limit in Redis ({keys[0]}) is in use with other limits"
+                f" ({theirs}) than this limiter's ({self._args[0]}): every process sharing"
+                " an API key must use the same limits (or a different prefix)"
+            )
+        return RingReply(
+            admitted=status == 1,
+            now=int(reply[1]),
+            value=int(reply[2]),
+            pause_left=int(reply[3]),
+            counts=tuple(int(c) for c in reply[4:]),
+        )

@@ -1,0 +1,447 @@
+"""RedisLimiter and its ring script, against a real redis-server (small windows, real time)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _redis_server import RedisServer, redis_server
+from _redis_worker import LIMITS as WORKER_LIMITS
+from redis.asyncio import Redis
+
+from basicai_async import AsyncBasicAI, ConfigurationError, LimiterUnavailableError, QuotaExhaustedError
+from basicai_async.ratelimit import BASICAI_LIMITS, Limiter, Limits, RedisLimiter, Window
+from basicai_async.ratelimit._ring import SharedRing, key_tag
+
+__all__ = ["redis_server"]  # the fixture, imported for pytest
+
+pytestmark = pytest.mark.redis
+
+KEY = "test-key-secret"
+WORKER = Path(__file__).resolve().parent / "_redis_worker.py"
+US = 1_000_000
+T0 = 1_700_000_000 * US  # a fixed Redis time for the script tests (the test-only clock)
+
+
+@pytest.fixture
+async def client(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    r = Redis.from_url(redis_server.url)
+    yield r
+    await r.aclose()
+
+
+def one(count: int, seconds: float) -> Limits:
+    return Limits((Window(count, seconds),))
+
+
+async def ring_times(client: Redis, limiter: RedisLimiter) -> list[int]:
+    """Every admission time in the ring, oldest first (the ring must not have wrapped)."""
+    ring_key, meta_key = limiter.keys
+    seq = int(await client.hget(meta_key, "seq") or 0)
+    raw = await client.getrange(ring_key, 0, seq * 8 - 1)
+    return [int(t) for (t,) in struct.iter_unpack(">d", raw)]
+
+
+def over_limit(times: list[int], limits: Limits) -> int:
+    """Runs of N+1 admissions within T (+margin): windows over their limit."""
+    over = 0
+    for w in limits.windows:
+        length = round((w.seconds + limits.margin) * US)
+        over += sum(1 for k in range(len(times) - w.count) if times[k + w.count] - times[k] < length)
+    return over
+
+
+# -- the script, on a test-only clock ------------------------------------------
+
+
+async def test_the_boundary_is_exact_and_the_wait_is_exact(client: Redis) -> None:
+    ring = SharedRing(client, key_tag(KEY), Limits((Window(3, 1.0), Window(5, 10.0))))
+    for i in range(3):
+        assert (await ring._run("a", now_us=T0 + i)).admitted
+    refused = await ring._run("a", now_us=T0 + US - 1)  # just before t + T
+    assert (refused.admitted, refused.value, refused.counts) == (False, 1, (3, 3))
+    admitted = await ring._run("a", now_us=T0 + US)  # at t + T exactly
+    assert (admitted.admitted, admitted.now, admitted.counts) == (True, T0 + US, (3, 4))
+    await ring._run("a", now_us=T0 + US + 1)
+    # Now the 10 s window is full: its wait is exact too.
+    refused = await ring._run("a", now_us=T0 + 3 * US)
+    assert (refused.admitted, refused.value) == (False, 10 * US - 3 * US)
+    assert (await ring._run("a", now_us=T0 + 10 * US)).admitted
+
+
+async def test_a_clock_that_steps_back_never_over_admits(client: Redis) -> None:
+    ring = SharedRing(client, key_tag(KEY), one(2, 1.0))
+    assert (await ring._run("a", now_us=T0)).admitted
+    # Redis's clock jumps back 5 s: time stands still at the latest time used instead.
+    back = await ring._run("a", now_us=T0 - 5 * US)
+    assert (back.admitted, back.now) == (True, T0)
+    refused = await ring._run("a", now_us=T0 - 4 * US)
+    assert (refused.admitted, refused.now, refused.value) == (False, T0, US)
+    assert not (await ring._run("a", now_us=T0 + US - 1)).admitted
+    assert (await ring._run("a", now_us=T0 + US)).admitted
+
+
+async def test_a_full_day_ring_holds_and_stays_under_8_mb(client: Redis) -> None:
+    ring = SharedRing(client, key_tag(KEY), BASICAI_LIMITS)
+    ring_key, meta_key = ring.keys
+    first = await ring._run("a", now_us=T0)
+    assert first.admitted
+    # The first admission allocates the whole ring at once; fill it with a day at 10/s.
+    size = 864_000
+    times = [T0 + i * 100_000 for i in range(size)]
+    await client.setrange(ring_key, 0, struct.pack(f">{size}d", *times))
+    await client.hset(meta_key, mapping={"seq": size, "last": times[-1]})
+    assert await client.memory_usage(ring_key) < 8_000_000
+    day = round((86_400 + BASICAI_LIMITS.margin) * US)
+    now = T0 + 86_400 * US
+    refused = await ring._run("a", now_us=now)
+    assert (refused.admitted, refused.value) == (False, T0 + day - now)
+    assert refused.counts[3] == size
+    admitted = await ring._run("a", now_us=T0 + day)
+    assert admitted.admitted
+    assert admitted.value == size + 1
+    assert admitted.counts[3] == size  # the oldest left as the newest came in
+    assert await client.memory_usage(ring_key) < 8_000_000
+    # Taken back, the slot holds the oldest admission again (and only once).
+    assert await ring.refund(size + 1)
+    assert not await ring.refund(size + 1)
+    assert await client.getrange(ring_key, 0, 7) == struct.pack(">d", T0)
+    assert int(await client.hget(meta_key, "seq")) == size
+    assert await client.pttl(ring_key) > 86_400_000
+
+
+async def test_keys_share_a_hash_tag_of_the_key_never_the_key(client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(2, 1.0))
+    await limiter.acquire()
+    keys = sorted(k.decode() for k in await client.keys("*"))
+    assert keys == sorted(limiter.keys)
+    tag = key_tag(KEY)
+    assert keys == [f"basicai:{{{tag}}}:meta", f"basicai:{{{tag}}}:ring"]
+    assert all(KEY not in k for k in keys)
+    assert KEY not in repr(limiter)
+    assert 0 < await client.pttl(limiter.keys[0]) <= 2000
+
+
+async def test_workers_with_other_limits_get_a_clear_error(client: Redis) -> None:
+    await RedisLimiter(client, api_key=KEY, limits=one(2, 1.0)).acquire()
+    other = RedisLimiter(client, api_key=KEY, limits=one(3, 1.0))
+    with pytest.raises(ConfigurationError, match=r"other limits \(2/1000000us\)"):
+        await other.acquire()
+    with pytest.raises(ConfigurationError):
+        await other.try_acquire()
+
+
+# -- the limiter in one process ------------------------------------------------
+
+
+async def test_waiters_go_in_arrival_order_and_only_the_head_calls(client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(4, 0.2), max_wait=None)
+    assert isinstance(limiter, Limiter)
+    order: list[int] = []
+
+    async def caller(i: int) -> None:
+        await limiter.acquire()
+        order.append(i)
+
+    await asyncio.gather(*(caller(i) for i in range(12)))
+    assert order == list(range(12))
+    # One call per admission plus one per wait (three full windows): no polling.
+    assert limiter.script_calls <= 12 + 3 * 2
+    assert over_limit(await ring_times(client, limiter), limiter.limits) == 0
+    stats = await limiter.refresh()
+    assert stats.admitted == 12
+    assert stats.waiting == 0
+    assert stats.total_wait > 0.3
+    assert stats.windows[0].remaining < 4
+
+
+async def test_cancellation_storms_lose_no_admission_and_never_deadlock(client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(50, 0.2), max_wait=None)
+    got = 0
+
+    async def caller() -> None:
+        nonlocal got
+        await limiter.acquire()
+        got += 1
+
+    for round_ in range(6):
+        tasks = [asyncio.create_task(caller()) for _ in range(40)]
+        for skip in range(round_ % 3):
+            await asyncio.sleep(0)  # cancel at different points: queued, in flight, granted
+            del skip
+        for task in tasks[::2]:
+            task.cancel()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
+    await asyncio.wait_for(asyncio.gather(*(caller() for _ in range(5))), 10)
+    await limiter.aclose()  # waits for refunds of granted-then-cancelled waiters to land
+    seq = int(await client.hget(limiter.keys[1], "seq") or 0)
+    assert seq == got  # every admission in the ring was used by a caller
+    assert limiter.stats().waiting == 0
+
+
+async def test_try_acquire_never_waits(client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(2, 0.5))
+    assert await limiter.try_acquire()
+    assert await limiter.try_acquire()
+    assert not await limiter.try_acquire()
+    assert 0 < limiter.stats().next_slot_in <= 0.5
+    await limiter.pause(1.0)
+    assert 0.9 < limiter.stats().paused_for <= 1.1  # jitter: up to 10% longer
+
+
+async def test_max_wait_refuses_every_queued_waiter_at_once(client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(1, 30.0), max_wait=1.0)
+    await limiter.acquire()
+    results = await asyncio.gather(*(limiter.acquire() for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, QuotaExhaustedError) and r.retry_after > 29 for r in results)
+    assert limiter.script_calls == 2
+
+
+async def test_script_flush_mid_run_recovers(client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(100, 1.0))
+    for _ in range(3):
+        await limiter.acquire()
+    await client.script_flush()
+    for _ in range(3):
+        await limiter.acquire()
+    assert int(await client.hget(limiter.keys[1], "seq") or 0) == 6
+
+
+async def test_redis_killed_mid_run_fails_closed(redis_server: RedisServer) -> None:
+    limiter = RedisLimiter(redis_server.url, api_key=KEY, limits=one(100, 1.0), timeout=1.0)
+    await limiter.acquire()
+    redis_server.kill()
+    results = await asyncio.gather(*(limiter.acquire() for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, LimiterUnavailableError) for r in results), results
+    with pytest.raises(LimiterUnavailableError):
+        await limiter.pause(1.0)
+    with pytest.raises(LimiterUnavailableError):
+        await limiter.try_acquire()
+    await limiter.aclose()
+
+
+async def test_redis_killed_mid_run_falls_back_to_a_share_when_asked(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    limiter = RedisLimiter(
+        redis_server.url, api_key=KEY, limits=one(10, 1.0), fallback_share=0.2, fallback_retry=0.5
+    )
+    await limiter.acquire()
+    redis_server.kill()
+    loop = asyncio.get_running_loop()
+    with caplog.at_level(logging.WARNING, "basicai_async"):
+        start = loop.time()
+        for _ in range(3):  # the fallback allows 2 per second
+            await limiter.acquire()
+        assert loop.time() - start >= 0.9
+    assert "local limit of 2/1s for 0.5s" in caplog.text
+    redis_server.start()  # back: after fallback_retry the shared ring is used again
+    await asyncio.sleep(0.5)
+    calls = limiter.script_calls
+    await limiter.acquire()
+    assert limiter.script_calls == calls + 1
+    await limiter.aclose()
+
+
+async def test_a_waiter_queued_behind_a_long_wait_leaves_and_the_driver_stops(client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(1, 30.0), max_wait=None)
+    await limiter.acquire()
+    task = asyncio.create_task(limiter.acquire())
+    while limiter.script_calls < 2 or not limiter.stats().next_slot_in:
+        await asyncio.sleep(0.001)  # until the driver has heard the wait and sleeps on it
+    assert limiter.stats().waiting == 1
+    assert limiter.stats().next_slot_in > 29
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0)
+    assert limiter.stats().waiting == 0
+    await limiter.aclose()
+
+
+# -- across processes ----------------------------------------------------------
+
+
+def run_worker(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, str(WORKER), *args], stdout=subprocess.PIPE, text=True)
+
+
+async def test_processes_hammering_one_key_never_exceed_a_window(
+    redis_server: RedisServer, client: Redis
+) -> None:
+    procs = [run_worker("hammer", redis_server.url, KEY, "1.5", "20") for _ in range(3)]
+    counts = [int(p.communicate(timeout=60)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    probe = RedisLimiter(client, api_key=KEY, limits=WORKER_LIMITS)
+    times = await ring_times(client, probe)
+    assert len(times) == sum(counts)  # each admission used by one worker
+    assert over_limit(times, WORKER_LIMITS) == 0
+    # And the quota was used: 25/s for ~1.5 s, in three processes.
+    assert sum(counts) >= 25
+
+
+async def test_a_429_in_one_process_pauses_the_others(redis_server: RedisServer, client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=WORKER_LIMITS, jitter=0.0)
+    await limiter.acquire()
+    proc = run_worker("pause", redis_server.url, KEY, "1.0")
+    assert proc.communicate(timeout=30)[0].strip() == "paused"
+    stats = await limiter.refresh()
+    assert 0.3 < stats.paused_for <= 1.0
+    waited = await limiter.acquire()
+    assert waited >= stats.paused_for - 0.01
+
+
+# -- configuration -------------------------------------------------------------
+
+
+async def test_the_client_takes_a_redis_url_or_the_environment(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = AsyncBasicAI(KEY, base_url="http://127.0.0.1:9", redis_url=redis_server.url)
+    assert isinstance(client.limiter, RedisLimiter)
+    await client.limiter.acquire()
+    await client.close()
+    monkeypatch.setenv("BASICAI_REDIS_URL", redis_server.url)
+    client = AsyncBasicAI(KEY, base_url="http://127.0.0.1:9")
+    assert isinstance(client.limiter, RedisLimiter)
+    await client.close()
+    given = RedisLimiter(redis_server.url, api_key=KEY)
+    assert AsyncBasicAI(KEY, base_url="http://127.0.0.1:9", limiter=given).limiter is given
+    await given.aclose()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"max_wait": -1}, "max_wait"),
+        ({"jitter": -1}, "jitter"),
+        ({"timeout": 0}, "timeout"),
+        ({"fallback_share": 1.5}, "fallback_share"),
+        ({"fallback_retry": 0}, "fallback_retry"),
+    ],
+)
+def test_bad_options_are_refused(kwargs: dict[str, float], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        RedisLimiter("redis://127.0.0.1:9", api_key=KEY, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_key_and_a_redis_url_are_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BASICAI_API_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="API key"):
+        RedisLimiter("redis://127.0.0.1:9")
+    with pytest.raises(ConfigurationError, match=r"redis://") as info:
+        RedisLimiter("http://user:hunter2@host", api_key=KEY)
+    assert "hunter2" not in str(info.value)
+
+
+def test_the_cli_takes_redis_url(redis_server: RedisServer, emulator_process: Any) -> None:
+    import redis
+
+    from basicai_async import cli
+
+    with emulator_process(KEY) as url:
+        args = ["--api-key", KEY, "--base-url", url, "--redis-url", redis_server.url, "datasets", "list"]
+        assert cli.main(args) == 0
+    probe = RedisLimiter(redis_server.url, api_key=KEY)
+    with redis.Redis.from_url(redis_server.url) as sync:
+        assert int(sync.hget(probe.keys[1], "seq") or 0) == 1  # the one list call, shared
+
+
+# -- cancellation, one path at a time ------------------------------------------
+
+
+async def seq_of(client: Redis, limiter: RedisLimiter) -> int:
+    return int(await client.hget(limiter.keys[1], "seq") or 0)
+
+
+async def test_a_waiter_cancelled_while_its_call_is_in_flight_costs_nothing(client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(5, 10.0))
+    task = asyncio.create_task(limiter.acquire())
+    while not limiter.script_calls:
+        await asyncio.sleep(0)  # until the driver has sent the script call
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await limiter.aclose()  # lets the call land and the refund run
+    assert limiter.script_calls == 2  # the acquire, then the refund
+    assert await seq_of(client, limiter) == 0
+
+
+async def test_a_waiter_cancelled_after_its_grant_hands_it_to_the_next(
+    client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(5, 10.0))
+    first = asyncio.create_task(limiter.acquire())
+    second = asyncio.create_task(limiter.acquire())
+    real = SharedRing.acquire
+
+    async def cancel_first_once_granted(ring: SharedRing) -> Any:
+        reply = await real(ring)
+        if not first.done():
+            # Runs after the driver grants ``first`` and before ``first`` resumes.
+            asyncio.get_running_loop().call_soon(first.cancel)
+        return reply
+
+    monkeypatch.setattr(SharedRing, "acquire", cancel_first_once_granted)
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert await second == pytest.approx(0, abs=1)
+    await limiter.aclose()
+    # first's admission went to second; the call made for second came back for nobody.
+    assert await seq_of(client, limiter) == 1
+    assert limiter.stats().admitted == 1
+
+
+async def test_a_try_acquire_cancelled_in_flight_costs_nothing(client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(5, 10.0))
+    task = asyncio.create_task(limiter.try_acquire())
+    while not limiter.script_calls:
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    while limiter.script_calls < 2:
+        await asyncio.sleep(0.001)  # the call lands, then its admission is taken back
+    await limiter.aclose()
+    assert await seq_of(client, limiter) == 0
+
+
+async def test_try_acquire_never_jumps_the_local_queue(client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(1, 10.0), max_wait=None)
+    await limiter.acquire()
+    waiter = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    assert limiter.stats().waiting == 1
+    assert not await limiter.try_acquire()
+    await limiter.aclose()  # the queued waiter is told, not left hanging
+    with pytest.raises(LimiterUnavailableError, match="closed"):
+        await waiter
+    with pytest.raises(ValueError, match="pause"):
+        await limiter.pause(-1)
+    assert limiter.max_wait is None
+
+
+async def test_the_fallback_serves_try_acquire_pause_and_stats(redis_server: RedisServer) -> None:
+    limiter = RedisLimiter(redis_server.url, api_key=KEY, limits=one(10, 5.0), fallback_share=0.2)
+    redis_server.kill()
+    assert await limiter.try_acquire()  # Redis fails: the fallback (2 per 5 s) answers
+    assert await limiter.try_acquire()
+    assert not await limiter.try_acquire()
+    await limiter.pause(0.5)
+    stats = limiter.stats()
+    assert stats.windows[0].count == 2
+    assert stats.windows[0].remaining == 0
+    assert stats.paused_for > 0.4
+    await limiter.aclose()
+
+
+def test_stats_work_outside_the_loop(redis_server: RedisServer) -> None:
+    stats = RedisLimiter(redis_server.url, api_key=KEY, limits=one(3, 1.0)).stats()
+    assert (stats.windows[0].remaining, stats.admitted, stats.next_slot_in) == (3, 0, 0.0)
