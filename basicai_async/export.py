@@ -25,7 +25,7 @@ import msgspec
 
 from ._constants import MAX_IDS
 from ._validate import check_id
-from .models import AnnotationResult, ItemType
+from .models import AnnotationResult
 
 if TYPE_CHECKING:
     from ._client import AsyncBasicAI
@@ -64,7 +64,7 @@ async def iter_data_ids(client: AsyncBasicAI, dataset_id: int) -> AsyncIterator[
         # Closed here, not by the garbage collector, when our consumer stops early.
         async with _closing(client.items.iter_by_id(dataset_id, parent_id=parent)) as level:
             async for item in level:
-                if item.item_type == ItemType.DATA:
+                if item.is_data:
                     yield item.id
                 else:
                     parents.append(item.id)

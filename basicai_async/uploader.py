@@ -48,7 +48,7 @@ from ._errors import (
 from ._http import RetryConfig
 from ._manifest import Manifest, ManifestEntry
 from ._sources import UploadSource
-from .models import FileRef, ItemType, NewData, PresignedUpload, PresignRequest
+from .models import FileRef, NewData, PresignedUpload, PresignRequest
 
 if TYPE_CHECKING:
     from ._client import AsyncBasicAI
@@ -313,7 +313,7 @@ class Uploader:
         if unsure:
             items = self._client.items.iter_by_id(dataset_id, parent_id=parent_id)
             async for item in items:
-                if item.item_type == ItemType.DATA and item.name in unsure:
+                if item.is_data and item.name in unsure:
                     found[item.name] = item.id
         remaining = []
         for source, result in todo:
@@ -390,7 +390,7 @@ class Uploader:
             except OSError as exc:
                 self._fail(result, "put", exc, journal)
                 return
-        result.path = upload.path or upload.pre_signed_url.split("?", 1)[0]
+        result.path = upload.register_path
         uploaded.append((source, result))
 
     def _stale(self, upload: PresignedUpload) -> bool:
