@@ -72,7 +72,7 @@ class AnnotationResult(Model):
     source_id: int | None = None
     source_type: str | None = None
     source_name: str | None = None
-    version: int | str | None = None
+    version: int | float | str | None = None
     validity: str | None = None
     classification_values: NullList[Any] = msgspec.field(default_factory=list)
     instances: NullList[Instance] = msgspec.field(default_factory=list)
