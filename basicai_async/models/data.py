@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from ._base import Model, NullList, RequestModel, as_list
+from ._base import Model, NullList, RequestModel
 
 __all__ = ["DataFile", "DataItem", "FileRef", "NewData"]
 
@@ -88,4 +88,6 @@ class DataItem(Model):
     split_type: str | None = None
 
     def __post_init__(self) -> None:
-        self.files = as_list(self.files)
+        # Inline, not as_list(): a page runs this once per item, and a call costs a tenth of a decode.
+        if self.files is None:
+            self.files = []

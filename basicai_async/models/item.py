@@ -11,7 +11,7 @@ from datetime import datetime
 
 import msgspec
 
-from ._base import Model, NullList, as_list
+from ._base import Model, NullList
 from .data import DataFile
 
 __all__ = ["Item", "ItemType"]
@@ -51,7 +51,8 @@ class Item(Model):
     created_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        self.files = as_list(self.files)
+        if self.files is None:
+            self.files = []
         kind = _KINDS.get(self.item_type or "") or _KINDS.get(self.type or "")
         if kind is not None:
             self.item_type = kind
