@@ -145,6 +145,10 @@ async def test_guide_answers_keep_the_main_shapes(api: Api) -> None:
     assert signed["preSignedUrl"].startswith(signed["path"] + "?")
     second = await _raw(api, "GET", "/dataset/list", params={"pageNo": "2"})
     assert second["data"] == {"list": []}
+    file = {**await api.upload("b.jpg"), "deviceName": "cam-front"}
+    body = {"name": "f", "files": [file]}
+    data = (await _raw(api, "POST", f"/dataset/addData/{created['data']['id']}", json=body))["data"]
+    assert data["files"] == [file]
 
 
 def test_an_unknown_dialect_is_refused_naming_the_choices() -> None:

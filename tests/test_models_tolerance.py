@@ -106,6 +106,7 @@ def test_null_lists_read_as_empty() -> None:
         ({"type": "SCENE"}, ItemType.SCENE, (False, True, False)),
         ({"itemType": "BATCH", "type": "IMAGE"}, ItemType.BATCH, (False, False, True)),
         ({"type": "FOLDER"}, "FOLDER", (False, False, False)),
+        ({"itemType": "FOLDER"}, "FOLDER", (False, False, False)),
         ({"itemType": "FOLDER", "type": "SINGLE_DATA"}, ItemType.DATA, (True, False, False)),
     ],
 )

@@ -90,4 +90,4 @@ class DataItem(Model):
     def __post_init__(self) -> None:
         # Inline, not as_list(): a page runs this once per item, and a call costs a tenth of a decode.
         if self.files is None:
-            self.files = []
+            self.files = []  # type: ignore[unreachable]  # NullList: None until this line

@@ -52,7 +52,7 @@ class Item(Model):
 
     def __post_init__(self) -> None:
         if self.files is None:
-            self.files = []
+            self.files = []  # type: ignore[unreachable]  # NullList: None until this line
         kind = _KINDS.get(self.item_type or "") or _KINDS.get(self.type or "")
         if kind is not None:
             self.item_type = kind
