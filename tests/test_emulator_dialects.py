@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 import test_emulator_support as support
-from test_emulator_support import KEY_A, Api
+from test_emulator_support import KEY_A, Api, Lines
 from yarl import URL
 
 from basicai_async.emulator import DIALECT_ENV, DIALECTS, Emulator
@@ -20,18 +19,6 @@ from basicai_async.emulator._cli import add_arguments, parse_args, serve
 pytestmark = pytest.mark.integration
 
 emu, http, api = support.emu, support.http, support.api
-
-
-class _Lines(io.StringIO):
-    """Output that tells the test when something was printed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.printed = asyncio.Event()
-
-    def write(self, text: str) -> int:
-        self.printed.set()
-        return super().write(text)
 
 
 @pytest.fixture
@@ -183,7 +170,7 @@ def test_the_emulator_arguments_can_be_added_to_another_parser() -> None:
 
 
 async def test_serve_speaks_the_dialect_asked_for() -> None:
-    out, stop = _Lines(), asyncio.Event()
+    out, stop = Lines(), asyncio.Event()
     args = parse_args(["--port", "0", "--no-limits", "--api-key", "k", "--dialect", "xtreme1"])
     task = asyncio.create_task(serve(args, stop, out))
     while "\n" not in out.getvalue():
