@@ -131,6 +131,18 @@ def test_the_path_to_register_is_what_storage_says_else_the_url_without_its_quer
     assert "presignedUrl" not in msgspec.to_builtins(other_spelling)
 
 
+def test_a_pre_signed_upload_never_shows_its_signature() -> None:
+    upload = PresignedUpload(
+        pre_signed_url="https://s.test/a.jpg?X-Amz-Signature=s3cr3t", access_url="https://c/a"
+    )
+    shown = repr(upload)
+    assert "s3cr3t" not in shown
+    assert (
+        shown == "PresignedUpload(pre_signed_url='https://s.test/a.jpg?<signed>', access_url='https://c/a')"
+    )
+    assert "s3cr3t" in upload.pre_signed_url
+
+
 def test_the_expiry_is_read_off_a_signed_url_when_the_answer_does_not_give_it() -> None:
     at = datetime(2024, 3, 29, 11, 5, 45, tzinfo=timezone.utc)
     assert expiry_of("https://s.test/a?X-Amz-Date=20240329T100545Z&X-Amz-Expires=3600") == at

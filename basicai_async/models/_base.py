@@ -35,14 +35,17 @@ def as_list(value: list[T] | None) -> list[T]:
     return [] if value is None else value
 
 
-class Model(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True, gc=False):
+class Model(
+    msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True, repr_omit_defaults=True, gc=False
+):
     """A response shape. Unknown fields are ignored and optional ones default to
     ``None``, so a model keeps decoding when the server adds fields.
 
     ``gc=False``: a page decodes into hundreds of these, and keeping them out of
     the cycle collector's sight makes decoding about a fifth faster. They are
     plain records; only code that puts a model inside its own lists could make a
-    cycle the collector would then miss.
+    cycle the collector would then miss. ``repr`` leaves out fields at their
+    default, so a tolerant model with a dozen absent fields still reads well.
     """
 
 

@@ -76,6 +76,15 @@ class PresignedUpload(Model):
         if self.expires_at is None:
             self.expires_at = expiry_of(self.pre_signed_url)
 
+    def __repr__(self) -> str:
+        # The signature in the query is a credential: never in a repr, so never in a log line.
+        fields = [f"pre_signed_url={self.pre_signed_url.split('?', 1)[0] + '?<signed>'!r}"]
+        for name in ("access_url", "path", "filename", "expires_at"):
+            value = getattr(self, name)
+            if value is not None:
+                fields.append(f"{name}={value!r}")
+        return f"PresignedUpload({', '.join(fields)})"
+
     @property
     def register_path(self) -> str:
         """The path to register the upload under.
