@@ -36,7 +36,7 @@ import msgspec
 
 from ._constants import MAX_PAGE_SIZE
 from ._errors import APIDecodeError
-from .models import IdPage, Item, ItemType, Page
+from .models import IdPage, Item, Page
 
 if TYPE_CHECKING:
     from ._client import AsyncBasicAI
@@ -227,7 +227,7 @@ class _TreeWalk:
                         done = True
                         break
                     last = item.id
-                    if item.item_type == ItemType.DATA:
+                    if item.is_data:
                         data.append(item.id)
                     else:
                         segment.containers.append(item.id)

@@ -12,6 +12,9 @@ Example::
         assert basicai_emulator.max_window_count(TEST_API_KEY, 1.0) <= 100
 
 Fixtures:
+    basicai_dialect: the emulator's dialect, ``None`` (``$BASICAI_EMULATOR_DIALECT``,
+        else ``"guide"``) unless overridden; run a test against both shapes with
+        ``@pytest.mark.parametrize("basicai_dialect", ["guide", "xtreme1"])``.
     basicai_emulator: an ``Emulator`` on a free loopback port, with one key
         (``TEST_API_KEY``, team ``TEST_TEAM``) and BasicAI's real limits.
     basicai_client: an ``AsyncBasicAI`` on that emulator with that key.
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
     # that installs the SDK, and most of those runs never start an emulator.
     from .emulator import Emulator
 
-__all__ = ["TEST_API_KEY", "TEST_TEAM", "basicai_client", "basicai_emulator"]
+__all__ = ["TEST_API_KEY", "TEST_TEAM", "basicai_client", "basicai_dialect", "basicai_emulator"]
 
 TEST_API_KEY = "basicai-test-key"
 """The key the ``basicai_emulator`` fixture accepts and ``basicai_client`` uses."""
@@ -63,12 +66,18 @@ def _async_fixture(function: _F) -> _F:
     return cast(_F, pytest_asyncio.fixture(function))
 
 
+@pytest.fixture
+def basicai_dialect() -> str | None:
+    """The dialect ``basicai_emulator`` speaks (override or parametrize it); None = the default."""
+    return None
+
+
 @_async_fixture
-async def basicai_emulator() -> AsyncIterator[Emulator]:
+async def basicai_emulator(basicai_dialect: str | None) -> AsyncIterator[Emulator]:
     """A running emulator with the key ``TEST_API_KEY``, closed after the test."""
     from .emulator import Emulator
 
-    async with Emulator(keys={TEST_API_KEY: TEST_TEAM}) as emulator:
+    async with Emulator(keys={TEST_API_KEY: TEST_TEAM}, dialect=basicai_dialect) as emulator:
         yield emulator
 
 

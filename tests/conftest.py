@@ -18,6 +18,8 @@ from _fakes import FakeApi
 from aiohttp import ClientResponse
 from aioresponses import aioresponses as Aioresponses
 
+from basicai_async.emulator import DIALECT_ENV, DIALECTS
+
 
 class _CompatResponse(ClientResponse):
     """aioresponses 0.7.9 builds responses without aiohttp 3.14's new ``stream_writer``.
@@ -60,6 +62,27 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
             after.close()
 
 
+# Integration modules run twice: against the guide's shapes and against the variants
+# the real server may send (API.md), by the emulator's dialect switch in the environment.
+_BOTH_DIALECTS = ("test_integration_", "test_upload", "test_export", "test_examples", "test_testing_plugin")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize the integration modules over both emulator dialects."""
+    if metafunc.module.__name__.startswith(_BOTH_DIALECTS):
+        metafunc.parametrize("emulator_dialect", sorted(DIALECTS), indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def emulator_dialect(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The dialect every emulator of the module speaks (in-process or not); None outside integration."""
+    dialect: str | None = getattr(request, "param", None)
+    with pytest.MonkeyPatch.context() as patch:
+        if dialect is not None:
+            patch.setenv(DIALECT_ENV, dialect)
+        yield dialect
+
+
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     """A plain aiohttp session, closed after the test."""
@@ -97,9 +120,13 @@ def _emulator_process(key: str, *options: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def emulator_process() -> Callable[[str], Any]:
+def emulator_process(emulator_dialect: str | None) -> Callable[[str], Any]:
     """Start ``python -m basicai_async emulator`` for a key: ``with emulator_process(KEY) as url``
-    (or ``emulator_process(KEY, "--no-limits")``)."""
+    (or ``emulator_process(KEY, "--no-limits")``).
+
+    It depends on the module's dialect so that a module run in both dialects gets
+    one emulator process per dialect (the process reads the dialect from the environment).
+    """
     return _emulator_process
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import signal
 import sys
 
 import aiohttp
 import pytest
+from test_emulator_support import Lines
 
 from basicai_async.emulator import __all__ as public_names
 from basicai_async.emulator._cli import main, parse_args, serve
@@ -17,20 +17,8 @@ from basicai_async.emulator._cli import main, parse_args, serve
 pytestmark = pytest.mark.integration
 
 
-class _Lines(io.StringIO):
-    """Output that tells the test when a line was printed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.printed = asyncio.Event()
-
-    def write(self, text: str) -> int:
-        self.printed.set()
-        return super().write(text)
-
-
 async def test_serve_prints_base_url_then_generated_key() -> None:
-    out, stop = _Lines(), asyncio.Event()
+    out, stop = Lines(), asyncio.Event()
     task = asyncio.create_task(serve(parse_args(["--port", "0", "--no-limits"]), stop, out))
     while out.getvalue().count("\n") < 2:
         await out.printed.wait()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,10 +12,22 @@ import pytest
 
 from basicai_async.emulator import Emulator
 
-__all__ = ["KEY_A", "KEY_B", "Api", "api", "emu", "http"]
+__all__ = ["KEY_A", "KEY_B", "Api", "Lines", "api", "emu", "http"]
 
 KEY_A = "key-a"
 KEY_B = "key-b"
+
+
+class Lines(io.StringIO):
+    """Output that tells the test when something was printed (for the emulator's command line)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.printed = asyncio.Event()
+
+    def write(self, text: str) -> int:
+        self.printed.set()
+        return super().write(text)
 
 
 class Api:

@@ -383,7 +383,7 @@ async def _seed_flat(client: AsyncBasicAI, n: int) -> int:
     (upload,) = await client.storage.presign_uploads([PresignRequest(filename="a.png", size=2)])
     async with aiohttp.ClientSession() as http, http.put(upload.pre_signed_url, data=b"px") as resp:
         assert resp.status == 200
-    file = FileRef(path=upload.path or upload.pre_signed_url.split("?")[0], size=2, mime_type="image/png")
+    file = FileRef(path=upload.register_path, size=2, mime_type="image/png")
     calls = asyncio.Semaphore(16)
 
     async def add(start: int) -> None:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from basicai_async import AsyncBasicAI
 from basicai_async.emulator import Emulator, Fault, FaultRule, Faults
-from basicai_async.models import FileRef, PresignRequest
+from basicai_async.models import DataFile, FileRef, PresignRequest
 from basicai_async.ratelimit import ExactLimiter, Limits, Window
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "client",
     "emu",
     "loose_limiter",
+    "as_refs",
     "upload",
 ]
 
@@ -105,9 +106,16 @@ async def upload(client: AsyncBasicAI, name: str = "a.jpg", content: bytes = b"\
     (signed,) = await client.storage.presign_uploads([PresignRequest(filename=name, size=len(content))])
     async with aiohttp.ClientSession() as http, http.put(signed.pre_signed_url, data=content) as resp:
         assert resp.status == 200, await resp.text()
-    assert signed.path is not None
     mime = "image/jpeg" if name.endswith(".jpg") else "application/octet-stream"
-    return FileRef(path=signed.path, size=len(content), mime_type=mime)
+    return FileRef(path=signed.register_path, size=len(content), mime_type=mime)
+
+
+def as_refs(files: list[DataFile]) -> list[FileRef]:
+    """The registration references of files an answer returned (to compare with what was sent)."""
+    return [
+        FileRef(path=f.path or "", size=-1 if f.size is None else f.size, mime_type=f.mime_type or "")
+        for f in files
+    ]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from _fakes import FakeApi
 
 from basicai_async._client import AsyncBasicAI
-from basicai_async.models import DataItem, FileRef, NewData
+from basicai_async.models import DataFile, DataItem, FileRef, NewData
 
 JPEG = FileRef(path="https://bucket.test/a.jpg", size=1234, mime_type="image/jpeg")
 JPEG_WIRE = {"path": "https://bucket.test/a.jpg", "size": 1234, "mimeType": "image/jpeg"}
@@ -21,7 +21,12 @@ def _item(i: int) -> dict[str, object]:
 async def test_add_posts_name_and_files(api: FakeApi) -> None:
     api.answer("POST", "/dataset/addData/7", _item(70))
     item = await api.client.data.add(7, name="f-70", files=[JPEG])
-    assert item == DataItem(id=70, name="f-70", dataset_id=7, files=[JPEG])
+    assert item == DataItem(
+        id=70,
+        name="f-70",
+        dataset_id=7,
+        files=[DataFile(path=JPEG.path, size=JPEG.size, mime_type=JPEG.mime_type)],
+    )
     api.assert_call(
         api.only_call(), "POST", "/dataset/addData/7", json={"name": "f-70", "files": [JPEG_WIRE]}
     )

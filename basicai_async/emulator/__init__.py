@@ -14,13 +14,17 @@ In-process::
         ...
         assert emu.max_window_count("my-key", 1.0) <= 100
 
-Standalone: ``python -m basicai_async.emulator --port 8080 --api-key KEY``.
+``Emulator(dialect="xtreme1")`` answers in the variant shapes of API.md (what
+BasicAI's open-source platform sends) instead of the guide's.
+
+Standalone: ``python -m basicai_async.emulator --port 8080 --api-key KEY [--dialect xtreme1]``.
 """
 
 from ._app import API_PREFIX, build_app
 from ._auth import ApiKey, RequestLog, RequestRecord
 from ._context import Context
-from ._emulator import SERVER_LIMITS, Emulator
+from ._dialects import DIALECTS, Dialect, GuideDialect, Xtreme1Dialect
+from ._emulator import DEFAULT_DIALECT, DIALECT_ENV, SERVER_LIMITS, Emulator
 from ._faults import STORE_ENDPOINT, Fault, FaultRule, Faults
 from ._state import DATASET_TYPES, State
 from ._store import STORE_PREFIX, ObjectStore
@@ -28,18 +32,24 @@ from ._store import STORE_PREFIX, ObjectStore
 __all__ = [
     "API_PREFIX",
     "DATASET_TYPES",
+    "DEFAULT_DIALECT",
+    "DIALECTS",
+    "DIALECT_ENV",
     "SERVER_LIMITS",
     "STORE_ENDPOINT",
     "STORE_PREFIX",
     "ApiKey",
     "Context",
+    "Dialect",
     "Emulator",
     "Fault",
     "FaultRule",
     "Faults",
+    "GuideDialect",
     "ObjectStore",
     "RequestLog",
     "RequestRecord",
     "State",
+    "Xtreme1Dialect",
     "build_app",
 ]

@@ -16,16 +16,10 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from ._emulator import SERVER_LIMITS, Emulator
+from ._dialects import DIALECTS
+from ._emulator import DIALECT_ENV, SERVER_LIMITS, Emulator
 
 __all__ = ["add_arguments", "main", "parse_args", "run", "serve"]
-
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The command line's options."""
-    parser = argparse.ArgumentParser(prog="python -m basicai_async.emulator", description=__doc__)
-    add_arguments(parser)
-    return parser.parse_args(argv)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +31,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-limits", action="store_true", help="do not enforce rate limits")
     parser.add_argument("--storage-dir", default=None, help="where uploads go (default: a temp dir)")
     parser.add_argument("--presign-ttl", type=float, default=3600.0, help="seconds pre-signed URLs live")
+    parser.add_argument(
+        "--dialect",
+        choices=sorted(DIALECTS),
+        default=None,
+        help=f"answer shapes: guide (API.md's main form; default) or xtreme1 (the real server's variants); "
+        f"default ${DIALECT_ENV} or guide",
+    )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line's options."""
+    parser = argparse.ArgumentParser(prog="python -m basicai_async.emulator", description=__doc__)
+    add_arguments(parser)
+    return parser.parse_args(argv)
 
 
 async def serve(
@@ -55,6 +63,7 @@ async def serve(
         presign_ttl=args.presign_ttl,
         host=args.host,
         port=args.port,
+        dialect=getattr(args, "dialect", None),
     )
     loop = asyncio.get_running_loop()
     async with emulator:

@@ -1,4 +1,4 @@
-"""What every handler reaches through the app: the state, store, keys, log and faults."""
+"""What every handler reaches through the app: the state, store, keys, log, faults and dialect."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from typing import Any
 from aiohttp import web
 
 from ._auth import ApiKey, KeyRing, RequestLog
+from ._dialects import Dialect
 from ._faults import Faults
 from ._state import State
 from ._store import ObjectStore
+from ._wire import envelope_bytes
 
-__all__ = ["CONTEXT", "KEY", "Context", "context", "team"]
+__all__ = ["CONTEXT", "KEY", "Context", "context", "reply", "team"]
 
 
 @dataclass(slots=True)
@@ -24,6 +26,7 @@ class Context:
     keys: KeyRing
     log: RequestLog
     faults: Faults
+    dialect: Dialect
 
 
 CONTEXT = web.AppKey("basicai_emulator", Context)
@@ -42,3 +45,10 @@ def team(request: web.Request) -> str:
     """The team of the API key that made ``request`` (set by the auth middleware)."""
     api_key: ApiKey = request[KEY]
     return api_key.team
+
+
+def reply(request: web.Request, data: Any) -> web.Response:
+    """A successful answer carrying ``data`` (plain JSON values), in the app's dialect."""
+    dialect = context(request).dialect
+    body = envelope_bytes(dialect.ok_code, dialect.ok_message, data)
+    return web.Response(body=body, content_type="application/json")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..models import DatasetUpdate, NewDataset
-from ._context import context, team
+from ._bodies import DatasetBody, DatasetPatch
+from ._context import context, reply, team
 from ._paging import after_id, page
 from ._state import DatasetRec
-from ._views import dataset_view
-from ._wire import ApiError, Code, decode_body, ok, path_id, query_bool, query_id_list
+from ._wire import ApiError, Code, decode_body, path_id, query_bool, query_id_list
 
 __all__ = ["routes"]
 
@@ -25,21 +24,21 @@ _SORT_KEYS = {
 @routes.post("/dataset/create")
 async def create(request: web.Request) -> web.Response:
     """Create a dataset: body ``{"name", "type", "description"?}``."""
-    body = await decode_body(request, NewDataset)
+    body = await decode_body(request, DatasetBody)
     rec = context(request).state.create_dataset(team(request), body.name, body.type, body.description)
-    return ok(dataset_view(rec))
+    return reply(request, context(request).dialect.dataset(rec))
 
 
 async def _change(request: web.Request, replace: bool) -> web.Response:
     state = context(request).state
     rec = state.dataset(team(request), path_id(request, "datasetId"))
     if replace:
-        full = await decode_body(request, NewDataset)
+        full = await decode_body(request, DatasetBody)
         state.update_dataset(rec, full.name, full.type, full.description, replace=True)
     else:
-        part = await decode_body(request, DatasetUpdate)
+        part = await decode_body(request, DatasetPatch)
         state.update_dataset(rec, part.name, part.type, part.description, replace=False)
-    return ok(dataset_view(rec))
+    return reply(request, context(request).dialect.dataset(rec))
 
 
 @routes.post("/dataset/update/{datasetId}")
@@ -59,7 +58,7 @@ async def delete_one(request: web.Request) -> web.Response:
     """Delete one dataset and everything in it."""
     state = context(request).state
     state.delete_datasets([state.dataset(team(request), path_id(request, "datasetId"))])
-    return ok(None)
+    return reply(request, None)
 
 
 @routes.post("/dataset/delete")
@@ -67,7 +66,7 @@ async def delete_many(request: web.Request) -> web.Response:
     """Delete ``?datasetIds=1,2,3`` (all or none)."""
     state = context(request).state
     state.delete_datasets(state.datasets_of(team(request), query_id_list(request, "datasetIds")))
-    return ok(None)
+    return reply(request, None)
 
 
 @routes.get("/dataset/list")
@@ -85,25 +84,26 @@ async def list_page(request: web.Request) -> web.Response:
     if type_:
         recs = [rec for rec in recs if rec.type == type_]
     recs.sort(key=_SORT_KEYS[sort_by], reverse=not ascending)
-    return ok(page(request, recs, dataset_view))
+    return reply(request, page(request, recs, context(request).dialect.dataset))
 
 
 @routes.get("/dataset/listById")
 async def list_by_id(request: web.Request) -> web.Response:
     """The team's datasets in ascending id order after ``lastId``."""
     recs = {rec.id: rec for rec in context(request).state.team_datasets(team(request))}
-    return ok(after_id(request, list(recs), lambda dataset_id: dataset_view(recs[dataset_id])))
+    dialect = context(request).dialect
+    return reply(request, after_id(request, list(recs), lambda dataset_id: dialect.dataset(recs[dataset_id])))
 
 
 @routes.get("/dataset/info/{datasetId}")
 async def info_one(request: web.Request) -> web.Response:
     """One dataset."""
     rec: DatasetRec = context(request).state.dataset(team(request), path_id(request, "datasetId"))
-    return ok(dataset_view(rec))
+    return reply(request, context(request).dialect.dataset(rec))
 
 
 @routes.get("/dataset/info")
 async def info_many(request: web.Request) -> web.Response:
     """Several datasets, in the order of ``?datasetIds``."""
     recs = context(request).state.datasets_of(team(request), query_id_list(request, "datasetIds"))
-    return ok([dataset_view(rec) for rec in recs])
+    return reply(request, [context(request).dialect.dataset(rec) for rec in recs])

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -25,14 +26,26 @@ from ..ratelimit import ExactLimiter, Limiter, Limits
 from ._app import API_PREFIX, build_app
 from ._auth import ApiKey, KeyRing, RequestLog, RequestRecord
 from ._context import Context
+from ._dialects import dialect_named
 from ._faults import Faults
 from ._state import State
 from ._store import ObjectStore
 
-__all__ = ["SERVER_LIMITS", "Emulator"]
+__all__ = ["DEFAULT_DIALECT", "DIALECT_ENV", "SERVER_LIMITS", "Emulator", "chosen_dialect"]
 
 SERVER_LIMITS = Limits.basicai(margin=0.0)
 """BasicAI's published per-key limits, enforced exactly (no margin: that is the client's job)."""
+
+
+DEFAULT_DIALECT = "guide"
+"""The dialect an emulator speaks unless told: the shapes of API.md's main section."""
+DIALECT_ENV = "BASICAI_EMULATOR_DIALECT"
+"""The environment variable that picks the dialect when none is given (whole test suites switch with it)."""
+
+
+def chosen_dialect(name: str | None) -> str:
+    """``name``, else ``$BASICAI_EMULATOR_DIALECT``, else ``guide``."""
+    return name or os.environ.get(DIALECT_ENV) or DEFAULT_DIALECT
 
 
 def _exact_limiter(limits: Limits) -> Limiter:
@@ -51,6 +64,10 @@ class Emulator:
         storage_dir: where uploads go; a temporary directory removed on close by default.
         presign_ttl: seconds a pre-signed URL stays valid (``emu.store.ttl`` changes it later).
         secret: the HMAC key of pre-signed URLs (random by default).
+        dialect: the answers' shapes: ``"guide"`` (API.md's main section, the default) or
+            ``"xtreme1"`` (the variants BasicAI's open-source platform sends: ``objects``,
+            string versions, ``type: SINGLE_DATA``, ``accessUrl``, nulls written out, ...).
+            ``None`` reads ``$BASICAI_EMULATOR_DIALECT``, so a test suite can run against either.
     """
 
     def __init__(
@@ -65,7 +82,9 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         limiter_factory: Callable[[Limits], Limiter] = _exact_limiter,
+        dialect: str | None = None,
     ) -> None:
+        speaks = dialect_named(chosen_dialect(dialect))
         if presign_ttl < 0:
             raise ValueError("presign_ttl must be >= 0 seconds")
         self._own_dir = storage_dir is None
@@ -76,10 +95,13 @@ class Emulator:
         self.faults = faults if faults is not None else Faults()
         self.ctx = Context(
             state=State(),
-            store=ObjectStore(root, secret or secrets.token_bytes(32), presign_ttl, self.faults),
+            store=ObjectStore(
+                root, secret or secrets.token_bytes(32), presign_ttl, self.faults, speaks.access_prefix
+            ),
             keys=KeyRing(limits, limiter_factory),
             log=RequestLog(),
             faults=self.faults,
+            dialect=speaks,
         )
         self.host, self.port = host, port
         self.app = build_app(self.ctx)
@@ -93,6 +115,11 @@ class Emulator:
                     self.add_key(one)
                 else:
                     self.add_key(one.key, team=one.team, expires_at=one.expires_at)
+
+    @property
+    def dialect(self) -> str:
+        """The name of the dialect this emulator speaks."""
+        return self.ctx.dialect.name
 
     # -- lifecycle -------------------------------------------------------------
 

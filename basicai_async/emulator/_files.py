@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from ..models import FileRef
+from ._bodies import FileBody
 from ._store import ObjectStore
 from ._wire import ApiError, Code
 
@@ -26,7 +26,7 @@ _FORMATS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
 }
 
 
-def _check_format(dataset_type: str, file: FileRef) -> None:
+def _check_format(dataset_type: str, file: FileBody) -> None:
     extensions, mime_prefixes = _FORMATS[dataset_type]
     suffix = PurePosixPath(file.path.split("?", 1)[0]).suffix.lower()
     mime = file.mime_type.lower()
@@ -37,7 +37,7 @@ def _check_format(dataset_type: str, file: FileRef) -> None:
         )
 
 
-def check_files(dataset_type: str, files: Sequence[FileRef], store: ObjectStore) -> None:
+def check_files(dataset_type: str, files: Sequence[FileBody], store: ObjectStore) -> None:
     """Every file well formed, of a format the dataset takes, and an uploaded object of that size."""
     if not files:
         raise ApiError(Code.ILLEGAL_PARAM, "files must not be empty")

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from .._constants import DEFAULT_PAGE_SIZE
+from ._context import context
 from ._wire import MAX_PAGE, query_int
 
 __all__ = ["after_id", "page"]
@@ -16,19 +18,17 @@ T = TypeVar("T")
 
 
 def page(request: web.Request, records: Sequence[T], view: Callable[[T], Any]) -> dict[str, Any]:
-    """One page of ``records``: ``{"total", "list"}`` on page 1, ``{"list"}`` after."""
+    """One page of ``records``, in the app's dialect (``total`` on page 1 at least)."""
     page_no = query_int(request, "pageNo", 1, 1, None) or 1
-    page_size = query_int(request, "pageSize", 10, 1, MAX_PAGE) or 10
+    page_size = query_int(request, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE) or DEFAULT_PAGE_SIZE
     start = (page_no - 1) * page_size
-    data: dict[str, Any] = {"list": [view(rec) for rec in records[start : start + page_size]]}
-    if page_no == 1:
-        data["total"] = len(records)
-    return data
+    entries = [view(rec) for rec in records[start : start + page_size]]
+    return context(request).dialect.page(entries, len(records), page_no, page_size)
 
 
 def after_id(request: web.Request, ids: Sequence[int], view: Callable[[int], Any]) -> dict[str, Any]:
-    """The next ``limit`` of the ascending ``ids`` strictly after ``lastId``: ``{"list"}``."""
+    """The next ``limit`` of the ascending ``ids`` strictly after ``lastId``, in the app's dialect."""
     last_id = query_int(request, "lastId", None, 0, None)
-    limit = query_int(request, "limit", 10, 1, MAX_PAGE) or 10
+    limit = query_int(request, "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE) or DEFAULT_PAGE_SIZE
     start = 0 if last_id is None else bisect.bisect_right(ids, last_id)
-    return {"list": [view(item_id) for item_id in ids[start : start + limit]]}
+    return context(request).dialect.id_page([view(item_id) for item_id in ids[start : start + limit]])

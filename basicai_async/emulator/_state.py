@@ -18,10 +18,10 @@ from datetime import datetime, timezone
 import msgspec
 
 from .._constants import DATASET_TYPES
-from ..models import AnnotationSource, FileRef
+from ._bodies import FileBody
 from ._wire import ApiError, Code
 
-__all__ = ["DATASET_TYPES", "TOP", "DatasetRec", "ItemRec", "NewDataRec", "State", "check_name"]
+__all__ = ["DATASET_TYPES", "TOP", "DatasetRec", "ItemRec", "NewDataRec", "SourceRec", "State", "check_name"]
 
 """The dataset types the emulator accepts on create/update."""
 
@@ -45,6 +45,15 @@ def check_name(name: str, what: str = "name") -> str:
     return stripped
 
 
+@dataclass(frozen=True, slots=True)
+class SourceRec:
+    """One annotation source of a dataset."""
+
+    id: int
+    type: str
+    name: str
+
+
 @dataclass(slots=True, eq=False)
 class ItemRec:
     """One batch, scene or data item; ``parent_id`` is ``TOP`` at the top level."""
@@ -55,7 +64,7 @@ class ItemRec:
     name: str
     parent_id: int
     batch_id: int | None
-    files: list[FileRef]
+    files: list[FileBody]
     created_at: datetime
     # Its listItem entry, encoded once: an item never changes after it is made, and
     # listings are the emulator's hottest path (a benchmark's server must not be its bottleneck).
@@ -73,7 +82,7 @@ class DatasetRec:
     description: str | None
     created_at: datetime
     updated_at: datetime
-    sources: list[AnnotationSource]
+    sources: list[SourceRec]
     items: dict[int, ItemRec] = field(default_factory=dict)
     # parent id -> ascending child ids; ids only grow, so append keeps it sorted.
     children: dict[int, list[int]] = field(default_factory=dict)
@@ -98,7 +107,7 @@ class NewDataRec:
     """A validated data item to add: its name, files and wanted parents."""
 
     name: str
-    files: list[FileRef]
+    files: list[FileBody]
     batch_id: int | None = None
     scene_id: int | None = None
 
@@ -150,8 +159,8 @@ class State:
         dataset_id = next(self._dataset_ids)
         now = _now()
         sources = [
-            AnnotationSource(id=next(self._source_ids), type="MODEL", name="Emulator Model"),
-            AnnotationSource(id=next(self._source_ids), type="EXTERNAL_GROUND_TRUTH", name="Ground Truth"),
+            SourceRec(next(self._source_ids), "MODEL", "Emulator Model"),
+            SourceRec(next(self._source_ids), "EXTERNAL_GROUND_TRUTH", "Ground Truth"),
         ]
         rec = DatasetRec(dataset_id, team, name, type_, description, now, now, sources)
         self.datasets[dataset_id] = rec

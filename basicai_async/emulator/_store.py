@@ -27,15 +27,13 @@ import anyio
 from aiohttp import web
 from yarl import URL
 
-from ..models import PresignedUpload
 from ._faults import STORE_ENDPOINT, Faults, drop_connection
 
-__all__ = ["MAX_UPLOAD", "STORE_PREFIX", "ObjectStore", "StoredObject"]
+__all__ = ["STORE_PREFIX", "ObjectStore", "PresignedPut", "StoredObject"]
 
 STORE_PREFIX = "/_store"
 """Where the object store is served, outside ``/api/v1``, auth and rate limits."""
-MAX_UPLOAD = 1 << 30
-"""Pre-signed uploads take files up to 1 GB, as BasicAI's."""
+
 _CHUNK = 256 * 1024
 
 
@@ -46,6 +44,16 @@ class StoredObject:
     key: str
     size: int
     file: Path
+
+
+@dataclass(frozen=True, slots=True)
+class PresignedPut:
+    """A pre-signed upload: the signed PUT URL, and the URL to register the object under."""
+
+    signed_url: str
+    access_url: str
+    filename: str
+    expires_at: datetime
 
 
 def _s3_error(status: int, code: str, message: str, resource: str) -> web.Response:
@@ -63,8 +71,12 @@ def _s3_error(status: int, code: str, message: str, resource: str) -> web.Respon
 class ObjectStore:
     """Objects on disk under ``root``, reachable through HMAC-signed URLs valid ``ttl`` seconds."""
 
-    def __init__(self, root: Path, secret: bytes, ttl: float, faults: Faults) -> None:
+    def __init__(
+        self, root: Path, secret: bytes, ttl: float, faults: Faults, access_prefix: str = STORE_PREFIX
+    ) -> None:
         self.root = root
+        self.access_prefix = access_prefix
+        """The path prefix of the URLs objects are registered under (the PUT URLs use ``STORE_PREFIX``)."""
         self.ttl = ttl
         """Seconds a new pre-signed URL stays valid (0 = already expired); change it any time."""
         self._secret = secret
@@ -73,43 +85,45 @@ class ObjectStore:
 
     # -- signing ----------------------------------------------------------------
 
-    def _sign(self, method: str, key: str, size: int | None, expires_ms: int) -> str:
-        message = f"{method}\n{key}\n{'' if size is None else size}\n{expires_ms}".encode()
+    def _sign(self, method: str, key: str, size: int | None, expires: int) -> str:
+        message = f"{method}\n{key}\n{'' if size is None else size}\n{expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
-    def presign_put(self, origin: URL, filename: str, size: int) -> PresignedUpload:
+    def presign_put(self, origin: URL, filename: str, size: int) -> PresignedPut:
         """A pre-signed upload of ``size`` bytes named ``filename``."""
         key = f"{uuid.uuid4().hex}/{filename}"
-        expires_ms = int((time.time() + self.ttl) * 1000)
+        # Whole epoch seconds, as S3's and OSS's `Expires`: clients can read the expiry off the URL.
+        expires = int(time.time() + self.ttl)
         url = origin.with_path(f"{STORE_PREFIX}/{key}")
         query = {
-            "Expires": str(expires_ms),
+            "Expires": str(expires),
             "Size": str(size),
-            "Signature": self._sign("PUT", key, size, expires_ms),
+            "Signature": self._sign("PUT", key, size, expires),
         }
-        return PresignedUpload(
-            pre_signed_url=str(url.with_query(query)),
-            path=str(url),
+        return PresignedPut(
+            signed_url=str(url.with_query(query)),
+            access_url=str(origin.with_path(f"{self.access_prefix}/{key}")),
             filename=filename,
-            expires_at=datetime.fromtimestamp(expires_ms / 1000, timezone.utc),
+            expires_at=datetime.fromtimestamp(expires, timezone.utc),
         )
 
     def presign_get(self, path: str, ttl: float | None = None) -> str:
-        """A signed GET URL for an object given by its URL (or path)."""
+        """A signed GET URL for an object given by its registered URL."""
         url = URL(path)
         key = self.key_of(path)
-        expires_ms = int((time.time() + (self.ttl if ttl is None else ttl)) * 1000)
-        query = {"Expires": str(expires_ms), "Signature": self._sign("GET", key or "", None, expires_ms)}
+        if key is not None:
+            url = url.with_path(f"{STORE_PREFIX}/{key}")
+        expires = int(time.time() + (self.ttl if ttl is None else ttl))
+        query = {"Expires": str(expires), "Signature": self._sign("GET", key or "", None, expires)}
         return str(url.with_query(query))
 
-    @staticmethod
-    def key_of(path: str) -> str | None:
-        """The object key in an object URL or path, or None when it is not one of ours."""
+    def key_of(self, path: str) -> str | None:
+        """The object key in a registered URL (or path), or None when it is not one of ours."""
         try:
             url_path = URL(path).path
         except (ValueError, TypeError):
             return None
-        prefix = STORE_PREFIX + "/"
+        prefix = self.access_prefix + "/"
         return url_path[len(prefix) :] if url_path.startswith(prefix) else None
 
     def lookup(self, path: str) -> StoredObject | None:
@@ -136,7 +150,7 @@ class ObjectStore:
         if not hmac.compare_digest(expected, signature):
             message = "The request signature we calculated does not match the signature you provided"
             return _s3_error(403, "SignatureDoesNotMatch", message, resource)
-        if time.time() * 1000 >= int(expires):
+        if time.time() >= int(expires):
             return _s3_error(403, "AccessDenied", "Request has expired", resource)
         return None
 

@@ -1,85 +1,44 @@
-"""Records to wire shapes: the SDK's own msgspec models, so both sides agree by construction.
+"""The synthetic annotation results, as plain records a dialect then writes out.
 
-Also the synthetic annotation results: deterministic functions of the data
-item's id, the source and the dataset type, so tests can predict them and
-repeated calls return the same thing.
+Deterministic functions of the data item's id, the source and the dataset
+type, so tests can predict them and repeated calls return the same thing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-import msgspec
+from ._state import DatasetRec, ItemRec, SourceRec
 
-from ..models import AnnotationResult, Batch, DataItem, Dataset, Instance, Item, Scene
-from ._state import TOP, DatasetRec, ItemRec
-
-__all__ = ["batch_view", "data_view", "dataset_view", "item_view", "results_for", "scene_view"]
+__all__ = ["InstanceRec", "ResultRec", "results_for"]
 
 _CLASSES = ("Car", "Pedestrian", "Cyclist", "Truck")
-_encoder = msgspec.json.Encoder()
 
 
-def dataset_view(rec: DatasetRec) -> Dataset:
-    """The Dataset shape."""
-    return Dataset(
-        id=rec.id,
-        name=rec.name,
-        type=rec.type,
-        description=rec.description,
-        created_at=rec.created_at,
-        updated_at=rec.updated_at,
-        item_count=rec.data_count,
-    )
+@dataclass(frozen=True, slots=True)
+class InstanceRec:
+    """One annotated object, before a dialect names its fields."""
+
+    id: str
+    shape: str
+    track_id: str
+    track_name: str
+    class_id: int
+    class_name: str
+    occluded: bool
+    contour: dict[str, Any]
+    confidence: float
 
 
-def _parent(rec: ItemRec) -> int | None:
-    return None if rec.parent_id == TOP else rec.parent_id
+@dataclass(frozen=True, slots=True)
+class ResultRec:
+    """The results of one data item from one source."""
 
-
-def data_view(rec: ItemRec) -> DataItem:
-    """The DataItem shape."""
-    return DataItem(
-        id=rec.id,
-        name=rec.name,
-        type="SINGLE_DATA",
-        dataset_id=rec.dataset_id,
-        parent_id=_parent(rec),
-        files=rec.files,
-        created_at=rec.created_at,
-    )
-
-
-def scene_view(rec: ItemRec, frames: list[ItemRec]) -> Scene:
-    """The Scene shape with its frames."""
-    return Scene(
-        id=rec.id,
-        name=rec.name,
-        batch_id=rec.batch_id,
-        dataset_id=rec.dataset_id,
-        frames=[data_view(frame) for frame in frames],
-        created_at=rec.created_at,
-    )
-
-
-def batch_view(rec: ItemRec) -> Batch:
-    """The Batch shape."""
-    return Batch(id=rec.id, name=rec.name, dataset_id=rec.dataset_id, created_at=rec.created_at)
-
-
-def item_view(rec: ItemRec) -> msgspec.Raw:
-    """The Item shape of listItem (files only for data), encoded once per item."""
-    if rec.wire is None:
-        item = Item(
-            id=rec.id,
-            name=rec.name,
-            item_type=rec.kind,
-            parent_id=_parent(rec),
-            files=rec.files if rec.kind == "DATA" else None,
-            created_at=rec.created_at,
-        )
-        rec.wire = msgspec.Raw(_encoder.encode(item))
-    return rec.wire
+    data: ItemRec
+    source: SourceRec
+    weather: str
+    instances: list[InstanceRec]
 
 
 def _contour(dataset_type: str, seed: int) -> tuple[str, dict[str, Any]]:
@@ -95,7 +54,7 @@ def _contour(dataset_type: str, seed: int) -> tuple[str, dict[str, Any]]:
     }
 
 
-def results_for(ds: DatasetRec, data: ItemRec, source_id: int | None) -> list[AnnotationResult]:
+def results_for(ds: DatasetRec, data: ItemRec, source_id: int | None) -> list[ResultRec]:
     """The results of one data item: one per source, or only ``source_id``'s."""
     out = []
     for index, source in enumerate(ds.sources):
@@ -105,29 +64,19 @@ def results_for(ds: DatasetRec, data: ItemRec, source_id: int | None) -> list[An
         for k in range(1 + (data.id + index) % 3):
             seed = data.id * 31 + k * 7 + index
             shape, contour = _contour(ds.type, seed)
-            class_id = seed % len(_CLASSES)
+            class_index = seed % len(_CLASSES)
             instances.append(
-                Instance(
+                InstanceRec(
                     id=f"{data.id}-{source.id}-{k}",
-                    type=shape,
+                    shape=shape,
                     track_id=f"track-{data.parent_id}-{k}",
                     track_name=str(k + 1),
-                    class_id=class_id + 1,
-                    class_name=_CLASSES[class_id],
-                    class_values=[{"id": "occluded", "value": bool(seed % 2)}],
+                    class_id=class_index + 1,
+                    class_name=_CLASSES[class_index],
+                    occluded=bool(seed % 2),
                     contour=contour,
+                    confidence=round(0.5 + (seed % 50) / 100, 2),
                 )
             )
-        out.append(
-            AnnotationResult(
-                data_id=data.id,
-                source_id=source.id,
-                source_type=source.type,
-                source_name=source.name,
-                version=1,
-                validity="VALID",
-                classification_values=[{"id": "weather", "value": ("sunny", "rain")[data.id % 2]}],
-                instances=instances,
-            )
-        )
+        out.append(ResultRec(data, source, ("sunny", "rain")[data.id % 2], instances))
     return out

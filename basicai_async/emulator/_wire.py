@@ -1,6 +1,6 @@
 """The emulator's side of the wire: the envelope, business errors and parameter parsing.
 
-Every handler answers through :func:`ok` or raises :class:`ApiError`; the app's
+Every handler answers through ``_context.reply`` or raises :class:`ApiError`; the app's
 middleware turns the error into the documented HTTP 200 envelope. Parsing
 helpers raise ``ILLEGAL_PARAM`` / ``ILLEGAL_FORMAT`` so that no bad input can
 reach the state as a Python exception (and so never as a 500).
@@ -23,11 +23,11 @@ __all__ = [
     "decode_body",
     "envelope_bytes",
     "http_error",
-    "ok",
     "path_id",
     "query_bool",
     "query_id_list",
     "query_int",
+    "raw",
 ]
 
 T = TypeVar("T")
@@ -50,14 +50,14 @@ class ApiError(Exception):
         self.status = status
 
 
-def envelope_bytes(code: str, message: str, data: Any) -> bytes:
+def envelope_bytes(code: str, message: str | None, data: Any) -> bytes:
     """The JSON envelope ``{"code", "message", "data"}`` as bytes."""
     return _encoder.encode({"code": code, "message": message, "data": data})
 
 
-def ok(data: Any) -> web.Response:
-    """A successful answer carrying ``data`` (msgspec Structs, dicts, lists, None)."""
-    return web.Response(body=envelope_bytes(Code.OK, "", data), content_type="application/json")
+def raw(data: Any) -> msgspec.Raw:
+    """``data`` encoded once, to be embedded as is in later answers."""
+    return msgspec.Raw(_encoder.encode(data))
 
 
 def http_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:

@@ -1,7 +1,7 @@
-"""Typed models of the BasicAI API: msgspec Structs, camelCase on the wire."""
+"""Typed models of the BasicAI API: msgspec Structs, camelCase on the wire, tolerant of its variants."""
 
 from .annotation import AnnotationResult, AnnotationSource, Instance, SourceType
-from .data import DataItem, FileRef, NewData
+from .data import DataFile, DataItem, FileRef, NewData
 from .dataset import Dataset, DatasetType, DatasetUpdate, NewDataset
 from .envelope import Envelope, IdPage, Page
 from .item import Item, ItemType
@@ -12,6 +12,7 @@ __all__ = [
     "AnnotationResult",
     "AnnotationSource",
     "Batch",
+    "DataFile",
     "DataItem",
     "Dataset",
     "DatasetType",

@@ -1,4 +1,10 @@
-"""Annotation sources and results."""
+"""Annotation sources and results.
+
+Results come in two forms (API.md, "Variants"): objects under ``instances`` or
+under ``objects``, ``version`` a number or a string, ``classId`` a number or a
+string, lists written out as ``null``, ``classValues`` as ``{}``. Both decode to
+the same values: objects are always on :attr:`AnnotationResult.instances`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from ._base import Model
+from ._base import Model, NullList, as_list
 
 __all__ = ["AnnotationResult", "AnnotationSource", "Instance", "SourceType"]
 
@@ -25,31 +31,62 @@ class AnnotationSource(Model):
     """Where annotation results come from (a task, a model, an import, ...)."""
 
     id: int
-    type: str
+    type: str | None = None
     name: str | None = None
 
 
 class Instance(Model):
-    """One annotated object. ``contour`` keeps the geometry as the server sends it."""
+    """One annotated object. ``contour`` keeps the geometry as the server sends it.
 
-    id: str | int
+    ``class_id`` is a number or a string (editors store class ids as strings);
+    ``class_values`` is a list, or a dict when the server sends a non-empty
+    object (``null`` and ``{}`` read as ``[]``); ``model_confidence`` and
+    ``model_class`` come with results of a model source.
+    """
+
+    id: str | int | None = None
     type: str | None = None
     track_id: str | None = None
     track_name: str | None = None
-    class_id: int | None = None
+    class_id: int | str | None = None
     class_name: str | None = None
-    class_values: list[Any] = msgspec.field(default_factory=list)
+    class_values: NullList[Any] | dict[str, Any] = msgspec.field(default_factory=list)
     contour: dict[str, Any] | None = None
+    model_confidence: float | None = None
+    model_class: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.class_values:
+            self.class_values = []
 
 
 class AnnotationResult(Model):
-    """The results of one data item from one source."""
+    """The results of one data item from one source.
+
+    ``instances`` holds the objects whichever key the server used (``instances``
+    or ``objects``); ``version`` is a number or a string such as ``"1.0"``.
+    ``data_id`` is the one field required: a result must say whose it is.
+    """
 
     data_id: int
     source_id: int | None = None
     source_type: str | None = None
     source_name: str | None = None
-    version: int | None = None
+    version: int | float | str | None = None
     validity: str | None = None
-    classification_values: list[Any] = msgspec.field(default_factory=list)
-    instances: list[Instance] = msgspec.field(default_factory=list)
+    classification_values: NullList[Any] = msgspec.field(default_factory=list)
+    instances: NullList[Instance] = msgspec.field(default_factory=list)
+    # The other spelling of `instances`: folded into it on decode, so it never reaches users.
+    _objects: list[Instance] | None = msgspec.field(default=None, name="objects")
+
+    def __post_init__(self) -> None:
+        self.classification_values = as_list(self.classification_values)
+        instances = as_list(self.instances)
+        if self._objects:
+            # Both keys at once is not in the evidence; keep every object rather than guess.
+            if instances and instances != self._objects:
+                instances = instances + self._objects
+            elif not instances:
+                instances = self._objects
+            self._objects = None
+        self.instances = instances

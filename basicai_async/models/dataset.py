@@ -6,7 +6,7 @@ from datetime import datetime
 
 from ._base import Model, RequestModel
 
-__all__ = ["Dataset", "DatasetType", "NewDataset", "DatasetUpdate"]
+__all__ = ["Dataset", "DatasetType", "DatasetUpdate", "NewDataset"]
 
 
 class DatasetType:
@@ -20,15 +20,19 @@ class DatasetType:
 
 
 class Dataset(Model):
-    """A dataset as the API returns it."""
+    """A dataset as the API returns it; the counts only where the server sends them."""
 
     id: int
-    name: str
+    name: str | None = None
     type: str | None = None
     description: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     item_count: int | None = None
+    annotated_count: int | None = None
+    not_annotated_count: int | None = None
+    invalid_count: int | None = None
+    created_by: int | str | None = None
 
 
 class NewDataset(RequestModel):

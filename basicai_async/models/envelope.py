@@ -6,6 +6,8 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from ._base import NullList, as_list
+
 __all__ = ["Envelope", "IdPage", "Page"]
 
 T = TypeVar("T")
@@ -20,16 +22,22 @@ class Envelope(msgspec.Struct, Generic[T], kw_only=True, gc=False):
 
 
 class Page(msgspec.Struct, Generic[T], kw_only=True, gc=False):
-    """One page of a ``pageNo``/``pageSize`` listing; ``total`` comes on page 1 only.
+    """One page of a ``pageNo``/``pageSize`` listing; ``total`` may come on page 1 only.
 
-    ``items`` is the wire field ``list``.
+    ``items`` is the wire field ``list`` (``null`` on an empty page reads as ``[]``).
     """
 
-    items: list[T] = msgspec.field(default_factory=list, name="list")
+    items: NullList[T] = msgspec.field(default_factory=list, name="list")
     total: int | None = None
+
+    def __post_init__(self) -> None:
+        self.items = as_list(self.items)
 
 
 class IdPage(msgspec.Struct, Generic[T], kw_only=True, gc=False):
     """One step of an ID-order traversal (``lastId``/``limit``)."""
 
-    items: list[T] = msgspec.field(default_factory=list, name="list")
+    items: NullList[T] = msgspec.field(default_factory=list, name="list")
+
+    def __post_init__(self) -> None:
+        self.items = as_list(self.items)

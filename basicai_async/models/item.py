@@ -1,11 +1,18 @@
-"""Items: one level of a dataset's tree (data, scenes or batches) as listItem returns them."""
+"""Items: one level of a dataset's tree (data, scenes or batches) as listItem returns them.
+
+The kind comes as ``itemType: DATA|SCENE|BATCH`` or, in the Xtreme1 form, as
+``type: SINGLE_DATA|SCENE``; :attr:`Item.is_data` and friends answer for both,
+and ``item_type`` is filled in from ``type`` so either spelling reads the same.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from ._base import Model
-from .data import FileRef
+import msgspec
+
+from ._base import Model, NullList
+from .data import DataFile
 
 __all__ = ["Item", "ItemType"]
 
@@ -18,12 +25,53 @@ class ItemType:
     BATCH = "BATCH"
 
 
+# Every known spelling of a kind, in either field, to the ItemType value.
+_KINDS = {
+    "DATA": ItemType.DATA,
+    "SINGLE_DATA": ItemType.DATA,
+    "SCENE": ItemType.SCENE,
+    "BATCH": ItemType.BATCH,
+}
+
+
 class Item(Model):
-    """An entry of ``/dataset/listItem``: ``item_type`` says which kind it is."""
+    """An entry of ``/dataset/listItem``: :attr:`is_data`, :attr:`is_scene`, :attr:`is_batch` say its kind.
+
+    The kind is the one thing besides ``id`` the SDK needs (exports and resumed
+    uploads walk the tree by it): an entry with neither ``itemType`` nor
+    ``type`` fails to decode rather than being taken for a container.
+    """
 
     id: int
-    name: str
-    item_type: str
+    name: str | None = None
+    item_type: str | None = None
+    type: str | None = None
     parent_id: int | None = None
-    files: list[FileRef] | None = None
+    files: NullList[DataFile] = msgspec.field(default_factory=list)
     created_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.files is None:
+            self.files = []  # type: ignore[unreachable]  # NullList: None until this line
+        kind = _KINDS.get(self.item_type or "") or _KINDS.get(self.type or "")
+        if kind is not None:
+            self.item_type = kind
+        elif self.item_type is None:
+            if self.type is None:
+                raise ValueError("item has neither `itemType` nor `type`: its kind is unknown")
+            self.item_type = self.type
+
+    @property
+    def is_data(self) -> bool:
+        """True for a data item (``itemType: DATA`` or ``type: SINGLE_DATA``)."""
+        return self.item_type == ItemType.DATA
+
+    @property
+    def is_scene(self) -> bool:
+        """True for a scene."""
+        return self.item_type == ItemType.SCENE
+
+    @property
+    def is_batch(self) -> bool:
+        """True for a batch."""
+        return self.item_type == ItemType.BATCH

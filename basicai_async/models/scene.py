@@ -4,21 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ._base import Model, RequestModel
+import msgspec
+
+from ._base import Model, NullList, RequestModel, as_list
 from .data import DataItem, NewData
 
 __all__ = ["Batch", "NewBatch", "NewScene", "Scene"]
 
 
 class Scene(Model):
-    """A scene as the API returns it; ``frames`` when the server includes them."""
+    """A scene as the API returns it; ``frames`` is ``[]`` unless the server includes them."""
 
     id: int
-    name: str
+    name: str | None = None
     batch_id: int | None = None
     dataset_id: int | None = None
-    frames: list[DataItem] | None = None
+    frames: NullList[DataItem] = msgspec.field(default_factory=list)
     created_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.frames = as_list(self.frames)
 
 
 class NewScene(RequestModel):
@@ -33,7 +38,7 @@ class Batch(Model):
     """A batch as the API returns it."""
 
     id: int
-    name: str
+    name: str | None = None
     dataset_id: int | None = None
     created_at: datetime | None = None
 

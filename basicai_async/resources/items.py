@@ -22,13 +22,13 @@ class Items(Resource):
         """Every item at one level, page by page (``GET /dataset/listItem/{datasetId}``).
 
         ``parent_id`` (a batch or scene) selects the level; none means the top
-        level. ``item.item_type`` says whether an item is data, a scene or a batch.
+        level. ``item.is_data`` / ``is_scene`` / ``is_batch`` say which kind an item is.
         Pages may shift if items change meanwhile; ``iter_by_id`` does not.
 
         Example::
 
             async for item in client.items.list(ds.id):
-                print(item.item_type, item.name)
+                print("data" if item.is_data else item.item_type, item.name)
         """
         check_id("dataset_id", dataset_id)
         if parent_id is not None:

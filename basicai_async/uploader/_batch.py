@@ -58,5 +58,5 @@ async def _put_one(
         except OSError as exc:
             run.fail(result, "put", exc)
             return
-    result.path = upload.path or upload.pre_signed_url.split("?", 1)[0]
+    result.path = upload.register_path
     uploaded.append((source, result))

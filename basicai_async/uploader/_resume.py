@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .._manifest import Manifest, ManifestEntry
 from .._sources import UploadSource
-from ..models import ItemType
 from ..resources import Items
 from ._report import UploadResult
 
@@ -27,7 +26,7 @@ async def resume(
     found: dict[str, int] = {}
     if unsure:
         async for item in items.iter_by_id(dataset_id, parent_id=parent_id):
-            if item.item_type == ItemType.DATA and item.name in unsure:
+            if item.is_data and item.name in unsure:
                 found[item.name] = item.id
     remaining = []
     for source, result in todo:

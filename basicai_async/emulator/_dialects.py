@@ -1,0 +1,298 @@
+"""The two dialects the emulator speaks: how its records are written as plain JSON.
+
+``guide`` writes the shapes of API.md's main section (the SDK's default
+expectation). ``xtreme1`` writes the variants BasicAI's open-source platform is
+known to send (API.md, "Variants the real server may send"): ``code: "ok"``,
+nulls written out, ``version`` as a string, objects under ``objects``,
+``type: SINGLE_DATA`` instead of ``itemType``, files as
+``{id, name, originalName, path, type, size, url, extraInfo}``, class ids as
+strings, ``classValues`` as ``null`` or ``{}``, ``presignedUrl`` with an
+``accessUrl`` that is not the signed URL minus its query, ``total`` on every
+page and ``list: null`` on an empty one.
+
+Everything here builds dicts and lists by hand, never through the SDK's
+models: the emulator is a second opinion on the wire format, not a mirror.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+from ._state import TOP, DatasetRec, ItemRec, SourceRec
+from ._store import PresignedPut
+from ._views import ResultRec
+
+__all__ = ["DIALECTS", "Dialect", "GuideDialect", "Xtreme1Dialect", "dialect_named"]
+
+JSON = dict[str, Any]
+
+
+def _parent(rec: ItemRec) -> int | None:
+    return None if rec.parent_id == TOP else rec.parent_id
+
+
+class Dialect:
+    """The ``guide`` dialect (API.md's main section); subclasses override what differs."""
+
+    name = "guide"
+    ok_code = "OK"
+    ok_message: str | None = ""
+    # Where a registered file lives; the store accepts registrations under this prefix only.
+    access_prefix = "/_store"
+
+    def dataset(self, rec: DatasetRec) -> JSON:
+        """A dataset."""
+        out: JSON = {"id": rec.id, "name": rec.name, "type": rec.type}
+        if rec.description is not None:
+            out["description"] = rec.description
+        out.update(createdAt=rec.created_at, updatedAt=rec.updated_at, itemCount=rec.data_count)
+        return out
+
+    def file(self, rec: ItemRec, index: int) -> JSON:
+        """File ``index`` of a data item."""
+        file = rec.files[index]
+        out: JSON = {"path": file.path, "size": file.size, "mimeType": file.mime_type}
+        if file.device_name is not None:
+            out["deviceName"] = file.device_name
+        return out
+
+    def _files(self, rec: ItemRec) -> list[JSON]:
+        return [self.file(rec, index) for index in range(len(rec.files))]
+
+    def data(self, rec: ItemRec) -> JSON:
+        """A data item with its files."""
+        out: JSON = {"id": rec.id, "name": rec.name, "type": "SINGLE_DATA", "datasetId": rec.dataset_id}
+        if _parent(rec) is not None:
+            out["parentId"] = _parent(rec)
+        out.update(files=self._files(rec), createdAt=rec.created_at)
+        return out
+
+    def scene(self, rec: ItemRec, frames: list[ItemRec]) -> JSON:
+        """A scene with its frames."""
+        out: JSON = {"id": rec.id, "name": rec.name, "datasetId": rec.dataset_id}
+        if rec.batch_id is not None:
+            out["batchId"] = rec.batch_id
+        out.update(frames=[self.data(frame) for frame in frames], createdAt=rec.created_at)
+        return out
+
+    def batch(self, rec: ItemRec) -> JSON:
+        """A batch."""
+        return {"id": rec.id, "name": rec.name, "datasetId": rec.dataset_id, "createdAt": rec.created_at}
+
+    def item(self, rec: ItemRec) -> JSON:
+        """A listItem entry (files for data only)."""
+        out: JSON = {"id": rec.id, "name": rec.name, "itemType": rec.kind}
+        if _parent(rec) is not None:
+            out["parentId"] = _parent(rec)
+        if rec.kind == "DATA":
+            out["files"] = self._files(rec)
+        out["createdAt"] = rec.created_at
+        return out
+
+    def source(self, rec: SourceRec) -> JSON:
+        """An annotation source."""
+        return {"id": rec.id, "type": rec.type, "name": rec.name}
+
+    def result(self, rec: ResultRec) -> JSON:
+        """The results of one data item from one source."""
+        instances = [
+            {
+                "id": one.id,
+                "type": one.shape,
+                "trackId": one.track_id,
+                "trackName": one.track_name,
+                "classId": one.class_id,
+                "className": one.class_name,
+                "classValues": [{"id": "occluded", "value": one.occluded}],
+                "contour": one.contour,
+            }
+            for one in rec.instances
+        ]
+        return {
+            "version": 1,
+            "dataId": rec.data.id,
+            "sourceId": rec.source.id,
+            "sourceType": rec.source.type,
+            "sourceName": rec.source.name,
+            "validity": "VALID",
+            "classificationValues": [{"id": "weather", "value": rec.weather}],
+            "instances": instances,
+        }
+
+    def page(self, entries: list[Any], total: int, page_no: int, page_size: int) -> JSON:
+        """One ``pageNo``/``pageSize`` page: ``total`` on page 1 only."""
+        out: JSON = {"list": entries}
+        if page_no == 1:
+            out["total"] = total
+        return out
+
+    def id_page(self, entries: list[Any]) -> JSON:
+        """One ``lastId``/``limit`` step."""
+        return {"list": entries}
+
+    def presigned(self, put: PresignedPut) -> JSON:
+        """One pre-sign answer."""
+        return {
+            "preSignedUrl": put.signed_url,
+            "path": put.access_url,
+            "filename": put.filename,
+            "expiresAt": put.expires_at,
+        }
+
+
+GuideDialect = Dialect
+
+
+def _millis(when: datetime) -> str:
+    # Jackson's usual ISO form: milliseconds and a literal Z.
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+class Xtreme1Dialect(Dialect):
+    """The variants column of API.md: BasicAI's open-source platform's shapes."""
+
+    name = "xtreme1"
+    ok_code = "ok"
+    ok_message = None
+    access_prefix = "/_files"
+
+    def dataset(self, rec: DatasetRec) -> JSON:
+        """A DatasetDTO: counts and ``createdBy``, every null written out."""
+        return {
+            "id": rec.id,
+            "name": rec.name,
+            "type": rec.type,
+            "description": rec.description,
+            "createdBy": 1,
+            "createdAt": _millis(rec.created_at),
+            "updatedAt": _millis(rec.updated_at),
+            "itemCount": rec.data_count,
+            "annotatedCount": rec.data_count,
+            "notAnnotatedCount": 0,
+            "invalidCount": 0,
+        }
+
+    def file(self, rec: ItemRec, index: int) -> JSON:
+        """A FileDTO: the MIME type under ``type``, no ``mimeType``."""
+        file = rec.files[index]
+        name = PurePosixPath(file.path).name
+        return {
+            "id": rec.id * 100 + index,
+            "name": name,
+            "originalName": name,
+            "path": file.path,
+            "type": file.mime_type,
+            "size": file.size,
+            "url": file.path,
+            "extraInfo": None,
+        }
+
+    def data(self, rec: ItemRec) -> JSON:
+        """A DataInfoDTO."""
+        return {
+            "id": rec.id,
+            "datasetId": rec.dataset_id,
+            "name": rec.name,
+            "type": "SINGLE_DATA",
+            "parentId": _parent(rec),
+            "status": "VALID",
+            "annotationStatus": "NOT_ANNOTATED",
+            "splitType": None,
+            "files": self._files(rec),
+            "createdAt": _millis(rec.created_at),
+            "updatedAt": None,
+        }
+
+    def scene(self, rec: ItemRec, frames: list[ItemRec]) -> JSON:
+        """A scene; ``frames`` is null when it has none."""
+        return {
+            "id": rec.id,
+            "datasetId": rec.dataset_id,
+            "name": rec.name,
+            "type": "SCENE",
+            "batchId": rec.batch_id,
+            "frames": [self.data(frame) for frame in frames] or None,
+            "createdAt": _millis(rec.created_at),
+        }
+
+    def batch(self, rec: ItemRec) -> JSON:
+        """A batch, nulls written out."""
+        return {
+            "id": rec.id,
+            "datasetId": rec.dataset_id,
+            "name": rec.name,
+            "description": None,
+            "createdAt": _millis(rec.created_at),
+        }
+
+    def item(self, rec: ItemRec) -> JSON:
+        """A listItem entry: ``type`` (``SINGLE_DATA``, ``SCENE``, ``BATCH``) for ``itemType``."""
+        return {
+            "id": rec.id,
+            "datasetId": rec.dataset_id,
+            "name": rec.name,
+            "type": "SINGLE_DATA" if rec.kind == "DATA" else rec.kind,
+            "parentId": _parent(rec),
+            "files": self._files(rec) if rec.kind == "DATA" else None,
+            "createdAt": _millis(rec.created_at),
+        }
+
+    def result(self, rec: ResultRec) -> JSON:
+        """A DataResultExportBO: ``version`` a string, ``objects``, string class ids; a model's lists null."""
+        by_model = rec.source.type == "MODEL"
+        objects = []
+        for k, one in enumerate(rec.instances):
+            obj: JSON = {
+                "id": one.id,
+                "type": one.shape,
+                "trackId": one.track_id,
+                "trackName": one.track_name,
+                "classId": str(one.class_id),
+                "className": one.class_name,
+                "contour": one.contour,
+            }
+            if by_model:
+                obj.update(
+                    classValues=None if k % 2 else {},
+                    modelConfidence=one.confidence,
+                    modelClass=one.class_name.upper(),
+                )
+            else:
+                obj.update(classValues=[{"id": "occluded", "value": one.occluded}], modelConfidence=None)
+            objects.append(obj)
+        return {
+            "version": "1.0",
+            "dataId": rec.data.id,
+            "sourceId": rec.source.id,
+            "sourceType": rec.source.type,
+            "sourceName": rec.source.name,
+            "validity": "VALID",
+            "classificationValues": None if by_model else [{"id": "weather", "value": rec.weather}],
+            "objects": objects,
+        }
+
+    def page(self, entries: list[Any], total: int, page_no: int, page_size: int) -> JSON:
+        """An Xtreme1 ``Page``: ``total`` every time, ``list`` null when empty."""
+        return {"pageNo": page_no, "pageSize": page_size, "total": total, "list": entries or None}
+
+    def id_page(self, entries: list[Any]) -> JSON:
+        """One step; ``list`` null when empty."""
+        return {"list": entries or None}
+
+    def presigned(self, put: PresignedPut) -> JSON:
+        """A PresignedUrlBO: ``presignedUrl`` and the ``accessUrl`` to register."""
+        return {"presignedUrl": put.signed_url, "accessUrl": put.access_url}
+
+
+DIALECTS: dict[str, type[Dialect]] = {"guide": GuideDialect, "xtreme1": Xtreme1Dialect}
+"""The dialects by name (``Emulator(dialect=...)``, ``--dialect``)."""
+
+
+def dialect_named(name: str) -> Dialect:
+    """The dialect called ``name``; ValueError naming the choices otherwise."""
+    try:
+        return DIALECTS[name]()
+    except KeyError:
+        raise ValueError(f"unknown emulator dialect {name!r}: choose one of {', '.join(DIALECTS)}") from None
