@@ -143,17 +143,20 @@ async def test_html_502_is_a_bad_gateway_error_after_the_retries() -> None:
 
 
 async def test_a_slow_answer_times_out_and_the_get_is_retried() -> None:
-    faults = LimitedFaults(FaultRule(latency=0.6), endpoint="dataset/info")
+    # Only the clients under test have a short timeout, and it is a full second: on a
+    # loaded CI machine an ordinary loopback answer can take a few hundred ms.
+    faults = LimitedFaults(FaultRule(latency=2.0), endpoint="dataset/info")
     async with Emulator({KEY: "team-a"}, limits=None, faults=faults) as emu:
-        sdk = AsyncBasicAI(KEY, base_url=emu.base_url, limiter=loose_limiter(), timeout=0.2)
+        async with _client(emu) as setup:
+            ds = await setup.datasets.create(name="ds", type="IMAGE")
+        sdk = AsyncBasicAI(KEY, base_url=emu.base_url, limiter=loose_limiter(), timeout=1.0)
         async with sdk as client:
-            ds = await client.datasets.create(name="ds", type="IMAGE")
             assert await client.datasets.get(ds.id) == ds
             assert len(_statuses(emu, f"/dataset/info/{ds.id}")) == 2
-            faults.set(FaultRule(latency=0.6), endpoint="dataset/info")
+            faults.set(FaultRule(latency=2.0), endpoint="dataset/info")
             faults.remaining = 1
             no_retry = AsyncBasicAI(
-                KEY, base_url=emu.base_url, limiter=loose_limiter(), timeout=0.2, max_retries=0
+                KEY, base_url=emu.base_url, limiter=loose_limiter(), timeout=1.0, max_retries=0
             )
             async with no_retry:
                 with pytest.raises(APITimeoutError) as caught:
