@@ -414,12 +414,13 @@ async def test_slow_prediction_hits_the_request_timeout_and_finished_items_keep_
                 cancelled.set()
         return [box("fast")]
 
-    async with plugin(predict, timeout=0.3) as url:
+    # The fast item must be fetched and answered within the timeout even on a loaded machine.
+    async with plugin(predict, timeout=1.0) as url:
         status, answer = await post(session, url, {"datas": images(files, 2)})
     assert status == 200
     assert answer["code"] == "OK"
     assert [e["code"] for e in answer["data"]] == ["OK", "ERROR"]
-    assert answer["data"][1]["message"] == "no answer within the service's 0.3s request timeout"
+    assert answer["data"][1]["message"] == "no answer within the service's 1s request timeout"
     assert cancelled.is_set()  # the abandoned coroutine was cancelled, not left running
 
 
@@ -435,7 +436,7 @@ async def test_a_sync_prediction_past_the_deadline_keeps_its_slot_until_its_thre
             release.wait(10)
         return [box("done")]
 
-    async with plugin(predict, timeout=0.3, concurrency=1) as url:
+    async with plugin(predict, timeout=1.0, concurrency=1) as url:
         try:
             _, first = await post(session, url, {"datas": images(files, 1)})
             assert started.is_set()
@@ -623,7 +624,7 @@ async def test_a_failed_file_of_a_point_cloud_discards_the_files_already_fetched
 
 async def test_fetcher_failures_are_worded_without_the_query(files: FileServer, tmp_path: Any) -> None:
     async with Fetcher(
-        allow_private=True, read_timeout=0.2, memory_threshold=100, max_size=300_000, temp_dir=tmp_path
+        allow_private=True, read_timeout=0.5, memory_threshold=100, max_size=300_000, temp_dir=tmp_path
     ) as fetcher:
         with pytest.raises(FetchError, match=r"loop: more than 5 redirects$"):
             await fetcher.fetch(f"{files.base}loop?{SIGNATURE}")
