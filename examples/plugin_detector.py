@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from basicai_async._demo import sample_png
+from basicai_async.emulator import sample_png
 from basicai_async.plugin import Box2D, ImageItem, Prediction, create_app, serve_app, try_plugin
 
 

@@ -12,7 +12,7 @@ import asyncio
 import time
 
 from basicai_async import AsyncBasicAI, DatasetType, UploadSource
-from basicai_async._demo import sample_png
+from basicai_async.emulator import sample_png
 
 
 async def main() -> None:

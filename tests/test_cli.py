@@ -18,8 +18,9 @@ import basicai_async._demo as demo_module
 import basicai_async.cli._export as cli_export
 import basicai_async.emulator._cli as emulator_cli
 from basicai_async import AsyncBasicAI, Uploader, UploadError, cli
-from basicai_async._demo import run_demo, sample_png
+from basicai_async._demo import run_demo
 from basicai_async._progress import ConsoleProgress
+from basicai_async.emulator import sample_png
 from basicai_async.resources import Datasets
 from basicai_async.uploader import UploadResult
 

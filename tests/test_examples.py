@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from _redis_server import redis_server
 
-from basicai_async._demo import sample_png
+from basicai_async.emulator import sample_png
 
 __all__ = ["redis_server"]  # the fixture, imported for pytest
 

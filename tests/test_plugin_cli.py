@@ -15,7 +15,7 @@ import msgspec
 import pytest
 
 from basicai_async import cli
-from basicai_async._demo import sample_png
+from basicai_async.emulator import sample_png
 from basicai_async.plugin import (
     Box3D,
     PluginError,

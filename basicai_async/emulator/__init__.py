@@ -17,6 +17,8 @@ In-process::
 ``Emulator(dialect="xtreme1")`` answers in the variant shapes of API.md (what
 BasicAI's open-source platform sends) instead of the guide's.
 
+``sample_png(seed)`` makes a small, valid image to upload in demos and tests.
+
 Standalone: ``python -m basicai_async.emulator --port 8080 --api-key KEY [--dialect xtreme1]``.
 """
 
@@ -26,6 +28,7 @@ from ._context import Context
 from ._dialects import DIALECTS, Dialect, GuideDialect, Xtreme1Dialect
 from ._emulator import DEFAULT_DIALECT, DIALECT_ENV, SERVER_LIMITS, Emulator
 from ._faults import STORE_ENDPOINT, Fault, FaultRule, Faults
+from ._samples import sample_png
 from ._state import DATASET_TYPES, State
 from ._store import STORE_PREFIX, ObjectStore
 
@@ -52,4 +55,5 @@ __all__ = [
     "State",
     "Xtreme1Dialect",
     "build_app",
+    "sample_png",
 ]
