@@ -49,7 +49,7 @@ from ._retry import RetryPolicy, parse_retry_after
 from .models.envelope import Envelope
 from .ratelimit import Limiter
 
-__all__ = ["Pipeline", "encode_params"]
+__all__ = ["Pipeline", "decode_answer", "encode_params"]
 
 T = TypeVar("T")
 
@@ -225,9 +225,9 @@ class Pipeline:
             self._log(method, path, status, started, retry, waited)
             if status == 200:
                 if response_type is None:
-                    self._decode(raw, object, method, path)
+                    decode_answer(raw, object, method, path)
                     return None
-                data: T = self._decode(raw, response_type, method, path)
+                data: T = decode_answer(raw, response_type, method, path)
                 return data
 
             error = self._status_error(status, raw, retry_after, method, path)
@@ -280,31 +280,6 @@ class Pipeline:
         return cls(reason, method=method, path=path, status=status, body=body)
 
     @staticmethod
-    def _decode(raw: bytes, response_type: Any, method: str, path: str) -> Any:
-        try:
-            envelope = _decoder(response_type).decode(raw)
-        except _UNDECODABLE as exc:
-            # An error answer may carry `data` of another shape: look at its code first.
-            try:
-                head = _CODE_DECODER.decode(raw)
-            except _UNDECODABLE:
-                raise _decode_error(
-                    f"answer is not the expected JSON envelope ({exc})", raw, method, path
-                ) from exc
-            if head.code.upper() != "OK":
-                raise _code_error(head.code, head.message, method, path) from None
-            expected = _type_name(response_type)
-            raise _decode_error(
-                f"answer's data does not match {expected} ({exc})", raw, method, path
-            ) from exc
-        if envelope.code.upper() != "OK":
-            raise _code_error(envelope.code, envelope.message, method, path)
-        if envelope.data is None and response_type not in _NULLABLE:
-            expected = _type_name(response_type)
-            raise _decode_error(f"answer's data is null, expected {expected}", raw, method, path)
-        return envelope.data
-
-    @staticmethod
     def _log(method: str, path: str, status: int | str, started: float, retry: int, waited: float) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -316,6 +291,35 @@ class Pipeline:
                 retry + 1,
                 waited,
             )
+
+
+def decode_answer(raw: bytes, response_type: Any, method: str, path: str) -> Any:
+    """The ``data`` of an HTTP 200 answer decoded as ``response_type``, or the typed error it means.
+
+    A non-OK code raises its ``APIResponseError``; anything that is not the envelope
+    with that type (bad JSON, wrong shape, nesting past msgspec's depth guard, null
+    data where data is needed) raises ``APIDecodeError`` naming the field and place.
+    """
+    try:
+        envelope = _decoder(response_type).decode(raw)
+    except _UNDECODABLE as exc:
+        # An error answer may carry `data` of another shape: look at its code first.
+        try:
+            head = _CODE_DECODER.decode(raw)
+        except _UNDECODABLE:
+            raise _decode_error(
+                f"answer is not the expected JSON envelope ({exc})", raw, method, path
+            ) from exc
+        if head.code.upper() != "OK":
+            raise _code_error(head.code, head.message, method, path) from None
+        expected = _type_name(response_type)
+        raise _decode_error(f"answer's data does not match {expected} ({exc})", raw, method, path) from exc
+    if envelope.code.upper() != "OK":
+        raise _code_error(envelope.code, envelope.message, method, path)
+    if envelope.data is None and response_type not in _NULLABLE:
+        expected = _type_name(response_type)
+        raise _decode_error(f"answer's data is null, expected {expected}", raw, method, path)
+    return envelope.data
 
 
 def _decode_error(message: str, raw: bytes, method: str, path: str) -> APIDecodeError:

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from test_models_corpus import CASES, FORMS, load
 
 from basicai_async import APIDecodeError
-from basicai_async._http import Pipeline
+from basicai_async._http import decode_answer
 
 # Keys whose loss (or null) may rightly make decoding fail, and how the error names them.
 NEEDED_KEYS = frozenset({"id", "dataId", "itemType", "type", "preSignedUrl", "presignedUrl", "code", "data"})
@@ -128,7 +128,7 @@ def test_drifted_answers_decode_to_the_same_ids_or_fail_on_a_needed_field(
     raw = json.dumps(doc).encode()
     refused: APIDecodeError | None = None
     try:
-        data = Pipeline._decode(raw, type_, "GET", endpoint)
+        data = decode_answer(raw, type_, "GET", endpoint)
     except APIDecodeError as exc:
         refused = exc
     if refused is not None:
@@ -143,7 +143,7 @@ def test_drifted_answers_decode_to_the_same_ids_or_fail_on_a_needed_field(
 @pytest.mark.parametrize(("form", "endpoint"), SAMPLES)
 def test_every_unmutated_sample_keeps_all_its_ids(form: str, endpoint: str) -> None:
     doc = load(form)[endpoint]
-    data = Pipeline._decode(json.dumps(doc).encode(), CASES[endpoint][0], "GET", endpoint)
+    data = decode_answer(json.dumps(doc).encode(), CASES[endpoint][0], "GET", endpoint)
     assert _read_ids(data) == _ids(doc["data"])
 
 
@@ -151,4 +151,4 @@ def test_a_needed_id_nulled_is_refused_by_name() -> None:
     doc = copy.deepcopy(load("xtreme1")["GET /dataset/listItem/{datasetId}"])
     doc["data"]["list"][2]["id"] = None
     with pytest.raises(APIDecodeError, match=r"\$\.data\.list\[2\]\.id"):
-        Pipeline._decode(json.dumps(doc).encode(), CASES["GET /dataset/listItem/{datasetId}"][0], "GET", "x")
+        decode_answer(json.dumps(doc).encode(), CASES["GET /dataset/listItem/{datasetId}"][0], "GET", "x")
