@@ -32,11 +32,9 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import msgspec
-
 from ._constants import MAX_PAGE_SIZE
 from ._errors import APIDecodeError
-from .models import IdPage, Item, ItemType, Page
+from .models import Item, ItemType
 
 if TYPE_CHECKING:
     from ._client import AsyncBasicAI
@@ -79,9 +77,9 @@ class _TreeWalk:
     """One walk: a planner task creating segments in output order, segment tasks walking them."""
 
     def __init__(self, client: AsyncBasicAI, dataset_id: int, slots: asyncio.Semaphore, window: int) -> None:
-        self._client = client
+        self._items = client.items
+        self._dataset_id = dataset_id
         self._by_id = f"/dataset/listItemById/{dataset_id}"
-        self._pages = f"/dataset/listItem/{dataset_id}"
         self._slots = slots
         self._window = window
         self._room = asyncio.Semaphore(window)
@@ -172,32 +170,19 @@ class _TreeWalk:
 
     # -- calls -------------------------------------------------------------------
 
-    async def _get(self, path: str, params: dict[str, object]) -> Any:
-        async with self._slots:
-            return await self._client.request("GET", path, params=params)
-
-    def _decode(self, data: Any, path: str, shape: type[_T]) -> _T:
-        if isinstance(data, dict) and data.get("list") is None:
-            # The variant seen on real servers: `"list": null` on an empty page.
-            data = {**data, "list": []}
-        try:
-            return msgspec.convert(data, shape)
-        except msgspec.ValidationError as exc:
-            raise APIDecodeError(f"unexpected listing answer: {exc}", method="GET", path=path) from exc
-
     async def _total(self, parent: int | None) -> int | None:
-        params: dict[str, object] = {"parentId": parent, "pageNo": 1, "pageSize": 1}
-        page = self._decode(await self._get(self._pages, params), self._pages, Page[Item])
+        async with self._slots:
+            page = await self._items.page(self._dataset_id, 1, parent_id=parent, page_size=1)
         return page.total
 
     async def _probe(self, parent: int | None, index: int) -> int | None:
-        params: dict[str, object] = {"parentId": parent, "pageNo": index + 1, "pageSize": 1}
-        page = self._decode(await self._get(self._pages, params), self._pages, Page[Item])
+        async with self._slots:
+            page = await self._items.page(self._dataset_id, index + 1, parent_id=parent, page_size=1)
         return page.items[0].id if page.items else None
 
     async def _step(self, parent: int | None, last_id: int | None) -> list[Item]:
-        params: dict[str, object] = {"parentId": parent, "lastId": last_id, "limit": _STEP}
-        step = self._decode(await self._get(self._by_id, params), self._by_id, IdPage[Item])
+        async with self._slots:
+            step = await self._items.step(self._dataset_id, parent_id=parent, last_id=last_id, limit=_STEP)
         return step.items
 
     # -- walking -------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from .._constants import MAX_PAGE_SIZE
 from .._validate import check_id, check_page_size
 from ..models import IdPage, Item, Page
@@ -9,6 +11,13 @@ from ..pagination import AsyncIdPager, AsyncPager
 from ._base import Resource
 
 __all__ = ["Items"]
+
+
+class ItemListing(msgspec.Struct, kw_only=True, gc=False):
+    """A page or step as it may arrive: real servers send ``"list": null`` on an empty one."""
+
+    items: list[Item] | None = msgspec.field(default=None, name="list")
+    total: int | None = None
 
 
 class Items(Resource):
@@ -30,17 +39,11 @@ class Items(Resource):
             async for item in client.items.list(ds.id):
                 print(item.item_type, item.name)
         """
-        check_id("dataset_id", dataset_id)
-        if parent_id is not None:
-            check_id("parent_id", parent_id)
+        self._check(dataset_id, parent_id)
         check_page_size("page_size", page_size)
-        path = f"/dataset/listItem/{dataset_id}"
-        params: dict[str, object] = {"parentId": parent_id, "pageSize": page_size}
 
         async def fetch(page_no: int) -> Page[Item]:
-            return await self._pipeline.request(
-                "GET", path, params={**params, "pageNo": page_no}, response_type=Page[Item]
-            )
+            return await self._page(dataset_id, parent_id, page_no, page_size)
 
         return AsyncPager(fetch, page_size=page_size)
 
@@ -49,18 +52,71 @@ class Items(Resource):
     ) -> AsyncIdPager[Item]:
         """Every item at one level in id order, stable while items change
         (``GET /dataset/listItemById/{datasetId}``)."""
+        self._check(dataset_id, parent_id)
+        check_page_size("limit", limit)
+
+        async def fetch(last_id: int | None) -> IdPage[Item]:
+            return await self._step(dataset_id, parent_id, last_id, limit)
+
+        return AsyncIdPager(fetch, limit=limit)
+
+    async def page(
+        self,
+        dataset_id: int,
+        page_no: int,
+        *,
+        parent_id: int | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Page[Item]:
+        """One page of ``list`` (``page_no`` from 1), with ``total`` when the server sends it.
+
+        For callers that fetch pages out of order or concurrently; ``list`` walks them all.
+        """
+        self._check(dataset_id, parent_id)
+        check_id("page_no", page_no)
+        check_page_size("page_size", page_size)
+        return await self._page(dataset_id, parent_id, page_no, page_size)
+
+    async def step(
+        self,
+        dataset_id: int,
+        *,
+        parent_id: int | None = None,
+        last_id: int | None = None,
+        limit: int = MAX_PAGE_SIZE,
+    ) -> IdPage[Item]:
+        """One step of ``iter_by_id``: up to ``limit`` items with ids above ``last_id``, ascending.
+
+        For callers that walk several id ranges at once; ``iter_by_id`` walks the whole level.
+        """
+        self._check(dataset_id, parent_id)
+        if last_id is not None:
+            check_id("last_id", last_id)
+        check_page_size("limit", limit)
+        return await self._step(dataset_id, parent_id, last_id, limit)
+
+    @staticmethod
+    def _check(dataset_id: int, parent_id: int | None) -> None:
         check_id("dataset_id", dataset_id)
         if parent_id is not None:
             check_id("parent_id", parent_id)
-        check_page_size("limit", limit)
-        path = f"/dataset/listItemById/{dataset_id}"
 
-        async def fetch(last_id: int | None) -> IdPage[Item]:
-            return await self._pipeline.request(
-                "GET",
-                path,
-                params={"parentId": parent_id, "lastId": last_id, "limit": limit},
-                response_type=IdPage[Item],
-            )
+    async def _page(self, dataset_id: int, parent_id: int | None, page_no: int, size: int) -> Page[Item]:
+        listing = await self._pipeline.request(
+            "GET",
+            f"/dataset/listItem/{dataset_id}",
+            params={"parentId": parent_id, "pageNo": page_no, "pageSize": size},
+            response_type=ItemListing,
+        )
+        return Page(items=listing.items or [], total=listing.total)
 
-        return AsyncIdPager(fetch, limit=limit)
+    async def _step(
+        self, dataset_id: int, parent_id: int | None, last_id: int | None, limit: int
+    ) -> IdPage[Item]:
+        listing = await self._pipeline.request(
+            "GET",
+            f"/dataset/listItemById/{dataset_id}",
+            params={"parentId": parent_id, "lastId": last_id, "limit": limit},
+            response_type=ItemListing,
+        )
+        return IdPage(items=listing.items or [])
