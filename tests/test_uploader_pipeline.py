@@ -93,6 +93,11 @@ async def client(emu: Emulator, calls: Calls) -> AsyncIterator[AsyncBasicAI]:
         yield c
 
 
+def _latency(emu: Emulator, api: float, put: float) -> None:
+    emu.faults.set(FaultRule(latency=api))
+    emu.faults.set(FaultRule(latency=put), endpoint=STORE_ENDPOINT)
+
+
 def _sources(n: int) -> list[UploadSource]:
     return [UploadSource.from_bytes(f"f-{i:04d}.png", f"px{i}".encode()) for i in range(n)]
 
@@ -109,8 +114,7 @@ def _assert_each_registered_once(emu: Emulator, dataset_id: int, report: UploadR
 async def test_an_upload_with_latency_registers_every_file_exactly_once(
     emu: Emulator, client: AsyncBasicAI, calls: Calls
 ) -> None:
-    emu.faults.set(FaultRule(latency=0.005))
-    emu.faults.set(FaultRule(latency=0.002), endpoint=STORE_ENDPOINT)
+    _latency(emu, 0.005, 0.002)
     ds = await client.datasets.create(name="latency", type="IMAGE")
 
     report = await client.uploader(concurrency=32).upload(ds.id, _sources(450))
@@ -124,8 +128,7 @@ async def test_the_next_batch_is_pre_signed_before_the_put_slots_run_dry(
     emu: Emulator, client: AsyncBasicAI, calls: Calls
 ) -> None:
     # A pre-sign and a registration take two PUT round trips each, as across the internet.
-    emu.faults.set(FaultRule(latency=0.020))
-    emu.faults.set(FaultRule(latency=0.010), endpoint=STORE_ENDPOINT)
+    _latency(emu, 0.020, 0.010)
     ds = await client.datasets.create(name="ahead", type="IMAGE")
     batches = 6
     late: list[tuple[int, int]] = []
@@ -206,7 +209,7 @@ async def test_registration_holds_no_slot_the_puts_need(
 async def test_api_concurrency_caps_the_uploaders_calls_in_flight(
     emu: Emulator, client: AsyncBasicAI, calls: Calls
 ) -> None:
-    emu.faults.set(FaultRule(latency=0.005))
+    _latency(emu, 0.005, 0)
     ds = await client.datasets.create(name="capped", type="IMAGE")
 
     report = await client.uploader(concurrency=64, api_concurrency=2).upload(ds.id, _sources(800))
