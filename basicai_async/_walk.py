@@ -22,7 +22,9 @@ of ids ``(lo, hi]`` and walks several segments concurrently, each with its own
 - Calls: a level costs its ``listItemById`` steps, one ``total`` call, and one
   boundary call per ``_SEGMENT`` items (a tenth more than one cursor's calls).
   The caller's ``slots`` cap the calls in flight; the client's rate limiter
-  alone decides when each may go.
+  alone decides when each may go. Every call is a typed one of ``client.items``'
+  pagers, started part way (at a page, after an id), so answers are decoded
+  and checked by the one pipeline.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._constants import MAX_PAGE_SIZE
 from ._errors import APIDecodeError
-from .models import Item, ItemType
+from .models import IdPage, Item, ItemType, Page
 
 if TYPE_CHECKING:
     from ._client import AsyncBasicAI
@@ -170,20 +172,21 @@ class _TreeWalk:
 
     # -- calls -------------------------------------------------------------------
 
+    async def _page(self, parent: int | None, page_no: int) -> Page[Item]:
+        """One item of the page listing at ``page_no`` (with the level's ``total``)."""
+        pages = self._items.list(self._dataset_id, parent_id=parent, page_size=1, start_page=page_no).pages()
+        try:
+            async with self._slots:
+                return await anext(pages)
+        finally:
+            await pages.aclose()
+
     async def _total(self, parent: int | None) -> int | None:
-        async with self._slots:
-            page = await self._items.page(self._dataset_id, 1, parent_id=parent, page_size=1)
-        return page.total
+        return (await self._page(parent, 1)).total
 
     async def _probe(self, parent: int | None, index: int) -> int | None:
-        async with self._slots:
-            page = await self._items.page(self._dataset_id, index + 1, parent_id=parent, page_size=1)
+        page = await self._page(parent, index + 1)
         return page.items[0].id if page.items else None
-
-    async def _step(self, parent: int | None, last_id: int | None) -> list[Item]:
-        async with self._slots:
-            step = await self._items.step(self._dataset_id, parent_id=parent, last_id=last_id, limit=_STEP)
-        return step.items
 
     # -- walking -------------------------------------------------------------------
 
@@ -195,32 +198,45 @@ class _TreeWalk:
                 last = await segment.lo
                 if last is None:
                     return  # the level ended before this segment began
-            while True:
-                await segment.room.acquire()
-                items = await self._step(segment.parent, last)
-                hi = None if segment.hi is None else await segment.hi
-                done = len(items) < _STEP
-                data: list[int] = []
-                for item in items:
-                    if last is not None and item.id <= last:
-                        raise APIDecodeError(
-                            f"listItemById answered id {item.id} after id {last}: ids must ascend",
-                            method="GET",
-                            path=self._by_id,
-                        )
-                    if hi is not None and item.id > hi:
-                        done = True
-                        break
-                    last = item.id
-                    if item.item_type == ItemType.DATA:
-                        data.append(item.id)
-                    else:
-                        segment.containers.append(item.id)
-                segment.chunks.put_nowait(data)
-                if done or (hi is not None and last == hi):
-                    return
+            listing = self._items.iter_by_id(
+                self._dataset_id, parent_id=segment.parent, limit=_STEP, after=last
+            )
+            steps = listing.pages()
+            try:
+                await self._walk_steps(segment, steps, last)
+            finally:
+                await steps.aclose()
         finally:
             segment.chunks.put_nowait(None)
+
+    async def _walk_steps(
+        self, segment: _Segment, steps: AsyncIterator[IdPage[Item]], last: int | None
+    ) -> None:
+        while True:
+            await segment.room.acquire()
+            async with self._slots:
+                items = (await anext(steps)).items
+            hi = None if segment.hi is None else await segment.hi
+            done = len(items) < _STEP
+            data: list[int] = []
+            for item in items:
+                if last is not None and item.id <= last:
+                    raise APIDecodeError(
+                        f"listItemById answered id {item.id} after id {last}: ids must ascend",
+                        method="GET",
+                        path=self._by_id,
+                    )
+                if hi is not None and item.id > hi:
+                    done = True
+                    break
+                last = item.id
+                if item.item_type == ItemType.DATA:
+                    data.append(item.id)
+                else:
+                    segment.containers.append(item.id)
+            segment.chunks.put_nowait(data)
+            if done or (hi is not None and last == hi):
+                return
 
 
 def walk_data_ids(

@@ -14,7 +14,7 @@ __all__ = ["Items"]
 
 
 class ItemListing(msgspec.Struct, kw_only=True, gc=False):
-    """A page or step as it may arrive: real servers send ``"list": null`` on an empty one."""
+    """A page or step of items as it may arrive: real servers send ``"list": null`` on an empty one."""
 
     items: list[Item] | None = msgspec.field(default=None, name="list")
     total: int | None = None
@@ -26,13 +26,20 @@ class Items(Resource):
     __slots__ = ()
 
     def list(
-        self, dataset_id: int, *, parent_id: int | None = None, page_size: int = MAX_PAGE_SIZE
+        self,
+        dataset_id: int,
+        *,
+        parent_id: int | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        start_page: int = 1,
     ) -> AsyncPager[Item]:
         """Every item at one level, page by page (``GET /dataset/listItem/{datasetId}``).
 
         ``parent_id`` (a batch or scene) selects the level; none means the top
         level. ``item.item_type`` says whether an item is data, a scene or a batch.
         Pages may shift if items change meanwhile; ``iter_by_id`` does not.
+        ``start_page`` starts the listing part way (``total`` comes with each
+        page the server sends it on).
 
         Example::
 
@@ -41,82 +48,54 @@ class Items(Resource):
         """
         self._check(dataset_id, parent_id)
         check_page_size("page_size", page_size)
+        if isinstance(start_page, bool) or not isinstance(start_page, int):
+            raise TypeError(f"start_page must be an int >= 1, got {type(start_page).__name__}")
+        if start_page < 1:
+            raise ValueError(f"start_page must be >= 1, got {start_page}")
+        path = f"/dataset/listItem/{dataset_id}"
+        params: dict[str, object] = {"parentId": parent_id, "pageSize": page_size}
 
         async def fetch(page_no: int) -> Page[Item]:
-            return await self._page(dataset_id, parent_id, page_no, page_size)
+            listing = await self._pipeline.request(
+                "GET", path, params={**params, "pageNo": page_no}, response_type=ItemListing
+            )
+            return Page(items=listing.items or [], total=listing.total)
 
-        return AsyncPager(fetch, page_size=page_size)
+        return AsyncPager(fetch, page_size=page_size, start=start_page)
 
     def iter_by_id(
-        self, dataset_id: int, *, parent_id: int | None = None, limit: int = MAX_PAGE_SIZE
+        self,
+        dataset_id: int,
+        *,
+        parent_id: int | None = None,
+        limit: int = MAX_PAGE_SIZE,
+        after: int | None = None,
     ) -> AsyncIdPager[Item]:
         """Every item at one level in id order, stable while items change
-        (``GET /dataset/listItemById/{datasetId}``)."""
+        (``GET /dataset/listItemById/{datasetId}``).
+
+        ``after`` starts past an id (the first call's ``lastId``), so several
+        ranges of one level can be walked at once.
+        """
         self._check(dataset_id, parent_id)
         check_page_size("limit", limit)
+        if after is not None:
+            check_id("after", after)
+        path = f"/dataset/listItemById/{dataset_id}"
 
         async def fetch(last_id: int | None) -> IdPage[Item]:
-            return await self._step(dataset_id, parent_id, last_id, limit)
+            listing = await self._pipeline.request(
+                "GET",
+                path,
+                params={"parentId": parent_id, "lastId": last_id, "limit": limit},
+                response_type=ItemListing,
+            )
+            return IdPage(items=listing.items or [])
 
-        return AsyncIdPager(fetch, limit=limit)
-
-    async def page(
-        self,
-        dataset_id: int,
-        page_no: int,
-        *,
-        parent_id: int | None = None,
-        page_size: int = MAX_PAGE_SIZE,
-    ) -> Page[Item]:
-        """One page of ``list`` (``page_no`` from 1), with ``total`` when the server sends it.
-
-        For callers that fetch pages out of order or concurrently; ``list`` walks them all.
-        """
-        self._check(dataset_id, parent_id)
-        check_id("page_no", page_no)
-        check_page_size("page_size", page_size)
-        return await self._page(dataset_id, parent_id, page_no, page_size)
-
-    async def step(
-        self,
-        dataset_id: int,
-        *,
-        parent_id: int | None = None,
-        last_id: int | None = None,
-        limit: int = MAX_PAGE_SIZE,
-    ) -> IdPage[Item]:
-        """One step of ``iter_by_id``: up to ``limit`` items with ids above ``last_id``, ascending.
-
-        For callers that walk several id ranges at once; ``iter_by_id`` walks the whole level.
-        """
-        self._check(dataset_id, parent_id)
-        if last_id is not None:
-            check_id("last_id", last_id)
-        check_page_size("limit", limit)
-        return await self._step(dataset_id, parent_id, last_id, limit)
+        return AsyncIdPager(fetch, limit=limit, after=after)
 
     @staticmethod
     def _check(dataset_id: int, parent_id: int | None) -> None:
         check_id("dataset_id", dataset_id)
         if parent_id is not None:
             check_id("parent_id", parent_id)
-
-    async def _page(self, dataset_id: int, parent_id: int | None, page_no: int, size: int) -> Page[Item]:
-        listing = await self._pipeline.request(
-            "GET",
-            f"/dataset/listItem/{dataset_id}",
-            params={"parentId": parent_id, "pageNo": page_no, "pageSize": size},
-            response_type=ItemListing,
-        )
-        return Page(items=listing.items or [], total=listing.total)
-
-    async def _step(
-        self, dataset_id: int, parent_id: int | None, last_id: int | None, limit: int
-    ) -> IdPage[Item]:
-        listing = await self._pipeline.request(
-            "GET",
-            f"/dataset/listItemById/{dataset_id}",
-            params={"parentId": parent_id, "lastId": last_id, "limit": limit},
-            response_type=ItemListing,
-        )
-        return IdPage(items=listing.items or [])
