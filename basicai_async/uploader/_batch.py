@@ -115,7 +115,11 @@ class _Pipeline:
                     self._window.release()
                     continue
                 for source, result in batch.files:
-                    await run.put_slots.acquire()
+                    try:
+                        # A free slot is taken without a trip through the event loop.
+                        run.put_slots.acquire_nowait()
+                    except anyio.WouldBlock:
+                        await run.put_slots.acquire()
                     tg.start_soon(self._put, batch, batch.urls, source, result)
                 self._ahead.release()
 
