@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from ._concurrency import DEFAULT_API_CONCURRENCY
 from ._errors import ConfigurationError
 from ._http import Pipeline
 from ._retry import RetryPolicy
@@ -139,17 +140,28 @@ class AsyncBasicAI:
         self,
         *,
         concurrency: int = 16,
+        api_concurrency: int = DEFAULT_API_CONCURRENCY,
         put_retries: int = 3,
         progress: UploadProgress | None = None,
     ) -> Uploader:
         """An ``Uploader`` that pre-signs, PUTs and registers files through this client.
+
+        ``concurrency`` caps the PUTs in flight, ``api_concurrency`` (default 20,
+        enough for the quota at 200 ms round trips) the API calls; the client's
+        rate limiter decides when each call may go.
 
         Example::
 
             report = await client.uploader().upload(dataset_id, Path("images").glob("*.jpg"))
             report.raise_for_failures()
         """
-        return Uploader(self, concurrency=concurrency, put_retries=put_retries, progress=progress)
+        return Uploader(
+            self,
+            concurrency=concurrency,
+            api_concurrency=api_concurrency,
+            put_retries=put_retries,
+            progress=progress,
+        )
 
     async def request(
         self,

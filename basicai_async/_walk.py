@@ -22,7 +22,9 @@ of ids ``(lo, hi]`` and walks several segments concurrently, each with its own
 - Calls: a level costs its ``listItemById`` steps, one ``total`` call, and one
   boundary call per ``_SEGMENT`` items (a tenth more than one cursor's calls).
   The caller's ``slots`` cap the calls in flight; the client's rate limiter
-  alone decides when each may go.
+  alone decides when each may go. Every call is a typed one of ``client.items``'
+  pagers, started part way (at a page, after an id), so answers are decoded
+  and checked by the one pipeline.
 """
 
 from __future__ import annotations
@@ -31,8 +33,6 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
-
-import msgspec
 
 from ._constants import MAX_PAGE_SIZE
 from ._errors import APIDecodeError
@@ -79,9 +79,9 @@ class _TreeWalk:
     """One walk: a planner task creating segments in output order, segment tasks walking them."""
 
     def __init__(self, client: AsyncBasicAI, dataset_id: int, slots: asyncio.Semaphore, window: int) -> None:
-        self._client = client
+        self._items = client.items
+        self._dataset_id = dataset_id
         self._by_id = f"/dataset/listItemById/{dataset_id}"
-        self._pages = f"/dataset/listItem/{dataset_id}"
         self._slots = slots
         self._window = window
         self._room = asyncio.Semaphore(window)
@@ -172,33 +172,21 @@ class _TreeWalk:
 
     # -- calls -------------------------------------------------------------------
 
-    async def _get(self, path: str, params: dict[str, object]) -> Any:
-        async with self._slots:
-            return await self._client.request("GET", path, params=params)
-
-    def _decode(self, data: Any, path: str, shape: type[_T]) -> _T:
-        if isinstance(data, dict) and data.get("list") is None:
-            # The variant seen on real servers: `"list": null` on an empty page.
-            data = {**data, "list": []}
+    async def _page(self, parent: int | None, page_no: int) -> Page[Item]:
+        """One item of the page listing at ``page_no`` (with the level's ``total``)."""
+        pages = self._items.list(self._dataset_id, parent_id=parent, page_size=1, start_page=page_no).pages()
         try:
-            return msgspec.convert(data, shape)
-        except msgspec.ValidationError as exc:
-            raise APIDecodeError(f"unexpected listing answer: {exc}", method="GET", path=path) from exc
+            async with self._slots:
+                return await anext(pages)
+        finally:
+            await pages.aclose()
 
     async def _total(self, parent: int | None) -> int | None:
-        params: dict[str, object] = {"parentId": parent, "pageNo": 1, "pageSize": 1}
-        page = self._decode(await self._get(self._pages, params), self._pages, Page[Item])
-        return page.total
+        return (await self._page(parent, 1)).total
 
     async def _probe(self, parent: int | None, index: int) -> int | None:
-        params: dict[str, object] = {"parentId": parent, "pageNo": index + 1, "pageSize": 1}
-        page = self._decode(await self._get(self._pages, params), self._pages, Page[Item])
+        page = await self._page(parent, index + 1)
         return page.items[0].id if page.items else None
-
-    async def _step(self, parent: int | None, last_id: int | None) -> list[Item]:
-        params: dict[str, object] = {"parentId": parent, "lastId": last_id, "limit": _STEP}
-        step = self._decode(await self._get(self._by_id, params), self._by_id, IdPage[Item])
-        return step.items
 
     # -- walking -------------------------------------------------------------------
 
@@ -210,32 +198,45 @@ class _TreeWalk:
                 last = await segment.lo
                 if last is None:
                     return  # the level ended before this segment began
-            while True:
-                await segment.room.acquire()
-                items = await self._step(segment.parent, last)
-                hi = None if segment.hi is None else await segment.hi
-                done = len(items) < _STEP
-                data: list[int] = []
-                for item in items:
-                    if last is not None and item.id <= last:
-                        raise APIDecodeError(
-                            f"listItemById answered id {item.id} after id {last}: ids must ascend",
-                            method="GET",
-                            path=self._by_id,
-                        )
-                    if hi is not None and item.id > hi:
-                        done = True
-                        break
-                    last = item.id
-                    if item.is_data:
-                        data.append(item.id)
-                    else:
-                        segment.containers.append(item.id)
-                segment.chunks.put_nowait(data)
-                if done or (hi is not None and last == hi):
-                    return
+            listing = self._items.iter_by_id(
+                self._dataset_id, parent_id=segment.parent, limit=_STEP, after=last
+            )
+            steps = listing.pages()
+            try:
+                await self._walk_steps(segment, steps, last)
+            finally:
+                await steps.aclose()
         finally:
             segment.chunks.put_nowait(None)
+
+    async def _walk_steps(
+        self, segment: _Segment, steps: AsyncIterator[IdPage[Item]], last: int | None
+    ) -> None:
+        while True:
+            await segment.room.acquire()
+            async with self._slots:
+                items = (await anext(steps)).items
+            hi = None if segment.hi is None else await segment.hi
+            done = len(items) < _STEP
+            data: list[int] = []
+            for item in items:
+                if last is not None and item.id <= last:
+                    raise APIDecodeError(
+                        f"listItemById answered id {item.id} after id {last}: ids must ascend",
+                        method="GET",
+                        path=self._by_id,
+                    )
+                if hi is not None and item.id > hi:
+                    done = True
+                    break
+                last = item.id
+                if item.is_data:
+                    data.append(item.id)
+                else:
+                    segment.containers.append(item.id)
+            segment.chunks.put_nowait(data)
+            if done or (hi is not None and last == hi):
+                return
 
 
 def walk_data_ids(

@@ -9,6 +9,9 @@
 Resources return an ``AsyncPager`` (page style) or an ``AsyncIdPager`` (ID
 order): each is an async iterator of the records, and ``pages()`` gives the
 pages themselves (with ``total`` on page style), as openai-python's pagers do.
+Either may start part way: at page ``start`` (a page style listing), or after
+the id ``after`` (an ID-order traversal), so callers can walk several ranges
+of one listing at once.
 
 Example::
 
@@ -39,15 +42,16 @@ I = TypeVar("I", bound=_HasId)  # noqa: E741
 
 
 async def iter_pages(
-    fetch: Callable[[int], Awaitable[Page[T]]], *, page_size: int
+    fetch: Callable[[int], Awaitable[Page[T]]], *, page_size: int, start: int = 1
 ) -> AsyncGenerator[Page[T], None]:
-    """Yield ``fetch(1)``, ``fetch(2)``, ... until the listing is exhausted."""
-    page_no = 1
+    """Yield ``fetch(start)``, ``fetch(start + 1)``, ... until the listing is exhausted."""
+    page_no = start
     total: int | None = None
-    seen = 0
+    # The records of the pages skipped count towards ``total``.
+    seen = (start - 1) * page_size
     while True:
         page = await fetch(page_no)
-        if page_no == 1:
+        if page_no == start:
             total = page.total
         yield page
         seen += len(page.items)
@@ -57,10 +61,10 @@ async def iter_pages(
 
 
 async def iter_id_pages(
-    fetch: Callable[[int | None], Awaitable[IdPage[I]]], *, limit: int
+    fetch: Callable[[int | None], Awaitable[IdPage[I]]], *, limit: int, after: int | None = None
 ) -> AsyncGenerator[IdPage[I], None]:
-    """Yield the steps of an ID-order traversal: ``fetch(None)``, then ``fetch(last_id)``..."""
-    last_id: int | None = None
+    """Yield the steps of an ID-order traversal: ``fetch(after)``, then ``fetch(last_id)``..."""
+    last_id = after
     while True:
         step = await fetch(last_id)
         yield step
@@ -112,16 +116,17 @@ class AsyncPager(_Records[T]):
     Nothing is fetched until iteration starts; ``pages()`` starts a listing of its own.
     """
 
-    __slots__ = ("_fetch", "_page_size")
+    __slots__ = ("_fetch", "_page_size", "_start")
 
-    def __init__(self, fetch: Callable[[int], Awaitable[Page[T]]], *, page_size: int) -> None:
+    def __init__(self, fetch: Callable[[int], Awaitable[Page[T]]], *, page_size: int, start: int = 1) -> None:
         super().__init__()
         self._fetch = fetch
         self._page_size = page_size
+        self._start = start
 
     def pages(self) -> AsyncGenerator[Page[T], None]:
-        """Every page in order; ``page.total`` (on page 1) counts the records of the listing."""
-        return iter_pages(self._fetch, page_size=self._page_size)
+        """Every page in order from ``start``; ``page.total`` (on page 1) counts the listing's records."""
+        return iter_pages(self._fetch, page_size=self._page_size, start=self._start)
 
 
 class AsyncIdPager(_Records[I]):
@@ -130,13 +135,16 @@ class AsyncIdPager(_Records[I]):
     Nothing is fetched until iteration starts; ``pages()`` starts a traversal of its own.
     """
 
-    __slots__ = ("_fetch", "_limit")
+    __slots__ = ("_after", "_fetch", "_limit")
 
-    def __init__(self, fetch: Callable[[int | None], Awaitable[IdPage[I]]], *, limit: int) -> None:
+    def __init__(
+        self, fetch: Callable[[int | None], Awaitable[IdPage[I]]], *, limit: int, after: int | None = None
+    ) -> None:
         super().__init__()
         self._fetch = fetch
         self._limit = limit
+        self._after = after
 
     def pages(self) -> AsyncGenerator[IdPage[I], None]:
-        """Every step in order, each of at most ``limit`` records."""
-        return iter_id_pages(self._fetch, limit=self._limit)
+        """Every step in order (of the records with ids above ``after``), each of at most ``limit``."""
+        return iter_id_pages(self._fetch, limit=self._limit, after=self._after)

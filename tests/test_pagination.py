@@ -65,6 +65,30 @@ async def test_iter_pages_yields_pages() -> None:
     assert pages == [Page(items=[ds(1)], total=1)]
 
 
+async def test_a_listing_started_part_way_counts_the_skipped_pages_towards_total() -> None:
+    # total 5, page size 2: from page 2 the records of page 1 count, so page 3 ends it.
+    fetch = Pages(
+        [Page(items=[ds(1), ds(2)], total=5), Page(items=[ds(3), ds(4)], total=5), Page(items=[ds(5)])]
+    )
+    assert await collect(AsyncPager(fetch, page_size=2, start=2)) == [3, 4, 5]
+    assert fetch.asked == [2, 3]
+    fetch = Pages([Page(items=[ds(1), ds(2)]), Page(items=[ds(3), ds(4)], total=4), Page(items=[])])
+    assert await collect(AsyncPager(fetch, page_size=2, start=2)) == [3, 4]
+    assert fetch.asked == [2]
+
+
+async def test_id_traversal_may_start_after_an_id() -> None:
+    asked: list[int | None] = []
+    steps = {4: [ds(5), ds(9)], 9: [ds(10)]}
+
+    async def fetch(last_id: int | None) -> IdPage[Dataset]:
+        asked.append(last_id)
+        return IdPage(items=steps[last_id or 0])
+
+    assert await collect(AsyncIdPager(fetch, limit=2, after=4)) == [5, 9, 10]
+    assert asked == [4, 9]
+
+
 async def test_id_traversal_stops_at_a_short_step() -> None:
     asked: list[int | None] = []
     steps = {None: [ds(1), ds(2)], 2: [ds(5), ds(9)], 9: [ds(10)]}

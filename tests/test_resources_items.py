@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from _fakes import FakeApi
 
@@ -149,4 +151,41 @@ async def test_bad_sizes_fail_when_the_listing_is_made(
         api.client.items.list(7, page_size=size)  # type: ignore[arg-type]
     with pytest.raises(error, match="limit"):
         api.client.items.iter_by_id(7, limit=size)  # type: ignore[arg-type]
+    assert api.calls == []
+
+
+async def test_a_listing_may_start_at_a_later_page_and_a_null_list_reads_as_empty(api: FakeApi) -> None:
+    api.answer("GET", PATH, {"total": 40, "list": _items(5)}, query=_page(3, 1, parentId="4"))
+    api.answer("GET", PATH, {"total": 40, "list": None}, query=_page(41, 1, parentId="4"))
+    pages = api.client.items.list(7, parent_id=4, page_size=1, start_page=3).pages()
+    page = await anext(pages)
+    assert (page.total, [i.id for i in page.items]) == (40, [5])
+    await pages.aclose()
+    past = [p async for p in api.client.items.list(7, parent_id=4, page_size=1, start_page=41).pages()]
+    assert [(p.total, p.items) for p in past] == [(40, [])]
+    api.assert_call(api.calls[0], "GET", PATH, params=_page(3, 1, parentId="4"))
+
+
+async def test_an_id_order_traversal_may_start_after_an_id(api: FakeApi) -> None:
+    api.answer("GET", BY_ID, {"list": _items(11, 12)}, query={"limit": "2", "lastId": "8"})
+    api.answer("GET", BY_ID, {"list": None}, query={"limit": "2", "lastId": "12"})
+    assert [i.id async for i in api.client.items.iter_by_id(7, limit=2, after=8)] == [11, 12]
+    api.assert_call(api.calls[0], "GET", BY_ID, params={"limit": "2", "lastId": "8"})
+    api.assert_call(api.calls[1], "GET", BY_ID, params={"limit": "2", "lastId": "12"})
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda items: items.list(7, start_page=0), ValueError, "start_page"),
+        (lambda items: items.list(7, start_page="2"), TypeError, "start_page"),
+        (lambda items: items.iter_by_id(7, after=0), ValueError, "after"),
+        (lambda items: items.iter_by_id(7, after="8"), TypeError, "after"),
+    ],
+)
+async def test_bad_start_positions_fail_when_the_listing_is_made(
+    api: FakeApi, call: Any, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        call(api.client.items)
     assert api.calls == []

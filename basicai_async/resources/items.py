@@ -17,23 +17,32 @@ class Items(Resource):
     __slots__ = ()
 
     def list(
-        self, dataset_id: int, *, parent_id: int | None = None, page_size: int = MAX_PAGE_SIZE
+        self,
+        dataset_id: int,
+        *,
+        parent_id: int | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        start_page: int = 1,
     ) -> AsyncPager[Item]:
         """Every item at one level, page by page (``GET /dataset/listItem/{datasetId}``).
 
         ``parent_id`` (a batch or scene) selects the level; none means the top
         level. ``item.is_data`` / ``is_scene`` / ``is_batch`` say which kind an item is.
         Pages may shift if items change meanwhile; ``iter_by_id`` does not.
+        ``start_page`` starts the listing part way (``total`` comes with each
+        page the server sends it on).
 
         Example::
 
             async for item in client.items.list(ds.id):
                 print("data" if item.is_data else item.item_type, item.name)
         """
-        check_id("dataset_id", dataset_id)
-        if parent_id is not None:
-            check_id("parent_id", parent_id)
+        self._check(dataset_id, parent_id)
         check_page_size("page_size", page_size)
+        if isinstance(start_page, bool) or not isinstance(start_page, int):
+            raise TypeError(f"start_page must be an int >= 1, got {type(start_page).__name__}")
+        if start_page < 1:
+            raise ValueError(f"start_page must be >= 1, got {start_page}")
         path = f"/dataset/listItem/{dataset_id}"
         params: dict[str, object] = {"parentId": parent_id, "pageSize": page_size}
 
@@ -42,17 +51,26 @@ class Items(Resource):
                 "GET", path, params={**params, "pageNo": page_no}, response_type=Page[Item]
             )
 
-        return AsyncPager(fetch, page_size=page_size)
+        return AsyncPager(fetch, page_size=page_size, start=start_page)
 
     def iter_by_id(
-        self, dataset_id: int, *, parent_id: int | None = None, limit: int = MAX_PAGE_SIZE
+        self,
+        dataset_id: int,
+        *,
+        parent_id: int | None = None,
+        limit: int = MAX_PAGE_SIZE,
+        after: int | None = None,
     ) -> AsyncIdPager[Item]:
         """Every item at one level in id order, stable while items change
-        (``GET /dataset/listItemById/{datasetId}``)."""
-        check_id("dataset_id", dataset_id)
-        if parent_id is not None:
-            check_id("parent_id", parent_id)
+        (``GET /dataset/listItemById/{datasetId}``).
+
+        ``after`` starts past an id (the first call's ``lastId``), so several
+        ranges of one level can be walked at once.
+        """
+        self._check(dataset_id, parent_id)
         check_page_size("limit", limit)
+        if after is not None:
+            check_id("after", after)
         path = f"/dataset/listItemById/{dataset_id}"
 
         async def fetch(last_id: int | None) -> IdPage[Item]:
@@ -63,4 +81,10 @@ class Items(Resource):
                 response_type=IdPage[Item],
             )
 
-        return AsyncIdPager(fetch, limit=limit)
+        return AsyncIdPager(fetch, limit=limit, after=after)
+
+    @staticmethod
+    def _check(dataset_id: int, parent_id: int | None) -> None:
+        check_id("dataset_id", dataset_id)
+        if parent_id is not None:
+            check_id("parent_id", parent_id)

@@ -4,19 +4,23 @@ The uploader never reports success for a file that is not registered in the
 dataset, and never loses one silently: every source gets an ``UploadResult``
 saying where it ended (its data id, or the stage and reason it failed).
 
-- Pre-signing happens in batches of up to 100 files, just before their PUTs, so
-  URLs do not go stale while earlier batches upload; a URL that is about to
-  expire, or that storage refuses with 403, is pre-signed again.
+- Pre-signing happens in batches of up to 100 files, a few batches ahead of the
+  PUTs (enough that the next batch's URLs are there before the PUT slots run
+  dry, never the whole list); a URL that is about to expire, or that storage
+  refuses with 403, is pre-signed again.
 - PUTs stream each file with ``Content-Length`` (S3 refuses chunked bodies),
   carry no ``Authorization`` header (the API key never goes to storage), and are
   retried on 5xx and connection errors with the client's ``RetryPolicy``,
   honouring storage's ``Retry-After``.
-- Registration uses ``batchAddData``, one call per batch of up to 100; a batch
+- Registration uses ``batchAddData``, one call per batch of up to 100, run
+  while later batches PUT (it never holds a PUT slot); a batch
   the server refuses as a whole is split in halves until the bad file fails
   alone, so one unsupported file costs a few calls, not its neighbours. With a
   manifest, each file's outcome is journaled as it happens, so rerunning an
   interrupted upload with the same manifest skips what is done and registers
   nothing twice.
+- ``api_concurrency`` caps the API calls in flight (pre-signs, registrations,
+  lookups); the client's rate limiter decides when each may go.
 
 Example::
 
@@ -25,7 +29,7 @@ Example::
         report.raise_for_failures()
 
 Modules: ``_report`` (results, report, progress), ``_run`` (the state of one
-run), ``_uploader`` (checks, resume, batches), ``_batch`` (one batch),
+run), ``_uploader`` (checks, resume), ``_batch`` (the pipeline of batches),
 ``_urls`` (URL renewal), ``_put`` (the storage PUT), ``_register``
 (registration with halving), ``_resume`` (manifest resume).
 """

@@ -1,11 +1,36 @@
-"""One batch of up to 100 files: pre-sign together, PUT concurrently, register together."""
+"""The upload's pipeline: batches pre-signed ahead, PUTs dispatched in order, registration beside them.
+
+Three stages overlap, so no API round trip sits on the PUTs' critical path:
+
+- **Pre-sign ahead.** A feeder pre-signs the batches (up to 100 files each) in
+  order while up to ``ahead`` batches hold URLs not yet handed to a PUT, so the
+  next batch's URLs are there before the PUT slots run dry. ``ahead`` covers a
+  pre-sign round trip of up to ``ROUNDS_AHEAD`` PUT round trips at full
+  concurrency (an API call across the internet against a small file's PUT).
+- **PUT.** A dispatcher hands the files to the PUT slots in source order; a slot
+  is held by one PUT only, never by an API call of its batch.
+- **Register.** The last PUT of a batch to finish, its slot already given back,
+  registers the batch while later batches PUT.
+
+API calls (pre-signs, renewals, registrations) each take one of the run's
+``api_slots`` (the ``api_concurrency`` knob) for as long as they are in flight;
+the client's rate limiter alone decides when each may go. Memory is bounded
+whatever the number of sources: at most ``ahead`` batches of URLs wait, at
+most ``concurrency`` PUTs run, and a window of batches between pre-sign and
+registration (``ahead``, those PUTing and ``api_concurrency`` registering)
+makes the feeder wait when registration falls behind.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from .._constants import MAX_BATCH_ITEMS
 from .._errors import BasicAIError, UploadError
 from .._sources import UploadSource
 from ._put import PutFailed, put_file
@@ -14,49 +39,130 @@ from ._report import UploadResult
 from ._run import UploadRun
 from ._urls import BatchUrls
 
-__all__ = ["run_batch"]
+__all__ = ["ROUNDS_AHEAD", "batches_ahead", "upload_batches"]
+
+ROUNDS_AHEAD = 4
+"""PUT round trips (at full concurrency) a pre-sign may take without the slots running dry."""
+
+Files = Sequence[tuple[UploadSource, UploadResult]]
 
 
-async def run_batch(run: UploadRun, batch: Sequence[tuple[UploadSource, UploadResult]]) -> None:
-    """Pre-sign, PUT and register one batch; a refused pre-sign fails the whole batch."""
-    try:
-        uploads = await run.presign([s for s, _ in batch])
-    except BasicAIError as exc:
-        for _, result in batch:
-            run.fail(result, "presign", exc)
-        return
-    urls = BatchUrls(run, [s for s, _ in batch], uploads)
-    uploaded: list[tuple[UploadSource, UploadResult]] = []
-    async with anyio.create_task_group() as tg:
-        for source, result in batch:
-            tg.start_soon(_put_one, run, source, result, urls, uploaded)
-    if uploaded:
-        await register(run, uploaded)
+def batches_ahead(concurrency: int) -> int:
+    """Batches pre-signed ahead of the PUTs: files for ``ROUNDS_AHEAD`` rounds past the batch PUTing."""
+    return math.ceil(ROUNDS_AHEAD * concurrency / MAX_BATCH_ITEMS) + 1
 
 
-async def _put_one(
-    run: UploadRun,
-    source: UploadSource,
-    result: UploadResult,
-    urls: BatchUrls,
-    uploaded: list[tuple[UploadSource, UploadResult]],
-) -> None:
-    async with run.put_slots:
+class _Batch:
+    """One batch on its way through the pipeline."""
+
+    __slots__ = ("error", "files", "left", "signed", "uploaded", "urls")
+
+    def __init__(self, files: Files) -> None:
+        self.files = files
+        self.signed = anyio.Event()
+        self.urls: BatchUrls | None = None
+        self.error: BasicAIError | None = None
+        self.left = len(files)
+        self.uploaded: list[tuple[UploadSource, UploadResult]] = []
+
+
+class _Pipeline:
+    """One run's feeder, dispatcher and the tasks they start, sharing the stage limits."""
+
+    def __init__(self, run: UploadRun, concurrency: int, api_concurrency: int) -> None:
+        self._run = run
+        ahead = batches_ahead(concurrency)
+        self._ahead = anyio.Semaphore(ahead)
+        putting = math.ceil(concurrency / MAX_BATCH_ITEMS) + 1
+        self._window = anyio.Semaphore(ahead + putting + api_concurrency)
+
+    async def run(self, todo: Files) -> None:
+        send, receive = anyio.create_memory_object_stream[_Batch](math.inf)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._feed, tg, todo, send)
+            await self._dispatch(tg, receive)
+
+    async def _feed(self, tg: TaskGroup, todo: Files, send: MemoryObjectSendStream[_Batch]) -> None:
+        async with send:
+            for start in range(0, len(todo), MAX_BATCH_ITEMS):
+                await self._window.acquire()
+                await self._ahead.acquire()
+                batch = _Batch(todo[start : start + MAX_BATCH_ITEMS])
+                tg.start_soon(self._presign, batch)
+                send.send_nowait(batch)
+
+    async def _presign(self, batch: _Batch) -> None:
+        run = self._run
+        sources = [s for s, _ in batch.files]
         try:
-            upload, renewed = await urls.take(source)
-            upload = await put_file(run, source, upload, renewed=renewed)
-        except PutFailed as exc:
-            # Users get the public error type, never the PUT's private one.
-            failed = UploadError(str(exc), filename=source.name, stage="put")
-            failed.__cause__ = exc.__cause__
-            run.fail(result, "put", failed)
-            return
+            batch.urls = BatchUrls(run, sources, await run.presign(sources))
         except BasicAIError as exc:
-            # The only API call inside a PUT is renewing its URL.
-            run.fail(result, "presign", exc)
+            batch.error = exc
+        finally:
+            batch.signed.set()
+
+    async def _dispatch(self, tg: TaskGroup, receive: MemoryObjectReceiveStream[_Batch]) -> None:
+        run = self._run
+        async with receive:
+            async for batch in receive:
+                await batch.signed.wait()
+                if batch.urls is None:
+                    # A refused pre-sign fails the whole batch.
+                    assert batch.error is not None
+                    for _, result in batch.files:
+                        run.fail(result, "presign", batch.error)
+                    self._ahead.release()
+                    self._window.release()
+                    continue
+                for source, result in batch.files:
+                    try:
+                        # A free slot is taken without a trip through the event loop.
+                        run.put_slots.acquire_nowait()
+                    except anyio.WouldBlock:
+                        await run.put_slots.acquire()
+                    tg.start_soon(self._put, batch, batch.urls, source, result)
+                self._ahead.release()
+
+    async def _put(self, batch: _Batch, urls: BatchUrls, source: UploadSource, result: UploadResult) -> None:
+        run = self._run
+        try:
+            if await _put_one(run, source, result, urls):
+                batch.uploaded.append((source, result))
+        finally:
+            run.put_slots.release()
+        batch.left -= 1
+        if batch.left:
             return
-        except OSError as exc:
-            run.fail(result, "put", exc)
-            return
+        try:
+            if batch.uploaded:
+                async with run.api_slots:
+                    await register(run, batch.uploaded)
+        finally:
+            self._window.release()
+
+
+async def upload_batches(run: UploadRun, todo: Files, *, concurrency: int, api_concurrency: int) -> None:
+    """Pre-sign, PUT and register ``todo`` in batches of up to 100, the stages overlapping."""
+    await _Pipeline(run, concurrency, api_concurrency).run(todo)
+
+
+async def _put_one(run: UploadRun, source: UploadSource, result: UploadResult, urls: BatchUrls) -> bool:
+    """PUT one file; False when it failed (its result says why)."""
+    try:
+        upload, renewed = await urls.take(source)
+        upload = await put_file(run, source, upload, renewed=renewed)
+    except PutFailed as exc:
+        # Users get the public error type, never the PUT's private one.
+        failed = UploadError(str(exc), filename=source.name, stage="put")
+        failed.__cause__ = exc.__cause__
+        run.fail(result, "put", failed)
+        return False
+    except BasicAIError as exc:
+        # The only API call inside a PUT is renewing its URL.
+        run.fail(result, "presign", exc)
+        return False
+    except OSError as exc:
+        run.fail(result, "put", exc)
+        return False
     result.path = upload.register_path
-    uploaded.append((source, result))
+    return True

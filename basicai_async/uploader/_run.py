@@ -1,9 +1,11 @@
 """One upload run: what every step of one ``upload`` call shares, in one object.
 
 The target (dataset, batch, scene), the journal, the progress callbacks, the
-PUT's retry policy and timeout, the session and the PUT slots ride here instead
-of through every signature. ``UploadClient`` says what the uploader needs of
-the client, so the uploader never imports ``AsyncBasicAI`` (nor its private parts).
+PUT's retry policy and timeout, the session and the slots ride here instead of
+through every signature: ``put_slots`` cap the PUTs in flight, ``api_slots``
+the API calls (the ``api_concurrency`` knob). ``UploadClient`` says what the
+uploader needs of the client, so the uploader never imports ``AsyncBasicAI``
+(nor its private parts).
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ class UploadRun:
     retry: RetryPolicy
     put_timeout: aiohttp.ClientTimeout
     expiry_margin: timedelta
-    put_slots: anyio.CapacityLimiter
+    put_slots: anyio.Semaphore
+    api_slots: anyio.Semaphore
 
     def stale(self, upload: PresignedUpload) -> bool:
         """Whether a URL expires within the margin (so a PUT might outlive it)."""
@@ -71,9 +74,10 @@ class UploadRun:
         return expires is not None and expires - self.expiry_margin <= datetime.now(timezone.utc)
 
     async def presign(self, sources: Sequence[UploadSource]) -> list[PresignedUpload]:
-        """One fresh URL per source, in order."""
+        """One fresh URL per source, in order (one API call, holding one of the API slots)."""
         requests = [PresignRequest(filename=s.name, size=s.size, device_name=s.device_name) for s in sources]
-        return await self.client.storage.presign_uploads(requests)
+        async with self.api_slots:
+            return await self.client.storage.presign_uploads(requests)
 
     def record(self, entry: ManifestEntry) -> None:
         """Journal one file's new state (when the run has a manifest)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from collections.abc import Iterable
 from datetime import timedelta
@@ -11,12 +10,12 @@ from datetime import timedelta
 import aiohttp
 import anyio
 
-from .._constants import MAX_BATCH_ITEMS
+from .._concurrency import DEFAULT_API_CONCURRENCY, check_api_concurrency
 from .._errors import FileTooLargeError
 from .._manifest import Manifest
 from .._sources import UploadSource
 from .._validate import check_file_size
-from ._batch import run_batch
+from ._batch import upload_batches
 from ._report import NoProgress, UploadProgress, UploadReport, UploadResult
 from ._resume import resume
 from ._run import UploadClient, UploadRun
@@ -30,6 +29,10 @@ class Uploader:
     Args:
         client: the client whose limiter, retries and session the API calls use.
         concurrency: PUTs in flight at once (default 16, sized for one machine).
+        api_concurrency: API calls in flight at once (pre-signs, registrations,
+            lookups; default 20, enough for BasicAI's 100 calls/s at 200 ms round
+            trips). It only caps the calls outstanding: the client's rate limiter
+            decides when each may go.
         put_retries: retries of one PUT after a 5xx or a connection error (with the
             client's ``RetryPolicy`` backoff).
         expiry_margin: a pre-signed URL expiring within this many seconds is renewed first.
@@ -42,6 +45,7 @@ class Uploader:
         client: UploadClient,
         *,
         concurrency: int = 16,
+        api_concurrency: int = DEFAULT_API_CONCURRENCY,
         put_retries: int = 3,
         expiry_margin: float = 30.0,
         put_timeout: float = 120.0,
@@ -53,6 +57,7 @@ class Uploader:
             raise ValueError(f"put_retries must be >= 0, got {put_retries}")
         self._client = client
         self._concurrency = concurrency
+        self._api_concurrency = check_api_concurrency(api_concurrency)
         self._retry = dataclasses.replace(client.retry, max_retries=put_retries)
         self._expiry_margin = timedelta(seconds=expiry_margin)
         self._put_timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=put_timeout)
@@ -82,9 +87,11 @@ class Uploader:
                 todo.append((source, result))
 
         journal = manifest if isinstance(manifest, Manifest) else Manifest(manifest) if manifest else None
+        api_slots = anyio.Semaphore(self._api_concurrency)
         try:
             if journal is not None:
-                todo = await resume(journal, self._client.items, dataset_id, batch_id or scene_id, todo)
+                async with api_slots:  # its lookups go one call at a time
+                    todo = await resume(journal, self._client.items, dataset_id, batch_id or scene_id, todo)
             for result in results:
                 if result.stage is not None or result.resumed:
                     self._progress.finished(result)
@@ -100,21 +107,12 @@ class Uploader:
                 retry=self._retry,
                 put_timeout=self._put_timeout,
                 expiry_margin=self._expiry_margin,
-                put_slots=anyio.CapacityLimiter(self._concurrency),
+                put_slots=anyio.Semaphore(self._concurrency),
+                api_slots=api_slots,
             )
-            # Enough batches in flight to keep every PUT slot busy while one batch registers.
-            batch_slots = anyio.Semaphore(max(2, math.ceil(self._concurrency / MAX_BATCH_ITEMS) + 1))
-
-            async def one_batch(batch: list[tuple[UploadSource, UploadResult]]) -> None:
-                try:
-                    await run_batch(run, batch)
-                finally:
-                    batch_slots.release()
-
-            async with anyio.create_task_group() as tg:
-                for start in range(0, len(todo), MAX_BATCH_ITEMS):
-                    await batch_slots.acquire()
-                    tg.start_soon(one_batch, todo[start : start + MAX_BATCH_ITEMS])
+            await upload_batches(
+                run, todo, concurrency=self._concurrency, api_concurrency=self._api_concurrency
+            )
         finally:
             if journal is not None and not isinstance(manifest, Manifest):
                 journal.close()
