@@ -9,7 +9,7 @@ import anyio
 from .._errors import BasicAIError, UploadError
 from .._sources import UploadSource
 from ._put import PutFailed, put_file
-from ._register import register
+from ._register import TARGET_REFUSALS, register
 from ._report import UploadResult
 from ._run import UploadRun
 from ._urls import BatchUrls
@@ -19,9 +19,15 @@ __all__ = ["run_batch"]
 
 async def run_batch(run: UploadRun, batch: Sequence[tuple[UploadSource, UploadResult]]) -> None:
     """Pre-sign, PUT and register one batch; a refused pre-sign fails the whole batch."""
+    if run.aborted is not None:
+        for _, result in batch:
+            run.fail(result, "aborted", run.aborted)
+        return
     try:
         uploads = await run.presign([s for s, _ in batch])
     except BasicAIError as exc:
+        if isinstance(exc, TARGET_REFUSALS):
+            run.abort(exc)
         for _, result in batch:
             run.fail(result, "presign", exc)
         return
@@ -42,6 +48,10 @@ async def _put_one(
     uploaded: list[tuple[UploadSource, UploadResult]],
 ) -> None:
     async with run.put_slots:
+        if run.aborted is not None:
+            # The target was refused as a whole: no PUT of this file could be registered.
+            run.fail(result, "aborted", run.aborted)
+            return
         try:
             upload, renewed = await urls.take(source)
             upload = await put_file(run, source, upload, renewed=renewed)
