@@ -91,7 +91,9 @@ def test_upload_list_export_in_subprocesses(emulator_url: str, tmp_path: Path) -
     assert up.returncode == 0, up.stderr
     assert "40 of 40 files registered in dataset" in up.stdout
     dataset_id = int(up.stdout.split("created dataset ")[1].split()[0])
-    assert len(manifest.read_bytes().splitlines()) == 80  # registering + registered, per file
+    assert (
+        len(manifest.read_bytes().splitlines()) == 81
+    )  # the target header, then registering + registered per file
 
     again = _run(
         "upload",
