@@ -10,16 +10,18 @@ import asyncio
 import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 from test_integration_support import LimitedFaults
 
 from basicai_async import AsyncBasicAI, ConfigurationError, Limits, RetryPolicy, UploadSource, Window
-from basicai_async._errors import ManifestMismatchError, SourceChangedError
+from basicai_async._errors import ManifestMismatchError, OperationFailedError, SourceChangedError
 from basicai_async._manifest import Manifest, ManifestEntry
 from basicai_async.emulator import Emulator, FaultRule
+from basicai_async.models import DataItem, NewData
+from basicai_async.resources import Data
 
 pytestmark = pytest.mark.integration
 
@@ -314,3 +316,75 @@ def test_a_client_used_from_a_second_event_loop_says_so() -> None:
     finally:
         first.run_until_complete(client.close())
         first.close()
+
+
+async def test_a_refused_key_at_presign_stops_the_run(emu: Emulator) -> None:
+    """#7: a 401 names no file: the batches not started yet are not pre-signed at all."""
+    async with AsyncBasicAI("not-a-key", base_url=emu.base_url, limits=LIMITS, retry=FAST) as client:
+        report = await client.uploader().upload(1, _sources(300))
+    assert {r.stage for r in report.results} == {"presign", "aborted"}
+    assert sum(1 for r in report.results if r.stage == "aborted") >= 100
+    assert all("401" in (r.error or "") for r in report.results)
+
+
+async def test_another_refusal_fails_its_batch_without_halving(
+    emu: Emulator, client: AsyncBasicAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither a bad file nor a bad target: the batch fails once, no halving, no abort."""
+    ds = await client.datasets.create(name="refused", type="IMAGE")
+    calls: list[int] = []
+
+    async def refuse(self: Data, dataset_id: int, items: Sequence[NewData]) -> list[DataItem]:
+        calls.append(len(items))
+        raise OperationFailedError(
+            "busy", method="POST", path="/dataset/batchAddData", code="OPERATION_FAILED"
+        )
+
+    monkeypatch.setattr(Data, "add_many", refuse)
+    report = await client.uploader().upload(ds.id, _sources(150))
+    assert sorted(calls) == [50, 100]
+    assert {(r.stage, r.maybe_registered) for r in report.results} == {("register", False)}
+
+
+async def test_a_registration_that_keeps_failing_and_is_never_found_fails_certainly() -> None:
+    """Looked up after each ambiguous failure and never found: certainly not registered, after three calls."""
+    faults = LimitedFaults(FaultRule(error_rate=1.0, error_statuses=(502,)), endpoint=ADD, times=100)
+    async with (
+        Emulator({KEY: "team"}, limits=None, faults=faults) as emu,
+        AsyncBasicAI(KEY, base_url=emu.base_url, limits=LIMITS, retry=FAST) as client,
+    ):
+        ds = await client.datasets.create(name="never", type="IMAGE")
+        report = await client.uploader().upload(ds.id, _sources(10))
+        assert len(report.failed) == 10
+        assert report.maybe_registered == []
+        assert _calls(emu, ADD) == 3
+        assert _names(emu, ds.id) == Counter()
+
+
+async def test_a_source_of_the_wrong_type_fails_alone(emu: Emulator, client: AsyncBasicAI) -> None:
+    ds = await client.datasets.create(name="typed", type="IMAGE")
+    report = await client.uploader().upload(ds.id, [42, *_sources(1)])  # type: ignore[list-item]
+    assert [(r.ok, r.stage) for r in report.results] == [(False, "validate"), (True, None)]
+    assert "is not a path or an UploadSource" in (report.results[0].error or "")
+
+
+async def test_reconciling_never_takes_an_earlier_file_of_the_same_name() -> None:
+    """The look-up matches the object path too: a file of the same name uploaded before is not this one."""
+    faults = LimitedFaults(FaultRule(drop_after_rate=1.0), endpoint=ADD)
+    async with (
+        Emulator({KEY: "team"}, limits=None, faults=faults) as emu,
+        AsyncBasicAI(KEY, base_url=emu.base_url, limits=LIMITS, retry=FAST) as client,
+    ):
+        ds = await client.datasets.create(name="same-name", type="IMAGE")
+        await client.batches.add(ds.id, name="a batch at the top level")
+        faults.clear()
+        (earlier,) = (
+            await client.uploader().upload(ds.id, [UploadSource.from_bytes("a.png", b"v1")])
+        ).results
+        faults.set(FaultRule(drop_after_rate=1.0), endpoint=ADD)
+        faults.remaining = 1
+        (again,) = (await client.uploader().upload(ds.id, [UploadSource.from_bytes("a.png", b"v2")])).results
+        assert again.ok
+        assert again.data_id != earlier.data_id
+        assert emu.state.datasets[ds.id].items[again.data_id or 0].files[0].path == again.path
+        assert _names(emu, ds.id) == Counter({"a.png": 2})
