@@ -53,6 +53,7 @@ from ._errors import (
     UnknownCodeError,
     UploadError,
 )
+from ._http import is_ambiguous
 from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
 from ._redact import RedactedException
 from ._retry import RetryPolicy
@@ -179,6 +180,7 @@ __all__ = [
     "Window",
     "__version__",
     "export_results",
+    "is_ambiguous",
     "iter_data_ids",
     "iter_results",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 from types import TracebackType
@@ -91,6 +92,7 @@ class AsyncBasicAI:
         self._session = session
         self._owns_session = session is None
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         redis_url = redis_url or os.environ.get("BASICAI_REDIS_URL") or None
         self._own_limiter: RedisLimiter | None = None
         if limiter is None and redis_url is not None:
@@ -190,10 +192,29 @@ class AsyncBasicAI:
         """The aiohttp session the client sends through, opened on first use.
 
         The uploader PUTs files to object storage through it. Raises
-        ``ConfigurationError`` once the client (or a session it was given) is closed.
+        ``ConfigurationError`` once the client (or a session it was given) is closed,
+        and when called from another event loop than the first call's.
+
+        A client belongs to the event loop it is first used in: its session, its
+        connections and its limiter's waiters are that loop's. Used from a second
+        loop (``asyncio.run`` called twice with one client), it says so with a
+        ``ConfigurationError`` instead of aiohttp's bare ``RuntimeError``, whether
+        the session is its own or was given: create one client per event loop
+        (``async with AsyncBasicAI() as client`` inside the coroutine ``asyncio.run`` runs).
         """
         if self._closed:
             raise ConfigurationError("this AsyncBasicAI client is closed; create a new one")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            whose = "its aiohttp session" if self._owns_session else "the aiohttp session it was given"
+            raise ConfigurationError(
+                f"this AsyncBasicAI client was first used in another event loop, and {whose} and its "
+                "rate limiter belong to that loop (asyncio.run called twice with one client?); "
+                "create one client per event loop, e.g. `async with AsyncBasicAI() as client` "
+                "inside the coroutine you run"
+            )
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self._timeout),

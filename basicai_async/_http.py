@@ -12,11 +12,18 @@ Retry policy (``RetryPolicy`` in ``_retry.py`` decides the delays):
 - Every attempt first takes a slot from the rate limiter, retries included.
 - Idempotent calls (GET, and the POSTs that update, replace, delete or remove)
   retry on connection errors, timeouts, 429, 500, 502, 503 and 504.
-- Creating calls (create, addData, batchAddData, addScene, addBatch, pre-sign)
+- Pre-signing creates nothing a retry could duplicate (unused URLs expire), so
+  it is retried like the idempotent calls.
+- Creating calls (create, addData, batchAddData, addScene, addBatch)
   retry only where the server cannot have acted: the connection could not be
   opened, 429 (rejected before processing) or 503 (not processing). After an
-  ambiguous failure (a reset mid-request, a timeout, 500, 502, 504) they raise,
-  because a retry could create the same thing twice.
+  ambiguous failure (a reset mid-request, a timeout, 500, 502, 504, a truncated
+  answer: :func:`is_ambiguous`) they raise, because a retry could create the
+  same thing twice; the caller reconciles (the uploader and ``datasets.create``
+  look up what the call may have created).
+- aiohttp's exceptions never reach the caller as they are: they carry the
+  request's headers (the key) and URLs. The error raised here chains a scrubbed
+  copy (``scrub_exception``), and its message is redacted.
 - Backoff is exponential from 0.5 s, capped at 8 s, with jitter. A
   ``Retry-After`` header (seconds or an HTTP date) is honoured up to
   ``max_retry_after`` seconds; a longer one is raised to the caller. A 429 also
@@ -41,15 +48,19 @@ from ._errors import (
     APIResponseError,
     APIStatusError,
     APITimeoutError,
+    BadGatewayError,
+    GatewayTimeoutError,
+    InternalServerError,
     RateLimitError,
     error_for_code,
     error_for_status,
 )
+from ._redact import redact_text, scrub_exception
 from ._retry import RetryPolicy, parse_retry_after
 from .models.envelope import Envelope
 from .ratelimit import Limiter
 
-__all__ = ["Pipeline", "decode_answer", "encode_params"]
+__all__ = ["Pipeline", "decode_answer", "encode_params", "is_ambiguous"]
 
 T = TypeVar("T")
 
@@ -97,6 +108,19 @@ def encode_params(params: Mapping[str, object] | None) -> dict[str, str]:
     return query
 
 
+def is_ambiguous(exc: BaseException) -> bool:
+    """Whether a failed creating call may have acted all the same (so it must be looked up, not retried).
+
+    True for a connection lost after the request went out, a timeout waiting for
+    the answer, 500, 502, 504, and an answer that does not decode (truncated).
+    False for refusals (the server said no) and for failures where it cannot have
+    acted (no connection, 429, 503).
+    """
+    if isinstance(exc, APIConnectionError):
+        return exc.sent
+    return isinstance(exc, (InternalServerError, BadGatewayError, GatewayTimeoutError, APIDecodeError))
+
+
 def _snippet(raw: bytes) -> str:
     return raw[:BODY_SNIPPET].decode("utf-8", errors="replace")
 
@@ -112,6 +136,7 @@ class Pipeline:
         "_headers",
         "_limiter",
         "_retry",
+        "_secrets",
         "_session_factory",
         "_timeout",
     )
@@ -133,6 +158,8 @@ class Pipeline:
             "Accept": "application/json",
             "User-Agent": _USER_AGENT,
         }
+        # What the scrub of aiohttp's exceptions looks for besides signing parameters.
+        self._secrets = (api_key, api_key.strip())
         self._limiter = limiter
         self._retry = retry
         self._session_factory = session
@@ -248,7 +275,11 @@ class Pipeline:
         headers: Mapping[str, str],
         path: str,
     ) -> tuple[int, bytes, float | None]:
-        """One HTTP exchange; aiohttp's exceptions become ours here and nowhere else."""
+        """One HTTP exchange; aiohttp's exceptions become ours here and nowhere else.
+
+        The error is raised outside the ``except`` block, so Python does not chain
+        aiohttp's exception (with the request's headers) as its ``__context__``.
+        """
         try:
             async with session.request(
                 method, url, params=query, data=body, headers=headers, timeout=self._timeout
@@ -256,17 +287,31 @@ class Pipeline:
                 raw = await resp.read()
                 return resp.status, raw, parse_retry_after(resp.headers.get("Retry-After"))
         except aiohttp.ConnectionTimeoutError as exc:
-            raise APITimeoutError("timed out connecting", method=method, path=path, sent=False) from exc
+            error: APIConnectionError = APITimeoutError(
+                "timed out connecting", method=method, path=path, sent=False
+            )
+            cause: BaseException = exc
         except aiohttp.ClientConnectorError as exc:
-            raise APIConnectionError(
+            error = APIConnectionError(
                 f"could not connect: {exc.os_error}", method=method, path=path, sent=False
-            ) from exc
+            )
+            cause = exc
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise APITimeoutError("timed out waiting for the answer", method=method, path=path) from exc
+            error = APITimeoutError("timed out waiting for the answer", method=method, path=path)
+            cause = exc
         except aiohttp.ClientError as exc:
-            raise APIConnectionError(
+            error = APIConnectionError(
                 f"connection failed: {type(exc).__name__}: {exc}", method=method, path=path
-            ) from exc
+            )
+            cause = exc
+        raise self._scrubbed(error, cause)
+
+    def _scrubbed(self, error: APIConnectionError, cause: BaseException) -> APIConnectionError:
+        """``error`` with a redacted message, chained to a scrubbed copy of aiohttp's ``cause``."""
+        error.args = tuple(redact_text(str(a), secrets=self._secrets) for a in error.args)
+        error.__cause__ = scrub_exception(cause, secrets=self._secrets)
+        error.__context__ = None
+        return error
 
     @staticmethod
     def _status_error(

@@ -67,10 +67,16 @@ class ConsoleProgress:
             self._line(force=True)
 
     def started(self, files: int, total_bytes: int) -> None:
-        """Set up the bars for this many files and bytes."""
-        self._total_files = files
+        """Set up the bars for this many files and bytes still to do.
+
+        Files finished before (resumed from a manifest, failed at validation) are
+        counted in the total too, so a resumed run never shows more done than in all.
+        """
+        self._total_files = self.files_done + files
         if self._rich is not None:
-            self._files_task = self._rich.add_task("files", total=files)
+            self._files_task = self._rich.add_task(
+                "files", total=self._total_files, completed=self.files_done
+            )
             self._bytes_task = self._rich.add_task("bytes", total=total_bytes)
 
     def advanced(self, nbytes: int) -> None:

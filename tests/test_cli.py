@@ -92,7 +92,9 @@ def test_upload_list_export_in_subprocesses(emulator_url: str, tmp_path: Path) -
     assert up.returncode == 0, up.stderr
     assert "40 of 40 files registered in dataset" in up.stdout
     dataset_id = int(up.stdout.split("created dataset ")[1].split()[0])
-    assert len(manifest.read_bytes().splitlines()) == 80  # registering + registered, per file
+    assert (
+        len(manifest.read_bytes().splitlines()) == 81
+    )  # the target header, then registering + registered per file
 
     again = _run(
         "upload",
@@ -402,3 +404,59 @@ def test_the_readme_command_lines_parse() -> None:
     for words in lines:
         args = cli.build_parser().parse_args(words[1:])
         assert callable(args.handler), words
+
+
+def test_an_interrupted_create_upload_suggests_resuming_with_dataset_not_create(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 10 #1: rerunning `--create NAME` fails with NAME_DUPLICATED, so users picked a new
+    name and reused the manifest; the hint now names the dataset that was created."""
+    _images(tmp_path / "imgs", 2)
+
+    async def interrupted(*args: object, **kwargs: object) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Uploader, "upload", interrupted)
+    manifest = tmp_path / "m.jsonl"
+    argv = ["upload", str(tmp_path / "imgs"), "--create", "resume-hint", "--manifest", str(manifest)]
+    assert cli.main(argv) == 130
+    out, err = capsys.readouterr()
+    dataset_id = int(out.split("created dataset ")[1].split()[0])
+    last = err.strip().splitlines()[-1]
+    assert f"upload {tmp_path / 'imgs'} --dataset {dataset_id} --manifest {manifest}" in last
+    assert "--create" not in last
+
+
+def test_an_unreadable_subdirectory_fails_the_upload_instead_of_being_skipped(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 10 #10: a subdirectory that could not be read was skipped silently."""
+    _images(tmp_path / "imgs", 2)
+    locked = tmp_path / "imgs" / "locked"
+    _images(locked, 2)
+    real = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        # Tests run as root here, where chmod 000 does not lock anything out.
+        if os.fspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(locked))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert cli.main(["upload", str(tmp_path / "imgs"), "--create", "never-made"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    hint = "fix its permissions or leave it out with --pattern"
+    assert err == [f"error: cannot read directory {locked}: Permission denied; {hint}"]
+
+
+def test_a_resumed_progress_line_never_shows_more_done_than_in_all(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 10 #10: the resumed progress line showed "1000/600 files"."""
+    with ConsoleProgress(plain=True) as progress:
+        for i in range(4):  # resumed from the manifest: finished before the upload starts
+            progress.finished(UploadResult(f"{i}.png", 1, ok=True, data_id=i + 1, resumed=True))
+        progress.started(2, 2)
+        progress.finished(UploadResult("4.png", 1, ok=True, data_id=5))
+        progress.finished(UploadResult("5.png", 1, ok=True, data_id=6))
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "6/6 files, 0.0 MB, 0 failed"

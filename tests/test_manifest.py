@@ -213,3 +213,13 @@ def test_the_fix_names_the_recorded_batch_or_scene(
     Manifest(path, target=recorded).close()
     with pytest.raises(ManifestMismatchError, match=f"CLI: {flags} with the same --manifest"):
         Manifest(path, target=TARGET)
+
+
+def test_the_target_is_stored_without_credentials_or_query(tmp_path: Path) -> None:
+    target = ManifestTarget(base_url="https://me:s3cret@api.example.test/api/v1?token=abc", dataset_id=7)
+    path = tmp_path / "m.jsonl"
+    Manifest(path, target=target).close()
+    text = path.read_text()
+    assert "s3cret" not in text
+    assert "abc" not in text
+    assert target.base_url == "https://api.example.test/api/v1"

@@ -47,13 +47,14 @@ ENDPOINTS: dict[str, str] = {
     "storage.presign_uploads": "POST /storage/batchGeneratePreSignedUploadUrl",
 }
 CREATING = {
-    "datasets.create",
     "data.add",
     "data.add_many",
     "scenes.add",
     "batches.add",
-    "storage.presign_uploads",
 }
+"""Calls that could create twice: raised after an ambiguous failure, never resent blindly."""
+RECONCILED = {"datasets.create"}
+"""Creating calls that look up what an ambiguous failure did before sending again."""
 ATTRIBUTES = {
     "datasets": resources.Datasets,
     "data": resources.Data,
@@ -89,6 +90,7 @@ async def test_each_docstring_names_its_path(endpoint: str) -> None:
     doc = " ".join(inspect.getdoc(getattr(ATTRIBUTES[attr], name)).split())  # type: ignore[union-attr]
     assert ENDPOINTS[endpoint] in doc
     assert ("Not retried after an ambiguous failure" in doc) == (endpoint in CREATING)
+    assert ("the name is looked up" in doc) == (endpoint in RECONCILED)
 
 
 JPEG = FileRef(path="https://bucket.test/a.jpg", size=1, mime_type="image/jpeg")
@@ -168,7 +170,14 @@ async def test_a_500_is_retried_only_by_calls_that_cannot_create_twice(
     async with FakeApi.open(max_retries=1) as api:
         api.answer("POST", path, query=query, status=500)
         api.answer("POST", path, data, query=query)
-        if endpoint in CREATING:
+        if endpoint in RECONCILED:
+            # Maybe created: looked up by name first; not found, so sent once more.
+            listing = {"name": "d", "type": "IMAGE", "pageSize": "100", "pageNo": "1"}
+            api.answer("GET", "/dataset/list", {"list": [], "total": 0}, query=listing)
+            await call(api.client)
+            assert [c.method for c in api.calls] == ["POST", "GET", "POST"]
+            assert api.sleeps == []
+        elif endpoint in CREATING:
             with pytest.raises(InternalServerError):
                 await call(api.client)
             assert len(api.calls) == 1

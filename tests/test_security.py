@@ -9,18 +9,23 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
+import aiohttp
 import pytest
+import yarl
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from multidict import CIMultiDict, CIMultiDictProxy
 
-from basicai_async import APIConnectionError, AsyncBasicAI, Limits, Window
-from basicai_async._redact import scrub_exception
+from basicai_async import APIConnectionError, AsyncBasicAI, Limits, UploadSource, Window
+from basicai_async._redact import RedactedException
+from basicai_async.models import PresignedUpload, PresignRequest
+from basicai_async.resources import Storage
 
 API_KEY = "sk-DISTINCTIVE-7f3a9c1e-do-not-log"
 UNLIMITED = Limits((Window(10**9, 1.0),))
@@ -96,10 +101,9 @@ async def test_a_redirect_loop_error_chain_scrubs_clean(servers: Servers) -> Non
         with pytest.raises(APIConnectionError) as caught:
             await client.datasets.get(1)
     # aiohttp's TooManyRedirects carries the request's headers (the key) and its history;
-    # the pipeline will scrub its chain once wired (issue 10): here, what that scrub leaves.
-    scrubbed = scrub_exception(caught.value, secrets=[API_KEY])
+    # the pipeline chains only a scrubbed stand-in for it.
     seen: set[int] = set()
-    exc: BaseException | None = scrubbed
+    exc: BaseException | None = caught.value
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         for text in (str(exc), repr(exc), repr(exc.args), repr(getattr(exc, "__dict__", {}))):
@@ -107,6 +111,55 @@ async def test_a_redirect_loop_error_chain_scrubs_clean(servers: Servers) -> Non
         assert not hasattr(exc, "request_info")
         exc = exc.__cause__ or exc.__context__
     assert len(seen) >= 2  # the chain was kept, not dropped
+    assert isinstance(caught.value.__cause__, RedactedException)
+    assert "TooManyRedirects" in caught.value.__cause__.original_type
+
+
+# Signing parameters spelled as S3 sends them, with the %2F and %2B aiohttp/yarl re-encode.
+SIGNED_QUERY = (
+    "X-Amz-Credential=AKIAEXAMPLE%2F20260101%2Fus-east-1&X-Amz-Signature=c2ln%2Fna%2Bture0123&Expires=99"
+)
+SECRET_PARTS = ("AKIAEXAMPLE", "c2ln", "na+ture0123", "na%2Bture0123", "ture0123")
+
+
+async def test_a_put_error_quoting_a_normalised_url_leaks_no_signature(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 10 #5: aiohttp's message quotes the URL re-encoded (%2F as /), which an exact
+    replacement of the URL we sent missed: the signature reached the result, the manifest and the CLI."""
+    store = "http://127.0.0.1:9"
+
+    async def presign(self: Storage, files: Sequence[PresignRequest]) -> list[PresignedUpload]:
+        return [
+            PresignedUpload(pre_signed_url=f"{store}/bucket/{f.filename}?{SIGNED_QUERY}", path=f.filename)
+            for f in files
+        ]
+
+    def put(self: aiohttp.ClientSession, url: str, **kwargs: object) -> object:
+        # What aiohttp raises for a refused redirect or a bad answer: the URL as yarl spells it.
+        normalised = yarl.URL(url)
+        assert str(normalised) != url  # the point: not the string the uploader sent
+        info = aiohttp.RequestInfo(normalised, "PUT", CIMultiDictProxy(CIMultiDict()), normalised)
+        raise aiohttp.ClientResponseError(info, (), status=400, message=f"cannot PUT {normalised}")
+
+    monkeypatch.setattr(Storage, "presign_uploads", presign)
+    monkeypatch.setattr(aiohttp.ClientSession, "put", put)
+    manifest = tmp_path / "upload.jsonl"
+    async with _client(store) as client:
+        report = await client.uploader(put_retries=0).upload(
+            1, [UploadSource.from_bytes("a.png", b"png")], manifest=manifest
+        )
+    (result,) = report.results
+    assert (result.ok, result.stage) == (False, "put")
+    assert "REDACTED" in (result.error or "")  # the URL was quoted, and redacted
+    texts = [result.error or "", repr(result), manifest.read_text()]
+    exc: BaseException | None = result.exception
+    while exc is not None:
+        texts += [str(exc), repr(exc), repr(exc.args), repr(getattr(exc, "__dict__", {}))]
+        exc = exc.__cause__ or exc.__context__
+    for text in texts:
+        for part in SECRET_PARTS:
+            assert part not in text, text
 
 
 def _self_signed(tmp_path: Path) -> ssl.SSLContext:

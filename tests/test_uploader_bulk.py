@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from basicai_async import MAX_PRESIGNED_SIZE, AsyncBasicAI, UploadSource
-from basicai_async._errors import FileTooLargeError, UploadError
+from basicai_async._errors import FileTooLargeError, InvalidSourceError, UploadError
 from basicai_async._sources import guess_mime_type
 from basicai_async._validate import check_file_size
 from basicai_async.emulator import Emulator
@@ -167,8 +167,10 @@ async def test_duplicate_names_and_unreadable_paths_fail_validation_alone(
     assert (dup.ok, dup.stage) == (False, "validate")
     assert "duplicate file name 'a.png'" in (dup.error or "")
     assert (missing.ok, missing.stage, missing.size) == (False, "validate", 0)
-    assert "cannot read file" in (missing.error or "")
-    assert isinstance(missing.exception, FileNotFoundError)
+    assert "cannot read the file" in (missing.error or "")
+    assert isinstance(missing.exception, InvalidSourceError)
+    assert missing.exception.reason == "unreadable"
+    assert isinstance(missing.exception.__cause__, FileNotFoundError)
     assert sorted(i.name for i in emu.state.datasets[ds.id].items.values()) == ["a.png", "b.png"]
     assert [r.name for r in report.failed] == ["a.png", str(tmp_path / "missing.png")]
 

@@ -245,7 +245,7 @@ async def test_a_failed_renewal_is_reported_at_presign(
     assert not emu.state.datasets[ds.id].items
 
 
-async def test_a_register_answer_of_the_wrong_length_fails_the_batch(
+async def test_a_register_answer_of_the_wrong_length_is_looked_up(
     emu: Emulator, client: AsyncBasicAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ds = await client.datasets.create(name="short-answer", type="IMAGE")
@@ -258,6 +258,8 @@ async def test_a_register_answer_of_the_wrong_length_fails_the_batch(
     sources = [UploadSource.from_bytes(n, d) for n, d in _sources(3).items()]
     report = await Uploader(client).upload(ds.id, sources)
 
-    # Which file an answer belongs to cannot be guessed: none is reported registered.
-    assert [(r.ok, r.stage) for r in report.results] == [(False, "register")] * 3
-    assert all("answered 2 items for 3 files" in (r.error or "") for r in report.results)
+    # Which file an answer belongs to is never guessed: the files are looked up by name and object.
+    assert [r.ok for r in report.results] == [True] * 3
+    items = emu.state.datasets[ds.id].items
+    assert sorted(items[r.data_id or 0].name for r in report.results) == sorted(_sources(3))
+    assert len(items) == 3  # looked up, not registered again

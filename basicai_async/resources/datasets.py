@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .._constants import MAX_PAGE_SIZE
+from .._errors import APIError, BasicAIError
+from .._http import is_ambiguous
 from .._validate import check_id, check_ids, check_name, check_page_size, chunked
 from ..models import Dataset, DatasetUpdate, IdPage, NewDataset, Page
 from ..pagination import AsyncIdPager, AsyncPager
 from ._base import Resource
 
 __all__ = ["Datasets"]
+
+_CREATE_ROUNDS = 3
+"""Create calls after ambiguous failures whose look-up found nothing."""
 
 
 class Datasets(Resource):
@@ -22,7 +27,17 @@ class Datasets(Resource):
         """Create a dataset (``POST /dataset/create``).
 
         ``type`` is one of ``DatasetType``'s values (``"IMAGE"``, ``"LIDAR_FUSION"``, ...).
-        Not retried after an ambiguous failure, which could create it twice.
+
+        Exactly once: after an ambiguous failure (a timeout, a connection lost after
+        sending, 500/502/504, a truncated answer) the name is looked up instead of
+        blindly retried. The server keeps names stripped of leading and trailing
+        whitespace, unique within a team, so a dataset found under the stripped name
+        and of this type is the one this call created, and is returned; none found
+        means the call did nothing, and it is sent once more. When the look-up
+        fails too, the original error is raised with a note saying the dataset may
+        exist. (A dataset of that name made before the call would have been refused
+        with ``NameDuplicatedError``; after an ambiguous failure it is returned as
+        found, since the server cannot hold two of that name.)
 
         Example::
 
@@ -31,7 +46,34 @@ class Datasets(Resource):
         body = NewDataset(
             name=check_name("name", name), type=check_name("type", type), description=description
         )
-        return await self._pipeline.request("POST", "/dataset/create", json=body, response_type=Dataset)
+        for attempt in range(_CREATE_ROUNDS):
+            try:
+                return await self._pipeline.request(
+                    "POST", "/dataset/create", json=body, response_type=Dataset
+                )
+            except APIError as exc:
+                if not is_ambiguous(exc) or attempt + 1 == _CREATE_ROUNDS:
+                    raise
+                try:
+                    found = await self._find(name, type)
+                except BasicAIError:
+                    exc.add_note(f"dataset {name.strip()!r} may exist now: look it up before retrying")
+                    unknown = True
+                else:
+                    unknown = False
+                if unknown:
+                    raise
+                if found is not None:
+                    return found
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _find(self, name: str, type: str) -> Dataset | None:
+        """The team's dataset named ``name`` (as the server stores it: stripped) of ``type``, if any."""
+        wanted = name.strip()
+        async for ds in self.list(name=wanted, type=type):
+            if ds.name is not None and ds.name.strip() == wanted:
+                return ds
+        return None
 
     async def update(
         self,

@@ -35,8 +35,9 @@ class Storage(Resource):
         Each ``size`` must be 1 byte to 1 GiB; a larger file raises
         ``FileTooLargeError`` before any call. PUT the bytes to
         ``pre_signed_url`` (without the API key), then register the file with
-        ``client.data.add``. Not retried after an ambiguous failure (it would
-        only waste a call: unused URLs expire).
+        ``client.data.add``. Retried like an idempotent call (5xx, dropped
+        connections, truncated answers): pre-signing creates nothing a retry
+        could duplicate, and the URLs of a lost answer simply expire unused.
 
         Example::
 
@@ -44,7 +45,7 @@ class Storage(Resource):
         """
         body = check_models("files", files, PresignRequest, _check_request)
         result = await self._pipeline.request(
-            "POST", _PRESIGN_PATH, json=body, response_type=list[PresignedUpload]
+            "POST", _PRESIGN_PATH, json=body, response_type=list[PresignedUpload], idempotent=True
         )
         if len(result) != len(body):
             # A URL matched to the wrong file would upload bytes under another name.

@@ -13,12 +13,18 @@ saying where it ended (its data id, or the stage and reason it failed).
   retried on 5xx and connection errors with the client's ``RetryPolicy``,
   honouring storage's ``Retry-After``.
 - Registration uses ``batchAddData``, one call per batch of up to 100, run
-  while later batches PUT (it never holds a PUT slot); a batch
-  the server refuses as a whole is split in halves until the bad file fails
-  alone, so one unsupported file costs a few calls, not its neighbours. With a
-  manifest, each file's outcome is journaled as it happens, so rerunning an
-  interrupted upload with the same manifest skips what is done and registers
-  nothing twice.
+  while later batches PUT (it never holds a PUT slot); a batch refused for one
+  file is split in halves until the bad file fails alone, so one unsupported
+  file costs a few calls, not its neighbours. A refusal of the target itself
+  (dataset not found, 401/403, licence) stops the run at once. After an
+  ambiguous failure the batch's files are looked up in the target and only
+  those not found are registered again; a file nobody could settle is
+  ``maybe_registered``, never plain failed (``_register``, ``_reconcile``).
+- Every source is checked before the first request and a bad one fails alone
+  (``_checks``); each PUT sends exactly the declared size (``SizedBody``).
+- With a manifest (bound to the client's base URL and the target), each
+  file's outcome is journaled as it happens, so rerunning an interrupted
+  upload with the same manifest skips what is done and registers nothing twice.
 - ``api_concurrency`` caps the API calls in flight (pre-signs, registrations,
   lookups); the client's rate limiter decides when each may go.
 
@@ -31,7 +37,9 @@ Example::
 Modules: ``_report`` (results, report, progress), ``_run`` (the state of one
 run), ``_uploader`` (checks, resume), ``_batch`` (the pipeline of batches),
 ``_urls`` (URL renewal), ``_put`` (the storage PUT), ``_register``
-(registration with halving), ``_resume`` (manifest resume).
+(registration: halving, aborting, reconciling), ``_reconcile`` (the look-up
+and its name rule), ``_checks`` (argument and source checks), ``_resume``
+(manifest resume).
 """
 
 from ._report import UploadProgress, UploadReport, UploadResult

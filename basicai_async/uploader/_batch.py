@@ -19,6 +19,10 @@ whatever the number of sources: at most ``ahead`` batches of URLs wait, at
 most ``concurrency`` PUTs run, and a window of batches between pre-sign and
 registration (``ahead``, those PUTing and ``api_concurrency`` registering)
 makes the feeder wait when registration falls behind.
+
+A refusal of the target itself (``TARGET_REFUSALS``: the dataset not found, no
+permission, an expired licence) stops the run: every file not yet sent fails
+at the ``aborted`` stage and no further request goes out.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from .._constants import MAX_BATCH_ITEMS
 from .._errors import BasicAIError, UploadError
 from .._sources import UploadSource
 from ._put import PutFailed, put_file
-from ._register import register
+from ._register import TARGET_REFUSALS, register
 from ._report import UploadResult
 from ._run import UploadRun
 from ._urls import BatchUrls
@@ -95,8 +99,11 @@ class _Pipeline:
         run = self._run
         sources = [s for s, _ in batch.files]
         try:
-            batch.urls = BatchUrls(run, sources, await run.presign(sources))
+            if run.aborted is None:
+                batch.urls = BatchUrls(run, sources, await run.presign(sources))
         except BasicAIError as exc:
+            if isinstance(exc, TARGET_REFUSALS):
+                run.abort(exc)
             batch.error = exc
         finally:
             batch.signed.set()
@@ -107,10 +114,11 @@ class _Pipeline:
             async for batch in receive:
                 await batch.signed.wait()
                 if batch.urls is None:
-                    # A refused pre-sign fails the whole batch.
-                    assert batch.error is not None
+                    # A refused pre-sign fails the whole batch; after an abort nothing was asked.
+                    stage, error = ("presign", batch.error) if batch.error else ("aborted", run.aborted)
+                    assert error is not None
                     for _, result in batch.files:
-                        run.fail(result, "presign", batch.error)
+                        run.fail(result, stage, error)
                     self._ahead.release()
                     self._window.release()
                     continue
@@ -148,6 +156,10 @@ async def upload_batches(run: UploadRun, todo: Files, *, concurrency: int, api_c
 
 async def _put_one(run: UploadRun, source: UploadSource, result: UploadResult, urls: BatchUrls) -> bool:
     """PUT one file; False when it failed (its result says why)."""
+    if run.aborted is not None:
+        # The target was refused as a whole: no PUT of this file could be registered.
+        run.fail(result, "aborted", run.aborted)
+        return False
     try:
         upload, renewed = await urls.take(source)
         upload = await put_file(run, source, upload, renewed=renewed)

@@ -5,17 +5,24 @@ aiohttp's errors of a PUT become ``PutFailed`` (and then the public
 ``UploadError``). Its retries take their delays from the client's
 ``RetryPolicy``, honouring storage's ``Retry-After`` (S3 sends one with
 ``503 SlowDown``).
+
+The body is a :class:`~basicai_async._sources.SizedBody`: exactly the declared
+size is sent, and a file that grew or shrank since it was checked fails with
+``SourceChangedError`` at once (never stored truncated, never waiting out a
+socket timeout). A pre-signed URL's signature never reaches a message: aiohttp's
+messages are redacted parameter by parameter (it re-encodes the URL its own
+way), and its exception is chained only as a scrubbed copy.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 
 from .._constants import BODY_SNIPPET
+from .._errors import BasicAIError
+from .._redact import redact_text, scrub_exception
 from .._retry import parse_retry_after
-from .._sources import UploadSource
+from .._sources import SizedBody, UploadSource
 from ..models import PresignedUpload
 from ._run import UploadRun
 
@@ -49,30 +56,16 @@ async def put_file(
             (upload,) = await run.presign([source])
             renewed = True
         first = False
-        sent = 0
-        read_error: BaseException | None = None
-
-        async def body() -> AsyncIterator[bytes]:
-            nonlocal sent, read_error
-            try:
-                async for chunk in source.open():
-                    sent += len(chunk)
-                    run.progress.advanced(len(chunk))
-                    yield chunk
-            except Exception as exc:
-                read_error = exc
-                raise
-
+        body = SizedBody(source, on_chunk=run.progress.advanced)
         try:
-            await _put_once(run, source, upload.pre_signed_url, body())
+            await _put_once(run, source, upload.pre_signed_url, body)
             return upload
         except PutFailed as exc:
-            run.progress.advanced(-sent)
-            if read_error is not None:
-                # aiohttp reports a failing body as a connection error; it is a local
-                # one (file gone, unreadable stream) that a retry would only repeat.
-                message = f"cannot read {source.name}: {type(read_error).__name__}: {read_error}"
-                raise PutFailed(message, retryable=False) from read_error
+            run.progress.advanced(-body.sent)
+            if body.error is not None:
+                # aiohttp reports a failing body as a connection error; it is a local one
+                # (the file changed size, vanished or cannot be read) that a retry would repeat.
+                raise PutFailed(_reason(source, body.error), retryable=False) from body.error
             if exc.refused and not renewed:
                 # Storage refused the signature (expired in flight, clock skew): one fresh URL.
                 (upload,) = await run.presign([source])
@@ -83,7 +76,13 @@ async def put_file(
             retry += 1
 
 
-async def _put_once(run: UploadRun, source: UploadSource, url: str, body: AsyncIterator[bytes]) -> None:
+def _reason(source: UploadSource, error: Exception) -> str:
+    if isinstance(error, BasicAIError):
+        return str(error)
+    return f"cannot read {source.name}: {type(error).__name__}: {error}"
+
+
+async def _put_once(run: UploadRun, source: UploadSource, url: str, body: SizedBody) -> None:
     # Explicit Content-Length keeps aiohttp from chunked encoding, which S3 refuses;
     # only these two headers go to storage, never the API key.
     headers = {"Content-Length": str(source.size), "Content-Type": source.mime_type}
@@ -93,14 +92,24 @@ async def _put_once(run: UploadRun, source: UploadSource, url: str, body: AsyncI
             status = resp.status
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
     except (aiohttp.ClientError, TimeoutError) as exc:
-        # aiohttp's messages quote the URL; its signature is a credential, keep it out.
-        reason = str(exc).replace(url, url.split("?", 1)[0])
-        raise PutFailed(f"PUT failed: {type(exc).__name__}: {reason}", retryable=True) from exc
-    if 200 <= status < 300:
-        return
-    raise PutFailed(
-        f"storage answered HTTP {status}: {text}",
-        retryable=status >= 500,
-        refused=status == 403,
-        retry_after=retry_after,
-    )
+        failure = PutFailed(
+            redact_text(f"PUT failed: {type(exc).__name__}: {exc}", secrets=_query(url)), retryable=True
+        )
+        failure.__cause__ = scrub_exception(exc, secrets=_query(url))
+    else:
+        if 200 <= status < 300:
+            return
+        failure = PutFailed(
+            redact_text(f"storage answered HTTP {status}: {text}", secrets=_query(url)),
+            retryable=status >= 500,
+            refused=status == 403,
+            retry_after=retry_after,
+        )
+    # Raised outside the except block, so aiohttp's exception is not chained as the context.
+    raise failure
+
+
+def _query(url: str) -> tuple[str, ...]:
+    """The URL's query string: a secret as a whole, whatever its parameters are called."""
+    _, _, query = url.partition("?")
+    return (query,) if query else ()

@@ -1,13 +1,23 @@
-"""Resuming from a manifest: skip what is registered, look up what a crash left mid-registration."""
+"""Resuming from a manifest: skip what is registered, look up what is unsure before uploading it again.
+
+A file the manifest records ``registered`` (with the same name, size and, when
+known, modification time) is done. One it records ``registering`` (a crash in
+the middle of its registration) or ``maybe_registered`` (an ambiguous failure
+nobody could settle) is looked up in the target by the rule of
+:mod:`._reconcile`; found, it is done; not found, it is uploaded again.
+"""
 
 from __future__ import annotations
 
-from .._manifest import Manifest, ManifestEntry
+from .._manifest import Manifest, ManifestEntry, ManifestStatus
 from .._sources import UploadSource
 from ..resources import Items
+from ._reconcile import find_registered
 from ._report import UploadResult
 
 __all__ = ["resume"]
+
+_UNSURE = frozenset({ManifestStatus.REGISTERING.value, ManifestStatus.MAYBE_REGISTERED.value})
 
 
 async def resume(
@@ -18,28 +28,31 @@ async def resume(
     todo: list[tuple[UploadSource, UploadResult]],
 ) -> list[tuple[UploadSource, UploadResult]]:
     """The sources still to upload; the others' results are marked registered and ``resumed``."""
-    unsure = {
-        s.name: r
-        for s, r in todo
-        if (e := journal.get(s.name, s.size)) is not None and e.status == "registering"
-    }
-    found: dict[str, int] = {}
+    entries = [journal.get(s.name, s.size, mtime_ns=s.mtime_ns) for s, _ in todo]
+    unsure = [(i, e) for i, e in enumerate(entries) if e is not None and e.status in _UNSURE]
+    found: dict[int, int] = {}
     if unsure:
-        async for item in items.iter_by_id(dataset_id, parent_id=parent_id):
-            if item.is_data and item.name in unsure:
-                found[item.name] = item.id
+        wanted = [(todo[i][0].name, e.path) for i, e in unsure]
+        hits = await find_registered(items, dataset_id, parent_id, wanted)
+        found = {unsure[k][0]: data_id for k, data_id in hits.items()}
     remaining = []
-    for source, result in todo:
-        entry = journal.get(source.name, source.size)
-        data_id = entry.data_id if entry is not None and entry.status == "registered" else None
-        data_id = data_id or found.get(source.name)
+    for index, ((source, result), entry) in enumerate(zip(todo, entries, strict=True)):
+        registered = entry is not None and entry.status == ManifestStatus.REGISTERED.value
+        data_id = entry.data_id if registered and entry is not None else found.get(index)
         if data_id is None:
             remaining.append((source, result))
             continue
         result.ok, result.data_id, result.resumed = True, data_id, True
         result.path = entry.path if entry is not None else None
-        if entry is None or entry.status != "registered":
+        if not registered:
             journal.record(
-                ManifestEntry(name=source.name, size=source.size, status="registered", data_id=data_id)
+                ManifestEntry(
+                    name=source.name,
+                    size=source.size,
+                    status=ManifestStatus.REGISTERED.value,
+                    data_id=data_id,
+                    path=result.path,
+                    mtime_ns=source.mtime_ns,
+                )
             )
     return remaining

@@ -18,7 +18,8 @@ from typing import Protocol
 import aiohttp
 import anyio
 
-from .._manifest import Manifest, ManifestEntry
+from .._manifest import Manifest, ManifestEntry, ManifestStatus
+from .._redact import redact_text
 from .._retry import RetryPolicy
 from .._sources import UploadSource
 from ..models import PresignedUpload, PresignRequest
@@ -30,6 +31,10 @@ __all__ = ["UploadClient", "UploadRun"]
 
 class UploadClient(Protocol):
     """What the uploader uses of ``AsyncBasicAI``: three resources, its retry policy and session."""
+
+    @property
+    def base_url(self) -> str:
+        """The API root (a manifest records it with the dataset it belongs to)."""
 
     @property
     def storage(self) -> Storage:
@@ -67,6 +72,8 @@ class UploadRun:
     expiry_margin: timedelta
     put_slots: anyio.Semaphore
     api_slots: anyio.Semaphore
+    aborted: BaseException | None = None
+    """A refusal of the whole target (dataset not found, no permission, licence): nothing more is sent."""
 
     def stale(self, upload: PresignedUpload) -> bool:
         """Whether a URL expires within the margin (so a PUT might outlive it)."""
@@ -86,19 +93,45 @@ class UploadRun:
 
     def fail(self, result: UploadResult, stage: str, exc: BaseException, *, journal: bool = True) -> None:
         """Mark ``result`` failed at ``stage``; ``journal=False`` leaves the manifest's entry as it is."""
-        result.ok, result.stage, result.error, result.exception = False, stage, str(exc), exc
+        # Messages may quote a URL (aiohttp's do): its signature never reaches a result or the manifest.
+        error = redact_text(str(exc))
+        result.ok, result.stage, result.error, result.exception = False, stage, error, exc
         if journal:
             self.record(
-                ManifestEntry(name=result.name, size=result.size, status="failed", error=f"{stage}: {exc}")
+                ManifestEntry(name=result.name, size=result.size, status="failed", error=f"{stage}: {error}")
             )
         self.progress.finished(result)
+
+    def maybe(self, result: UploadResult, exc: BaseException) -> None:
+        """Mark ``result`` maybe registered: registering failed ambiguously and no look-up settled it."""
+        result.maybe_registered = True
+        self.record(
+            ManifestEntry(
+                name=result.name,
+                size=result.size,
+                status=ManifestStatus.MAYBE_REGISTERED.value,
+                path=result.path,
+                error=f"register: {redact_text(str(exc))}",
+            )
+        )
+        self.fail(result, "register", exc, journal=False)
+
+    def abort(self, exc: BaseException) -> None:
+        """Stop the run: the target itself was refused, so no file can be registered."""
+        if self.aborted is None:
+            self.aborted = exc
 
     def registered(self, source: UploadSource, result: UploadResult, data_id: int) -> None:
         """Mark ``result`` registered as ``data_id`` and journal it."""
         result.ok, result.data_id = True, data_id
         self.record(
             ManifestEntry(
-                name=source.name, size=source.size, status="registered", data_id=data_id, path=result.path
+                name=source.name,
+                size=source.size,
+                status="registered",
+                data_id=data_id,
+                path=result.path,
+                mtime_ns=source.mtime_ns,
             )
         )
         self.progress.finished(result)

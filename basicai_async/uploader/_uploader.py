@@ -11,12 +11,11 @@ import aiohttp
 import anyio
 
 from .._concurrency import DEFAULT_API_CONCURRENCY, check_api_concurrency
-from .._errors import FileTooLargeError
-from .._manifest import Manifest
+from .._manifest import Manifest, ManifestTarget
 from .._sources import UploadSource
-from .._validate import check_file_size
 from ._batch import upload_batches
-from ._report import NoProgress, UploadProgress, UploadReport, UploadResult
+from ._checks import check_sources, check_target
+from ._report import NoProgress, UploadProgress, UploadReport
 from ._resume import resume
 from ._run import UploadClient, UploadRun
 
@@ -45,11 +44,11 @@ class Uploader:
         client: UploadClient,
         *,
         concurrency: int = 16,
-        api_concurrency: int = DEFAULT_API_CONCURRENCY,
         put_retries: int = 3,
         expiry_margin: float = 30.0,
         put_timeout: float = 120.0,
         progress: UploadProgress | None = None,
+        api_concurrency: int = DEFAULT_API_CONCURRENCY,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -74,19 +73,26 @@ class Uploader:
     ) -> UploadReport:
         """Upload and register every source into ``dataset_id`` (or one of its batches or scenes).
 
-        Returns one result per source, in order. Files over 1 GB, duplicate names
-        and unreadable paths fail at ``validate`` without any call.
-        """
-        results: list[UploadResult] = []
-        todo: list[tuple[UploadSource, UploadResult]] = []
-        seen: set[str] = set()
-        for item in sources:
-            source, result = _validate(item, seen)
-            results.append(result)
-            if source is not None:
-                todo.append((source, result))
+        Returns one result per source, in order. Ids are checked before any request
+        (``TypeError``/``ValueError``). A source that cannot be uploaded (missing,
+        unreadable, a directory, empty, a name that is not UTF-8, over 1 GB, a
+        duplicate name) fails alone at ``validate``, without any call.
 
-        journal = manifest if isinstance(manifest, Manifest) else Manifest(manifest) if manifest else None
+        ``manifest`` is bound to this target (the client's base URL, the dataset and
+        the batch or scene): one written for another target raises
+        ``ManifestMismatchError`` before any request.
+        """
+        check_target(dataset_id, batch_id, scene_id)
+        target = ManifestTarget(
+            base_url=self._client.base_url, dataset_id=dataset_id, batch_id=batch_id, scene_id=scene_id
+        )
+        journal: Manifest | None = None
+        if isinstance(manifest, Manifest):
+            manifest.bind(target)
+            journal = manifest
+        elif manifest:
+            journal = Manifest(manifest, target=target)
+        results, todo = await anyio.to_thread.run_sync(check_sources, sources)
         api_slots = anyio.Semaphore(self._api_concurrency)
         try:
             if journal is not None:
@@ -117,29 +123,3 @@ class Uploader:
             if journal is not None and not isinstance(manifest, Manifest):
                 journal.close()
         return UploadReport(results)
-
-
-def _validate(
-    item: UploadSource | str | os.PathLike[str], seen: set[str]
-) -> tuple[UploadSource | None, UploadResult]:
-    """The source and its result; no source when it fails at ``validate`` (the result says why)."""
-    if not isinstance(item, UploadSource):
-        path = item
-        try:
-            item = UploadSource.from_path(path)
-        except OSError as exc:
-            name = os.fspath(path)
-            return None, UploadResult(
-                name, 0, stage="validate", error=f"cannot read file: {exc}", exception=exc
-            )
-    result = UploadResult(item.name, item.size)
-    try:
-        check_file_size(item.name, item.size)
-    except FileTooLargeError as too_large:
-        result.stage, result.error, result.exception = "validate", str(too_large), too_large
-        return None, result
-    if item.name in seen:
-        result.stage, result.error = "validate", f"duplicate file name {item.name!r} in this upload"
-        return None, result
-    seen.add(item.name)
-    return item, result
