@@ -32,6 +32,7 @@ _KINDS = {
     "SCENE": ItemType.SCENE,
     "BATCH": ItemType.BATCH,
 }
+_CANONICAL = frozenset({ItemType.DATA, ItemType.SCENE, ItemType.BATCH})
 
 
 class Item(Model):
@@ -53,6 +54,10 @@ class Item(Model):
     def __post_init__(self) -> None:
         if self.files is None:
             self.files = []  # type: ignore[unreachable]  # NullList: None until this line
+        if self.item_type in _CANONICAL:
+            # The guide's spelling, as every entry of a guide-form page: nothing to fill in.
+            # Runs once per listed item, so the common case takes one set lookup.
+            return
         kind = _KINDS.get(self.item_type or "") or _KINDS.get(self.type or "")
         if kind is not None:
             self.item_type = kind
