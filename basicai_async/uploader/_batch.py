@@ -171,9 +171,8 @@ async def _put_one(run: UploadRun, source: UploadSource, result: UploadResult, u
         failed.__cause__ = exc.__cause__
         run.fail(result, "put", failed)
         return False
-    except RunAborted:
-        assert run.aborted is not None
-        run.fail(result, "aborted", run.aborted)
+    except RunAborted as exc:
+        run.fail(result, "aborted", exc.reason)
         return False
     except BasicAIError as exc:
         # The only API call inside a PUT is renewing its URL; a refused key or

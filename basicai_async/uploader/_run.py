@@ -30,7 +30,11 @@ __all__ = ["RunAborted", "UploadClient", "UploadRun"]
 
 
 class RunAborted(Exception):
-    """A request was about to go out after the run was aborted (``UploadRun.aborted`` says why)."""
+    """A request was about to go out after the run was aborted; ``reason`` is the target's refusal."""
+
+    def __init__(self, reason: BaseException) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
 
 
 class UploadClient(Protocol):
@@ -94,7 +98,7 @@ class UploadRun:
         requests = [PresignRequest(filename=s.name, size=s.size, device_name=s.device_name) for s in sources]
         async with self.api_slots:
             if self.aborted is not None:
-                raise RunAborted
+                raise RunAborted(self.aborted)
             return await self.client.storage.presign_uploads(requests)
 
     def record(self, entry: ManifestEntry) -> None:
