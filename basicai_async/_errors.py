@@ -122,8 +122,9 @@ class LimiterUnavailableError(BasicAIError):
 class UploadError(BasicAIError):
     """One file could not be uploaded or registered.
 
-    ``stage`` is where it failed: ``"validate"``, ``"presign"``, ``"put"`` or
-    ``"register"``.
+    ``stage`` is where it failed: ``"validate"``, ``"presign"``, ``"put"``,
+    ``"register"``, or ``"aborted"`` (the run stopped before this file because
+    the target was refused as a whole).
     """
 
     def __init__(self, message: str, *, filename: str, stage: str) -> None:

@@ -64,7 +64,14 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
 
 # Integration modules run twice: against the guide's shapes and against the variants
 # the real server may send (API.md), by the emulator's dialect switch in the environment.
-_BOTH_DIALECTS = ("test_integration_", "test_upload", "test_export", "test_examples", "test_testing_plugin")
+_BOTH_DIALECTS = (
+    "test_integration_",
+    "test_ingestion_",
+    "test_upload",
+    "test_export",
+    "test_examples",
+    "test_testing_plugin",
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

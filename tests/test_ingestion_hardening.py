@@ -246,6 +246,26 @@ async def test_an_ambiguous_registration_is_reconciled_without_a_manifest(rule: 
         assert _names(emu, ds.id) == Counter(s.name for s in sources)
 
 
+async def test_the_look_up_waits_one_backoff_step_also_without_put_retries() -> None:
+    """The uploader's policy is the client's with ``put_retries``: 0 of them must not skip the wait."""
+    slept: list[float] = []
+
+    async def record(delay: float) -> None:
+        slept.append(delay)
+
+    policy = RetryPolicy(backoff_start=0.25, sleep=record, random=lambda: 0.0)
+    faults = LimitedFaults(FaultRule(error_rate=1.0, error_statuses=(502,)), endpoint=ADD, times=1)
+    async with (
+        Emulator({KEY: "team"}, limits=None, faults=faults) as emu,
+        AsyncBasicAI(KEY, base_url=emu.base_url, limits=LIMITS, retry=policy) as client,
+    ):
+        ds = await client.datasets.create(name="waits", type="IMAGE")
+        report = await client.uploader(put_retries=0).upload(ds.id, _sources(5))
+        assert report.failed == []
+        assert faults.remaining == 0
+        assert slept == [0.25]
+
+
 async def test_names_the_server_strips_are_matched_when_reconciling(tmp_path: Path) -> None:
     """#6: after a truncated answer, names the server normalises (leading spaces) were registered twice."""
     faults = LimitedFaults(FaultRule(truncate_rate=1.0), endpoint=ADD)

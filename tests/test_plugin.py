@@ -624,7 +624,7 @@ async def test_a_failed_file_of_a_point_cloud_discards_the_files_already_fetched
 
 async def test_fetcher_failures_are_worded_without_the_query(files: FileServer, tmp_path: Any) -> None:
     async with Fetcher(
-        allow_private=True, read_timeout=0.5, memory_threshold=100, max_size=300_000, temp_dir=tmp_path
+        allow_private=True, read_timeout=1.0, memory_threshold=100, max_size=300_000, temp_dir=tmp_path
     ) as fetcher:
         with pytest.raises(FetchError, match=r"loop: more than 5 redirects$"):
             await fetcher.fetch(f"{files.base}loop?{SIGNATURE}")

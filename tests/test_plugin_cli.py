@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from aiohttp import web
 
 from basicai_async import cli
 from basicai_async.emulator import sample_png
@@ -227,6 +228,31 @@ async def test_try_plugin_sends_point_clouds_with_their_images_and_config(tmp_pa
 async def test_try_plugin_needs_a_file() -> None:
     with pytest.raises(PluginError, match="at least one file"):
         await try_plugin("http://127.0.0.1:9/", [])
+
+
+async def test_try_plugin_never_chains_the_secret_of_a_failed_exchange(tmp_path: Path) -> None:
+    """aiohttp's TooManyRedirects carries the request's headers (the Bearer secret) in its chain."""
+    image = tmp_path / "a.png"
+    image.write_bytes(b"png")
+    secret = "plugin-SECRET-5e1d-do-not-chain"
+
+    async def loop(request: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": str(request.url)})
+
+    app = web.Application()
+    app.router.add_route("*", "/", loop)
+    async with serve_app(app) as url:
+        with pytest.raises(PluginError, match="cannot reach") as caught:
+            await try_plugin(url, [image], secret=secret)
+    seen: set[int] = set()
+    exc: BaseException | None = caught.value
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        for text in (str(exc), repr(exc), repr(exc.args), repr(getattr(exc, "__dict__", {}))):
+            assert secret not in text
+        assert not hasattr(exc, "request_info")
+        exc = exc.__cause__ or exc.__context__
+    assert len(seen) >= 2  # the chain was kept, scrubbed, not dropped
 
 
 def test_build_request_is_what_basicai_sends() -> None:

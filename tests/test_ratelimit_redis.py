@@ -445,3 +445,27 @@ async def test_the_fallback_serves_try_acquire_pause_and_stats(redis_server: Red
 def test_stats_work_outside_the_loop(redis_server: RedisServer) -> None:
     stats = RedisLimiter(redis_server.url, api_key=KEY, limits=one(3, 1.0)).stats()
     assert (stats.windows[0].remaining, stats.admitted, stats.next_slot_in) == (3, 0, 0.0)
+
+
+async def test_a_redis_password_never_reaches_a_repr_or_an_error() -> None:
+    """The Redis URL may hold a password: neither the limiter's repr nor its errors quote it."""
+    password = "hunter2-redis-PASSWORD"
+    with pytest.raises(ConfigurationError) as wrong_scheme:
+        RedisLimiter(f"http://:{password}@127.0.0.1:9/0", api_key=KEY)
+    assert password not in str(wrong_scheme.value)
+    # Port 9 (discard) refuses at once: the limiter fails closed, saying why without the URL's password.
+    limiter = RedisLimiter(f"redis://:{password}@127.0.0.1:9/0", api_key=KEY, timeout=5.0)
+    try:
+        assert password not in repr(limiter)
+        assert KEY not in repr(limiter)
+        with pytest.raises(LimiterUnavailableError) as caught:
+            await limiter.try_acquire()
+    finally:
+        await limiter.aclose()
+    exc: BaseException | None = caught.value
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        for text in (str(exc), repr(exc), repr(exc.args), repr(getattr(exc, "__dict__", {}))):
+            assert password not in text
+        exc = exc.__cause__ or exc.__context__

@@ -1,7 +1,7 @@
 """The ``basicai-async`` command line (also ``python -m basicai_async``).
 
-Configured by ``BASICAI_API_KEY`` / ``BASICAI_BASE_URL`` or ``--api-key`` / ``--base-url``
-(before or after the command, as ``-v`` is)::
+Configured by ``BASICAI_API_KEY`` / ``BASICAI_BASE_URL`` / ``BASICAI_REDIS_URL`` or
+``--api-key`` / ``--base-url`` / ``--redis-url`` (before or after the command, as ``-v`` is)::
 
     basicai-async upload ./images --create cars --type IMAGE --manifest upload.jsonl
     basicai-async upload ./images --dataset 42 --batch 7
@@ -9,6 +9,7 @@ Configured by ``BASICAI_API_KEY`` / ``BASICAI_BASE_URL`` or ``--api-key`` / ``--
     basicai-async datasets list
     basicai-async -v emulator --port 8080
     basicai-async demo
+    basicai-async plugin serve mymodel:predict --port 8000
 
 Each command lives in a module that exposes ``register(subparsers)``: it adds its
 parser and sets ``handler`` (``args -> exit status``) and, optionally,

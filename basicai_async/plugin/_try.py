@@ -17,6 +17,7 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
+from .._redact import scrub_exception
 from ._app import Kind, serve_app
 from ._contract import ContractReport, check_answer
 from ._fetch import PluginError, describe_failure, redact_url
@@ -99,6 +100,7 @@ async def try_plugin(
             image_urls=served[first_image : first_image + len(images)],
             camera_config_url=served[-1] if camera_config else None,
         )
+        failure: PluginError | None = None
         try:
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
@@ -106,5 +108,10 @@ async def try_plugin(
             ):
                 status, answer = resp.status, await resp.read()
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-            raise PluginError(f"cannot reach {redact_url(url)}: {describe_failure(exc)}") from exc
+            failure = PluginError(f"cannot reach {redact_url(url)}: {describe_failure(exc)}")
+            # aiohttp's exceptions carry the request's headers (the Bearer secret): chain a scrubbed copy.
+            failure.__cause__ = scrub_exception(exc, secrets=(secret,) if secret else ())
+    if failure is not None:
+        # Raised outside the except block, so aiohttp's original is not chained as the context.
+        raise failure
     return check_answer(status, answer, kind=kind, sent_ids=[d["id"] for d in body["datas"]])

@@ -40,7 +40,7 @@ from .._sources import UploadSource
 from ._put import PutFailed, put_file
 from ._register import TARGET_REFUSALS, register
 from ._report import UploadResult
-from ._run import UploadRun
+from ._run import RunAborted, UploadRun
 from ._urls import BatchUrls
 
 __all__ = ["ROUNDS_AHEAD", "batches_ahead", "upload_batches"]
@@ -101,6 +101,8 @@ class _Pipeline:
         try:
             if run.aborted is None:
                 batch.urls = BatchUrls(run, sources, await run.presign(sources))
+        except RunAborted:
+            pass  # no URLs and no error of its own: the dispatcher fails the batch at `aborted`
         except BasicAIError as exc:
             if isinstance(exc, TARGET_REFUSALS):
                 run.abort(exc)
@@ -169,8 +171,14 @@ async def _put_one(run: UploadRun, source: UploadSource, result: UploadResult, u
         failed.__cause__ = exc.__cause__
         run.fail(result, "put", failed)
         return False
+    except RunAborted as exc:
+        run.fail(result, "aborted", exc.reason)
+        return False
     except BasicAIError as exc:
-        # The only API call inside a PUT is renewing its URL.
+        # The only API call inside a PUT is renewing its URL; a refused key or
+        # dataset there stops the run, as it does at the batch's own pre-sign.
+        if isinstance(exc, TARGET_REFUSALS):
+            run.abort(exc)
         run.fail(result, "presign", exc)
         return False
     except OSError as exc:

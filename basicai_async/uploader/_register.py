@@ -121,8 +121,9 @@ async def register(run: UploadRun, uploaded: Uploaded, *, rounds: int = 0) -> No
 
 async def _reconcile(run: UploadRun, uploaded: Uploaded, exc: BaseException, rounds: int) -> None:
     """Look the files up after an ambiguous failure; register again only those certainly not there."""
-    # A moment for a server still finishing the call (a timeout) before its result is looked for.
-    await run.retry.wait(1)
+    # A moment for a server still finishing the call (a timeout) before its result is looked for:
+    # one backoff step, also when the PUTs' policy allows no retries (``wait`` would return at once).
+    await run.retry.sleep(run.retry.backoff(1, run.retry.random()))
     try:
         found = await find_registered(
             run.client.items,

@@ -26,7 +26,15 @@ from ..models import PresignedUpload, PresignRequest
 from ..resources import Data, Items, Storage
 from ._report import UploadProgress, UploadResult
 
-__all__ = ["UploadClient", "UploadRun"]
+__all__ = ["RunAborted", "UploadClient", "UploadRun"]
+
+
+class RunAborted(Exception):
+    """A request was about to go out after the run was aborted; ``reason`` is the target's refusal."""
+
+    def __init__(self, reason: BaseException) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
 
 
 class UploadClient(Protocol):
@@ -81,9 +89,16 @@ class UploadRun:
         return expires is not None and expires - self.expiry_margin <= datetime.now(timezone.utc)
 
     async def presign(self, sources: Sequence[UploadSource]) -> list[PresignedUpload]:
-        """One fresh URL per source, in order (one API call, holding one of the API slots)."""
+        """One fresh URL per source, in order (one API call, holding one of the API slots).
+
+        Raises ``RunAborted`` instead of calling once the run is aborted: a feeder's
+        pre-sign or a PUT's renewal waiting for a slot must not spend a call on a
+        target already refused.
+        """
         requests = [PresignRequest(filename=s.name, size=s.size, device_name=s.device_name) for s in sources]
         async with self.api_slots:
+            if self.aborted is not None:
+                raise RunAborted(self.aborted)
             return await self.client.storage.presign_uploads(requests)
 
     def record(self, entry: ManifestEntry) -> None:
