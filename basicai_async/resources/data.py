@@ -8,7 +8,7 @@ from .._validate import check_id, check_ids, check_name, chunked
 from ..models import DataItem, FileRef, NewData
 from ._base import Resource, check_models
 
-__all__ = ["Data"]
+__all__ = ["Data", "check_new_data"]
 
 
 def _check_files(name: str, files: object) -> list[FileRef]:
@@ -16,7 +16,7 @@ def _check_files(name: str, files: object) -> list[FileRef]:
     return check_models(name, files, FileRef, lambda _name, _file: None)
 
 
-def _check_new_data(name: str, item: NewData) -> None:
+def check_new_data(name: str, item: NewData) -> None:
     """A ``NewData`` whose name, files and optional parent ids are valid."""
     check_name(f"{name}.name", item.name)
     _check_files(f"{name}.files", item.files)
@@ -80,7 +80,7 @@ class Data(Resource):
         Not retried after an ambiguous failure, which could add them twice.
         """
         check_id("dataset_id", dataset_id)
-        body = check_models("items", items, NewData, _check_new_data)
+        body = check_models("items", items, NewData, check_new_data)
         return await self._pipeline.request(
             "POST", f"/dataset/batchAddData/{dataset_id}", json=body, response_type=list[DataItem]
         )

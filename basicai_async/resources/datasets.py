@@ -54,6 +54,10 @@ class Datasets(Resource):
             except APIError as exc:
                 if not is_ambiguous(exc) or attempt + 1 == _CREATE_ROUNDS:
                     raise
+                # A moment for a server still finishing the call (a timeout) before looking,
+                # as the uploader's reconciliation waits.
+                retry = self._pipeline.retry
+                await retry.sleep(retry.backoff(attempt + 1, retry.random()))
                 try:
                     found = await self._find(name, type)
                 except BasicAIError:

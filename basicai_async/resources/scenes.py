@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from .._validate import check_id, check_name
 from ..models import NewData, NewScene, Scene
 from ._base import Resource, check_models
-from .data import _check_new_data
+from .data import check_new_data
 
 __all__ = ["Scenes"]
 
@@ -40,7 +40,7 @@ class Scenes(Resource):
             check_id("batch_id", batch_id)
         checked: list[NewData] | None = None
         if frames is not None:
-            checked = check_models("frames", frames, NewData, _check_new_data)
+            checked = check_models("frames", frames, NewData, check_new_data)
         body = NewScene(name=name, batch_id=batch_id, frames=checked)
         return await self._pipeline.request(
             "POST", f"/dataset/addScene/{dataset_id}", json=body, response_type=Scene
