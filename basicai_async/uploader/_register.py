@@ -36,7 +36,7 @@ from .._errors import (
     UploadError,
 )
 from .._http import is_ambiguous
-from .._manifest import ManifestEntry, ManifestStatus
+from .._manifest import ManifestStatus
 from .._sources import UploadSource
 from ..models import FileRef, NewData
 from ._reconcile import find_registered
@@ -75,15 +75,7 @@ async def register(run: UploadRun, uploaded: Uploaded, *, rounds: int = 0) -> No
             run.fail(result, "aborted", run.aborted)
         return
     for source, result in uploaded:
-        run.record(
-            ManifestEntry(
-                name=source.name,
-                size=source.size,
-                status=ManifestStatus.REGISTERING.value,
-                path=result.path,
-                mtime_ns=source.mtime_ns,
-            )
-        )
+        run.journal_file(source, result, ManifestStatus.REGISTERING)
     try:
         created = await run.client.data.add_many(run.dataset_id, [_new_data(run, s, r) for s, r in uploaded])
     except TARGET_REFUSALS as exc:

@@ -113,7 +113,12 @@ class UploadRun:
         result.ok, result.stage, result.error, result.exception = False, stage, error, exc
         if journal:
             self.record(
-                ManifestEntry(name=result.name, size=result.size, status="failed", error=f"{stage}: {error}")
+                ManifestEntry(
+                    name=result.name,
+                    size=result.size,
+                    status=ManifestStatus.FAILED.value,
+                    error=f"{stage}: {error}",
+                )
             )
         self.progress.finished(result)
 
@@ -139,14 +144,25 @@ class UploadRun:
     def registered(self, source: UploadSource, result: UploadResult, data_id: int) -> None:
         """Mark ``result`` registered as ``data_id`` and journal it."""
         result.ok, result.data_id = True, data_id
+        self.journal_file(source, result, ManifestStatus.REGISTERED, data_id=data_id)
+        self.progress.finished(result)
+
+    def journal_file(
+        self,
+        source: UploadSource,
+        result: UploadResult,
+        status: ManifestStatus,
+        *,
+        data_id: int | None = None,
+    ) -> None:
+        """Journal ``source`` at ``status`` with the path it was PUT to and its modification time."""
         self.record(
             ManifestEntry(
                 name=source.name,
                 size=source.size,
-                status="registered",
+                status=status.value,
                 data_id=data_id,
                 path=result.path,
                 mtime_ns=source.mtime_ns,
             )
         )
-        self.progress.finished(result)
