@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install redis demo test lint typecheck unit bench clean
+.PHONY: install redis demo test lint typecheck docs unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,16 @@ demo: install
 	$(PY) -m basicai_async demo
 
 lint: install
-	$(VENV)/bin/ruff check basicai_async tests benchmarks examples
-	$(VENV)/bin/ruff format --check basicai_async tests benchmarks examples
+	$(VENV)/bin/ruff check basicai_async tests benchmarks examples conftest.py
+	$(VENV)/bin/ruff format --check basicai_async tests benchmarks examples conftest.py
 
 # tests/typecheck_pipeline.py is checked, never run: it fails if a wrong response_type type-checks.
 typecheck: install
 	$(VENV)/bin/mypy --strict basicai_async tests/typecheck_pipeline.py
+
+# The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link or reference fails.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 # coverage starts before pytest, so the package imported by our own pytest plugin
 # (basicai_async.testing, loaded at start-up) is measured from its first line.
@@ -38,10 +42,10 @@ unit: install redis
 	$(VENV)/bin/coverage run -m pytest
 	$(VENV)/bin/coverage report --fail-under=90
 
-test: lint typecheck unit
+test: lint typecheck docs unit
 
 bench: install
 	for b in benchmarks/*.py; do $(PY) $$b | tail -1; done
 
 clean:
-	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) site .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache

@@ -14,7 +14,7 @@ In-process::
         ...
         assert emu.max_window_count("my-key", 1.0) <= 100
 
-``Emulator(dialect="xtreme1")`` answers in the variant shapes of API.md (what
+``Emulator(dialect="xtreme1")`` answers in the variant shapes of docs/shapes.md (what
 BasicAI's open-source platform sends) instead of the guide's.
 
 ``sample_png(seed)`` makes a small, valid image to upload in demos and tests.

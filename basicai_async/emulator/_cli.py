@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dialect",
         choices=sorted(DIALECTS),
         default=None,
-        help=f"answer shapes: guide (API.md's main form; default) or xtreme1 (the real server's variants); "
+        help=f"answer shapes: guide (the published guide's; default) or xtreme1 (the real server's variants, see docs/shapes.md); "
         f"default ${DIALECT_ENV} or guide",
     )
 

@@ -64,7 +64,7 @@ class Emulator:
         storage_dir: where uploads go; a temporary directory removed on close by default.
         presign_ttl: seconds a pre-signed URL stays valid (``emu.store.ttl`` changes it later).
         secret: the HMAC key of pre-signed URLs (random by default).
-        dialect: the answers' shapes: ``"guide"`` (API.md's main section, the default) or
+        dialect: the answers' shapes: ``"guide"`` (the published guide's, the default) or
             ``"xtreme1"`` (the variants BasicAI's open-source platform sends: ``objects``,
             string versions, ``type: SINGLE_DATA``, ``accessUrl``, nulls written out, ...).
             ``None`` reads ``$BASICAI_EMULATOR_DIALECT``, so a test suite can run against either.
