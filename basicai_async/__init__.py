@@ -58,7 +58,17 @@ from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
 from ._redact import RedactedException
 from ._retry import RetryPolicy
 from ._sources import UploadSource
-from .export import ExportSummary, export_results, iter_data_ids, iter_results
+from .export import (
+    ExportedData,
+    ExportedFile,
+    ExportSummary,
+    export_results,
+    iter_data_ids,
+    iter_exported,
+    iter_results,
+)
+from .formats import FORMATS, SkippedObject
+from .geometry import Box2D, Box3D, KeyPoints, Polygon, Polyline, Shape, Unreadable, shape_of
 from .models import (
     AnnotationResult,
     AnnotationSource,
@@ -100,6 +110,7 @@ __all__ = [
     "BASICAI_LIMITS",
     "DEFAULT_BASE_URL",
     "MAX_PRESIGNED_SIZE",
+    "FORMATS",
     "APIConnectionError",
     "APIDecodeError",
     "APIError",
@@ -124,6 +135,16 @@ __all__ = [
     "DatasetUpdate",
     "ExactLimiter",
     "ExportSummary",
+    "ExportedData",
+    "ExportedFile",
+    "Box2D",
+    "Box3D",
+    "KeyPoints",
+    "Polygon",
+    "Polyline",
+    "Shape",
+    "SkippedObject",
+    "Unreadable",
     "FileFormatNotSupportedError",
     "FileRef",
     "FileTooLargeError",
@@ -182,5 +203,7 @@ __all__ = [
     "export_results",
     "is_ambiguous",
     "iter_data_ids",
+    "iter_exported",
+    "shape_of",
     "iter_results",
 ]

@@ -135,7 +135,11 @@ async def test_guide_answers_keep_the_main_shapes(api: Api) -> None:
     file = {**await api.upload("b.jpg"), "deviceName": "cam-front"}
     body = {"name": "f", "files": [file]}
     data = (await _raw(api, "POST", f"/dataset/addData/{created['data']['id']}", json=body))["data"]
-    assert data["files"] == [file]
+    (answered,) = data["files"]
+    # The file as registered, plus a signed URL to read it (BasicAI's export answers carry one).
+    url = answered.pop("url")
+    assert answered == file
+    assert url.startswith(file["path"] + "?") and "Signature=" in url
 
 
 def test_an_unknown_dialect_is_refused_naming_the_choices() -> None:

@@ -20,13 +20,17 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from ._state import TOP, DatasetRec, ItemRec, SourceRec
+from ._state import TOP, DatasetRec, FileInfo, ItemRec, SourceRec
 from ._store import PresignedPut
 from ._views import ResultRec
 
 __all__ = ["DIALECTS", "Dialect", "GuideDialect", "Xtreme1Dialect", "dialect_named"]
 
 JSON = dict[str, Any]
+
+
+def _info(rec: ItemRec, index: int) -> FileInfo | None:
+    return rec.infos[index] if index < len(rec.infos) else None
 
 
 def _parent(rec: ItemRec) -> int | None:
@@ -56,6 +60,10 @@ class Dialect:
         out: JSON = {"path": file.path, "size": file.size, "mimeType": file.mime_type}
         if file.device_name is not None:
             out["deviceName"] = file.device_name
+        info = _info(rec, index)
+        if info is not None:
+            # A signed URL to read it, as BasicAI's export answers carry; no size: clients read the header.
+            out["url"] = info.url
         return out
 
     def _files(self, rec: ItemRec) -> list[JSON]:
@@ -178,6 +186,7 @@ class Xtreme1Dialect(Dialect):
         """A FileDTO: the MIME type under ``type``, no ``mimeType``."""
         file = rec.files[index]
         name = PurePosixPath(file.path).name
+        info = _info(rec, index)
         return {
             "id": rec.id * 100 + index,
             "name": name,
@@ -185,8 +194,11 @@ class Xtreme1Dialect(Dialect):
             "path": file.path,
             "type": file.mime_type,
             "size": file.size,
-            "url": file.path,
-            "extraInfo": None,
+            "url": file.path if info is None else info.url,
+            # Xtreme1's image files carry their size here.
+            "extraInfo": None
+            if info is None or info.size is None
+            else {"width": info.size[0], "height": info.size[1]},
         }
 
     def data(self, rec: ItemRec) -> JSON:
