@@ -139,7 +139,8 @@ async def test_guide_answers_keep_the_main_shapes(api: Api) -> None:
     # The file as registered, plus a signed URL to read it (BasicAI's export answers carry one).
     url = answered.pop("url")
     assert answered == file
-    assert url.startswith(file["path"] + "?") and "Signature=" in url
+    assert url.startswith(file["path"] + "?")
+    assert "Signature=" in url
 
 
 def test_an_unknown_dialect_is_refused_naming_the_choices() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import math
 import random
 import tracemalloc
 from collections import deque
@@ -140,7 +141,8 @@ async def _one_cursor(client: AsyncBasicAI, dataset_id: int) -> list[int]:
 def _segments(n: int, window: int = 20) -> tuple[int, int]:
     """(segments, ids per segment) of a level of ``n`` items: about ``window`` segments of
     whole steps of 100, at most 1,000 ids each, so every cursor works on a small level."""
-    span = min(1000, max(100, -(-(-(-n // window)) // 100) * 100))
+    per_cursor = math.ceil(n / window)
+    span = min(1000, max(100, math.ceil(per_cursor / 100) * 100))
     return max(1, -(-n // span)), span
 
 

@@ -189,8 +189,8 @@ class KittiConverter(_Frames):
                 if name is None:
                     continue
                 line = self._line(camera, shape, name, rects.get(instance.track_id or ""), image)
-                if line is None:
-                    self.tally.skip(data, instance, "behind camera 0")
+                if not line.endswith("\n"):
+                    self.tally.skip(data, instance, line)
                     continue
                 lines.append(line)
                 self.tally.objects += 1
@@ -200,11 +200,12 @@ class KittiConverter(_Frames):
     @staticmethod
     def _line(
         camera: _Camera, box: Box3D, name: str, rect: Box2D | None, image: ExportedFile | None
-    ) -> str | None:
+    ) -> str:
+        """The box's label line (ending in a newline), or the reason it has none."""
         (x, y, z), (length, width, height) = box.center, box.size
         bottom = camera.to_camera((x, y, z - height / 2))
         if bottom[2] <= 0:
-            return None
+            return "behind camera 0"
         ahead = camera.to_camera((x + math.cos(box.yaw), y + math.sin(box.yaw), z - height / 2))
         ry = _normal(-math.atan2(ahead[2] - bottom[2], ahead[0] - bottom[0]))
         alpha = _normal(ry - math.atan2(bottom[0], bottom[2]))
@@ -214,12 +215,14 @@ class KittiConverter(_Frames):
             corners = [camera.to_camera(c) for c in _corners(box)]
             seen = [camera.project(c) for c in corners if c[2] > 0.1]
             if not seen:
-                return None
+                return "behind camera 0"
             x1, y1 = min(p[0] for p in seen), min(p[1] for p in seen)
             x2, y2 = max(p[0] for p in seen), max(p[1] for p in seen)
             if image is not None and image.width and image.height:
                 x1, x2 = max(0.0, x1), min(float(image.width), x2)
                 y1, y2 = max(0.0, y1), min(float(image.height), y2)
+                if x2 <= x1 or y2 <= y1:
+                    return "outside camera 0's image"
         label = "_".join(name.split())
         return (
             f"{label} 0.00 0 {alpha:.2f} {x1:.2f} {y1:.2f} {x2:.2f} {y2:.2f} {height:.2f} {width:.2f} "
