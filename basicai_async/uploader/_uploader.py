@@ -170,17 +170,13 @@ class Uploader:
             with emitting(on_event):
                 if journal is not None:
                     async with api_slots:  # its lookups go one call at a time
-                        todo = await resume(
-                            journal, self._client.items, dataset_id, batch_id or scene_id, todo
-                        )
+                        todo = await resume(journal, self._client.items, target, todo)
                 if on_event is not None:
                     _settled(on_event, results, todo)
                 run = UploadRun(
                     client=self._client,
                     session=await self._client.http_session(),
-                    dataset_id=dataset_id,
-                    batch_id=batch_id,
-                    scene_id=scene_id,
+                    target=target,
                     journal=journal,
                     on_event=on_event,
                     retry=self._retry,
