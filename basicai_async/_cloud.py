@@ -268,7 +268,8 @@ def object_sources(
     credentials and endpoint from the cloud's environment variables), or a store
     you built (``store=S3Store("bucket", ...)``) and a ``prefix`` within it. Each
     object's name is its file name (the key's last segment), as for a directory;
-    keys of "directories" and hidden names (``.``-prefixed) are left out;
+    hidden names (``.``-prefixed) and 0-byte objects (folder markers; storage
+    refuses empty uploads anyway) are left out;
     ``pattern`` is a glob matched against the key below the prefix (``*.jpg``,
     ``cam1/*``). Listing goes page by page as the uploader consumes the sources,
     so memory stays flat for any number of objects.
@@ -323,7 +324,11 @@ async def _listed(
             path = meta["path"]
             relative = path[skip:] if skip and path.startswith(f"{prefix}/") else path
             name = relative.rsplit("/", 1)[-1]
-            if not name or name.startswith(".") or not PurePosixPath(relative).match(pattern):
+            if meta["size"] == 0 or not name or name.startswith("."):
+                # A 0-byte object is most often a console's "folder" marker (obstore drops its
+                # trailing "/"); storage refuses an empty upload anyway.
+                continue
+            if not PurePosixPath(relative).match(pattern):
                 continue
             where = f"{shown.rstrip('/')}/{relative}" if "://" in shown else f"{shown}: {relative}"
             yield _source(store, path, name, meta, where, secrets)

@@ -44,7 +44,10 @@ def test_every_name_lands_in_exactly_one_shard_and_shards_are_balanced() -> None
     assert sorted(n for part in taken for n in part) == names
     assert all(200 <= len(part) <= 300 for part in taken), [len(p) for p in taken]
     # Paths are split by their file name, as the uploader names them.
-    assert list(shard_sources(["a/x.png", "b/x.png"], Shard(shard_of("x.png", 3), 3))) == ["a/x.png", "b/x.png"]
+    assert list(shard_sources(["a/x.png", "b/x.png"], Shard(shard_of("x.png", 3), 3))) == [
+        "a/x.png",
+        "b/x.png",
+    ]
 
 
 def test_shard_parsing_and_checks() -> None:
@@ -109,7 +112,9 @@ async def test_duplicate_names_meet_in_one_shard_and_are_caught(
     assert [i.name for i in emu.state.datasets[ds.id].items.values()] == ["same.png"]
 
 
-async def test_a_manifest_is_bound_to_its_shard(client: tuple[Emulator, AsyncBasicAI], tmp_path: Path) -> None:
+async def test_a_manifest_is_bound_to_its_shard(
+    client: tuple[Emulator, AsyncBasicAI], tmp_path: Path
+) -> None:
     _, c = client
     ds = await c.datasets.create(name="bound", type="IMAGE")
     manifest = tmp_path / "shard1.jsonl"
