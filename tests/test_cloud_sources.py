@@ -100,7 +100,8 @@ async def test_s3_prefix_uploads_into_the_emulator_through_store_faults(
     report = await client.uploader(put_retries=8).upload(ds.id, object_sources("s3://upload/batch/"))
 
     assert sum(emu.faults.injected.values()) > 0
-    assert len(report.results) == 60 and all(r.ok for r in report.results), report.failed[:2]
+    assert len(report.results) == 60
+    assert all(r.ok for r in report.results), report.failed[:2]
     by_name = {key.rsplit("/", 1)[1]: body for key, body in payloads.items()}
     for r in report.results:
         # A retried PUT re-opened its object from the start: storage holds the exact bytes.
@@ -127,7 +128,8 @@ async def test_an_object_replaced_or_deleted_after_the_listing_fails_alone(
     for name, how in (("swap.png", "replaced"), ("gone.png", "deleted")):
         error = failed[name].exception
         cause = error.__cause__ if error is not None else None
-        assert isinstance(cause, SourceChangedError) and cause.how == how, repr(error)
+        assert isinstance(cause, SourceChangedError), repr(error)
+        assert cause.how == how
         assert f"was {how} in object storage after it was listed" in (failed[name].error or "")
         assert isinstance(cause.__cause__, RedactedException)
     assert [i.name for i in emu.state.datasets[ds.id].items.values()] == ["keep.png"]
@@ -148,7 +150,8 @@ async def test_a_listing_the_store_refuses_is_a_typed_error_with_no_obstore_type
     with pytest.raises(ObjectStoreError) as caught:
         [s async for s in object_sources("s3://no-such-bucket/x/")]
     error = caught.value
-    assert error.reason == "not_found" and not error.transient
+    assert error.reason == "not_found"
+    assert not error.transient
     assert error.url == "s3://no-such-bucket/x/"
     assert "NoSuchBucket" in str(error)
     chain = _chain(error)
@@ -166,8 +169,10 @@ def test_credentials_in_a_store_message_are_redacted(s3_env: S3Server) -> None:
         "\n\nDebug source:\nGeneric { ... }"
     )
     error = store_error(leaky, action="list", url="s3://b/k", secrets=(ACCESS_KEY, SECRET_KEY))
-    assert error.reason == "unavailable" and error.transient
-    assert "X-Amz-Signature=REDACTED" in str(error) and "Debug source" not in str(error)
+    assert error.reason == "unavailable"
+    assert error.transient
+    assert "X-Amz-Signature=REDACTED" in str(error)
+    assert "Debug source" not in str(error)
     _no_secret_in(str(error), str(error.__cause__), "".join(traceback.format_exception(error)))
     denied = store_error(PermissionDeniedError("no"), action="read", url="s3://b/k", secrets=())
     assert denied.reason == "permission_denied"
@@ -195,11 +200,13 @@ async def test_urls_are_sources_and_a_bad_one_fails_alone(
         "three.png": (True, None),
     }
     missing = next(r for r in report.results if r.name == "missing.png")
-    assert isinstance(missing.exception, InvalidSourceError) and "not found" in (missing.error or "")
+    assert isinstance(missing.exception, InvalidSourceError)
+    assert "not found" in (missing.error or "")
     assert emu.read_object(next(r.path for r in report.results if r.name == "three.png") or "") == b"3" * 30
     # A pre-signed URL's signature appears nowhere the user looks.
     secret = signed.split("Signature=", 1)[1].split("&", 1)[0]
-    assert secret not in repr(report) and secret not in str([r.error for r in report.results])
+    assert secret not in repr(report)
+    assert secret not in str([r.error for r in report.results])
 
 
 def test_without_obstore_the_error_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -92,7 +92,8 @@ async def test_n_sharded_uploads_register_every_file_once(
         sizes.append(len(report.results))
     names = Counter(item.name for item in emu.state.datasets[ds.id].items.values())
     assert names == Counter(s.name for s in sources)
-    assert sum(sizes) == 60 and min(sizes) > 0
+    assert sum(sizes) == 60
+    assert min(sizes) > 0
 
 
 async def test_duplicate_names_meet_in_one_shard_and_are_caught(
@@ -126,4 +127,5 @@ async def test_a_manifest_is_bound_to_its_shard(
         assert "--shard 1/4" in str(caught.value)
     # The same shard resumes: nothing is uploaded twice.
     again = await c.uploader().upload(ds.id, _sources(20), shard=(1, 4), manifest=manifest)
-    assert again.results and all(r.resumed for r in again.results)
+    assert again.results
+    assert all(r.resumed for r in again.results)
