@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import math
 import os
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
 from datetime import timedelta
 
 import aiohttp
@@ -14,17 +14,18 @@ import anyio
 
 from .._concurrency import DEFAULT_API_CONCURRENCY, check_api_concurrency
 from .._manifest import Manifest, ManifestTarget
+from .._shard import ShardSpec, as_shard, shard_sources, shard_sources_async
 from .._sources import UploadSource
 from ..telemetry._events import FileDone, FileFailed, UploadEvent, UploadFinished, UploadStarted, emitting
 from ._batch import upload_batches
-from ._checks import check_sources, check_target
+from ._checks import Source, check_sources, check_target
 from ._report import UploadReport, UploadResult
 from ._resume import resume
 from ._run import UploadClient, UploadRun
 
 __all__ = ["Uploader"]
 
-Sources = Iterable[UploadSource | str | os.PathLike[str]]
+Sources = Iterable[Source] | AsyncIterable[Source]
 
 
 class Uploader:
@@ -81,6 +82,7 @@ class Uploader:
         batch_id: int | None = None,
         scene_id: int | None = None,
         manifest: str | os.PathLike[str] | Manifest | None = None,
+        shard: ShardSpec | None = None,
     ) -> UploadReport:
         """Upload and register every source into ``dataset_id`` (or one of its batches or scenes).
 
@@ -89,11 +91,19 @@ class Uploader:
         unreadable, a directory, empty, a name that is not UTF-8, over 1 GB, a
         duplicate name) fails alone at ``validate``, without any call.
 
+        ``sources`` may be an async iterable (``object_sources("s3://bucket/prefix/")``).
+        An item may also be an ``InvalidSourceError`` (what ``url_sources`` yields for
+        a URL it cannot read): that file fails at ``validate``.
+
+        ``shard=(i, n)`` (or ``Shard(i, n)``, ``"i/n"``) uploads only the sources whose
+        name hashes to shard ``i`` of ``n`` (see ``Shard``): run ``n`` workers over the
+        same sources, each with its own shard and manifest, to split one job.
+
         ``manifest`` is bound to this target (the client's base URL, the dataset and
-        the batch or scene): one written for another target raises
+        the batch or scene, and the shard): one written for another target raises
         ``ManifestMismatchError`` before any request.
         """
-        return await self._upload(dataset_id, sources, batch_id, scene_id, manifest, self._on_event)
+        return await self._upload(dataset_id, sources, batch_id, scene_id, manifest, shard, self._on_event)
 
     async def events(
         self,
@@ -103,6 +113,7 @@ class Uploader:
         batch_id: int | None = None,
         scene_id: int | None = None,
         manifest: str | os.PathLike[str] | Manifest | None = None,
+        shard: ShardSpec | None = None,
     ) -> AsyncGenerator[UploadEvent, None]:
         """Run ``upload`` and yield its events as they happen; the last is ``UploadFinished``.
 
@@ -130,7 +141,7 @@ class Uploader:
 
         async def run() -> None:
             with send:
-                await self._upload(dataset_id, sources, batch_id, scene_id, manifest, both)
+                await self._upload(dataset_id, sources, batch_id, scene_id, manifest, shard, both)
 
         # A plain task, not a task group: the consumer may stop early, and this
         # generator is then closed from another task, which a cancel scope forbids.
@@ -152,11 +163,17 @@ class Uploader:
         batch_id: int | None,
         scene_id: int | None,
         manifest: str | os.PathLike[str] | Manifest | None,
+        shard: ShardSpec | None,
         on_event: Callable[[UploadEvent], object] | None,
     ) -> UploadReport:
         check_target(dataset_id, batch_id, scene_id)
+        part = as_shard(shard)
         target = ManifestTarget(
-            base_url=self._client.base_url, dataset_id=dataset_id, batch_id=batch_id, scene_id=scene_id
+            base_url=self._client.base_url,
+            dataset_id=dataset_id,
+            batch_id=batch_id,
+            scene_id=scene_id,
+            shard=None if part is None else str(part),
         )
         journal: Manifest | None = None
         if isinstance(manifest, Manifest):
@@ -164,6 +181,12 @@ class Uploader:
             journal = manifest
         elif manifest:
             journal = Manifest(manifest, target=target)
+        if isinstance(sources, AsyncIterable):
+            if part is not None:
+                sources = shard_sources_async(sources, part)
+            sources = [item async for item in sources]
+        elif part is not None:
+            sources = shard_sources(sources, part)
         results, todo = await anyio.to_thread.run_sync(check_sources, sources)
         api_slots = anyio.Semaphore(self._api_concurrency)
         try:
