@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +49,7 @@ from ._validate import check_id
 from ._walk import walk_data_items
 from .formats import Converter, SkippedObject, Tally, converter_named
 from .models import AnnotationResult, Item
+from .telemetry._events import ExportEvent, ExportFinished, ExportProgress, ExportStarted, emitting
 
 if TYPE_CHECKING:
     from ._client import AsyncBasicAI
@@ -63,6 +64,8 @@ __all__ = [
     "iter_results",
 ]
 
+# An ExportProgress event about this often (bytes written).
+_PROGRESS_BYTES = 64 * 1024
 # Image headers and camera configurations read at once (object storage, not the API: no quota).
 _STORAGE_READS = 32
 _T = TypeVar("_T")
@@ -292,6 +295,7 @@ async def export_results(
     format: str = "jsonl",
     source_id: int | None = None,
     api_concurrency: int = DEFAULT_API_CONCURRENCY,
+    on_event: Callable[[ExportEvent], object] | None = None,
 ) -> ExportSummary:
     """Write every annotation result of a dataset to ``out`` in ``format``.
 
@@ -303,6 +307,9 @@ async def export_results(
     ``iter_exported``; ``api_concurrency`` caps the API calls in flight.
     Objects a format cannot hold are counted by reason in the summary and the
     first ones named; boxes past an image's edge are clipped, counted and named.
+    ``on_event`` is told ``ExportStarted``, an ``ExportProgress`` about every
+    64 KiB written, ``LimiterWaited`` for calls held by the rate limiter, and
+    ``ExportFinished``; it is called on the event loop and must return quickly.
 
     Example::
 
@@ -318,25 +325,38 @@ async def export_results(
     converter = converter_type(target, tally)
     data_items = 0
     results = 0
-    async with _closing(
-        iter_exported(
-            client,
-            dataset_id,
-            source_id=source_id,
-            api_concurrency=api_concurrency,
-            image_sizes=converter_type.needs_image_sizes,
-            calibration=converter_type.needs_calibration,
-        )
-    ) as exported:
-        try:
-            async for data in exported:
-                if data.results or format != "jsonl":
-                    data_items += 1
-                results += len(data.results)
-                converter.add(data)
-        finally:
-            converter.close()
-    return ExportSummary(
+    reported = 0
+
+    def progress() -> None:
+        nonlocal reported
+        if on_event is not None and converter.bytes_written != reported:
+            reported = converter.bytes_written
+            on_event(ExportProgress(data_items, results, reported))
+
+    if on_event is not None:
+        on_event(ExportStarted(dataset_id))
+    exported = iter_exported(
+        client,
+        dataset_id,
+        source_id=source_id,
+        api_concurrency=api_concurrency,
+        image_sizes=converter_type.needs_image_sizes,
+        calibration=converter_type.needs_calibration,
+    )
+    with emitting(on_event):
+        async with _closing(exported) as data_items_iter:
+            try:
+                async for data in data_items_iter:
+                    if data.results or format != "jsonl":
+                        data_items += 1
+                    results += len(data.results)
+                    converter.add(data)
+                    if converter.bytes_written - reported >= _PROGRESS_BYTES:
+                        progress()
+            finally:
+                converter.close()
+    progress()
+    summary = ExportSummary(
         data_items=data_items,
         results=results,
         bytes_written=converter.bytes_written,
@@ -349,6 +369,9 @@ async def export_results(
         skipped_objects=tuple(tally.skipped_named),
         clipped_objects=tuple(tally.clipped_named),
     )
+    if on_event is not None:
+        on_event(ExportFinished(summary))
+    return summary
 
 
 def _target(out: str | os.PathLike[str] | IO[bytes], converter: type[Converter]) -> Path | IO[bytes]:

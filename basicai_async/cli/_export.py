@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .._client import AsyncBasicAI
+from .._progress import ConsoleProgress
 from ..export import ExportSummary, export_results
 from ..formats import FORMATS
 from ._parser import add_client_options, client_handler, positive_int
@@ -46,9 +47,10 @@ async def _export(client: AsyncBasicAI, args: argparse.Namespace) -> int:
     if not args.output.parent.is_dir():
         # Checked before any call: a typo in the path should not cost a listing.
         raise FileNotFoundError(2, "no such directory", str(args.output.parent))
-    summary = await export_results(
-        client, args.dataset, args.output, format=args.format, source_id=args.source_id
-    )
+    with ConsoleProgress() as progress:
+        summary = await export_results(
+            client, args.dataset, args.output, format=args.format, source_id=args.source_id, on_event=progress
+        )
     print(_describe(summary, args.output))
     return 0
 

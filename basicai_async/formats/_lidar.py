@@ -198,9 +198,7 @@ class KittiConverter(_Frames):
         self.write_new(self._calib, stem, ".txt", camera.calib(), data_id=data.id)
 
     @staticmethod
-    def _line(
-        camera: _Camera, box: Box3D, name: str, rect: Box2D | None, image: ExportedFile | None
-    ) -> str:
+    def _line(camera: _Camera, box: Box3D, name: str, rect: Box2D | None, image: ExportedFile | None) -> str:
         """The box's label line (ending in a newline), or the reason it has none."""
         (x, y, z), (length, width, height) = box.center, box.size
         bottom = camera.to_camera((x, y, z - height / 2))
