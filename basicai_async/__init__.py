@@ -27,6 +27,7 @@ from ._errors import (
     BadRequestError,
     BasicAIError,
     ConfigurationError,
+    FetchError,
     FileFormatNotSupportedError,
     FileTooLargeError,
     GatewayTimeoutError,
@@ -43,6 +44,7 @@ from ._errors import (
     NotFoundError,
     OperationFailedError,
     PermissionDeniedError,
+    PluginError,
     QuotaExhaustedError,
     RateLimitError,
     ResourceDuplicatedError,
@@ -52,6 +54,7 @@ from ._errors import (
     SourceChangedError,
     UnknownCodeError,
     UploadError,
+    UploadStage,
 )
 from ._http import is_ambiguous
 from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
@@ -124,6 +127,7 @@ __all__ = [
     "DatasetUpdate",
     "ExactLimiter",
     "ExportSummary",
+    "FetchError",
     "FileFormatNotSupportedError",
     "FileRef",
     "FileTooLargeError",
@@ -156,6 +160,7 @@ __all__ = [
     "OperationFailedError",
     "PacedLimiter",
     "PermissionDeniedError",
+    "PluginError",
     "PresignRequest",
     "PresignedUpload",
     "QuotaExhaustedError",
@@ -176,6 +181,7 @@ __all__ = [
     "UploadReport",
     "UploadResult",
     "UploadSource",
+    "UploadStage",
     "Uploader",
     "Window",
     "__version__",

@@ -93,15 +93,7 @@ class Uploader:
         elif manifest:
             journal = Manifest(manifest, target=target)
         results, todo = await anyio.to_thread.run_sync(check_sources, sources)
-        api_slots = anyio.Semaphore(self._api_concurrency)
         try:
-            if journal is not None:
-                async with api_slots:  # its lookups go one call at a time
-                    todo = await resume(journal, self._client.items, target, todo)
-            for result in results:
-                if result.stage is not None or result.resumed:
-                    self._progress.finished(result)
-            self._progress.started(len(todo), sum(s.size for s, _ in todo))
             run = UploadRun(
                 client=self._client,
                 session=await self._client.http_session(),
@@ -112,8 +104,14 @@ class Uploader:
                 put_timeout=self._put_timeout,
                 expiry_margin=self._expiry_margin,
                 put_slots=anyio.Semaphore(self._concurrency),
-                api_slots=api_slots,
+                api_slots=anyio.Semaphore(self._api_concurrency),
             )
+            if journal is not None:
+                todo = await resume(run, journal, todo)
+            for result in results:
+                if result.stage is not None or result.resumed:
+                    self._progress.finished(result)
+            self._progress.started(len(todo), sum(s.size for s, _ in todo))
             await upload_batches(
                 run, todo, concurrency=self._concurrency, api_concurrency=self._api_concurrency
             )
