@@ -195,6 +195,16 @@ class RedactedException(Exception):
     def __str__(self) -> str:
         return f"{self.original_type}: {self.args[0]}"
 
+    @classmethod
+    def standing_in(
+        cls, exc: BaseException, message: str, *, secrets: Iterable[str] = ()
+    ) -> RedactedException:
+        """The stand-in for ``exc``: ``message`` (its text, or the part worth keeping) redacted."""
+        kind = type(exc)
+        return cls(
+            redact_text(message, secrets=secrets), original_type=f"{kind.__module__}.{kind.__qualname__}"
+        )
+
 
 _PLAIN = (str, bytes, int, float, bool, type(None))
 
@@ -237,11 +247,7 @@ def _rewrite(exc: BaseException, secrets: tuple[str, ...]) -> BaseException:
         message = str(exc)
     except Exception:
         message = "<unprintable>"
-    kind = type(exc)
-    stand_in = RedactedException(
-        redact_text(message, secrets=secrets), original_type=f"{kind.__module__}.{kind.__qualname__}"
-    )
-    return stand_in.with_traceback(exc.__traceback__)
+    return RedactedException.standing_in(exc, message, secrets=secrets).with_traceback(exc.__traceback__)
 
 
 def scrub_exception(exc: BaseException, *, secrets: Iterable[str] = ()) -> BaseException:

@@ -162,9 +162,7 @@ async def test_an_unreachable_service_is_one_line(
         port = taken.getsockname()[1]
     assert await run_cli("plugin", "try", f"http://127.0.0.1:{port}/?token=abc", str(pngs[0])) == 1
     err = capsys.readouterr().err
-    assert err.startswith(
-        f"error: cannot reach http://127.0.0.1:{port}/: cannot connect to 127.0.0.1:{port}"
-    )
+    assert err.startswith(f"error: cannot reach http://127.0.0.1:{port}/: cannot connect to 127.0.0.1:{port}")
     assert "token=abc" not in err
     assert err.count("\n") == 1
 

@@ -147,6 +147,8 @@ async def _register_part(run: UploadRun, part: Uploaded) -> None:
         for source, result in pending:
             run.fail(source, result, "register", exc)
         return
+    if created:
+        run.batch_registered(len(created))
     for (source, result), item in zip(pending, created, strict=True):
         run.registered(source, result, item.id)
 
