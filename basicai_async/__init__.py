@@ -28,6 +28,7 @@ from ._errors import (
     BadRequestError,
     BasicAIError,
     ConfigurationError,
+    FetchError,
     FileFormatNotSupportedError,
     FileTooLargeError,
     GatewayTimeoutError,
@@ -45,6 +46,7 @@ from ._errors import (
     ObjectStoreError,
     OperationFailedError,
     PermissionDeniedError,
+    PluginError,
     QuotaExhaustedError,
     RateLimitError,
     ResourceDuplicatedError,
@@ -54,6 +56,7 @@ from ._errors import (
     SourceChangedError,
     UnknownCodeError,
     UploadError,
+    UploadStage,
 )
 from ._http import is_ambiguous
 from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
@@ -178,6 +181,7 @@ __all__ = [
     "Shape",
     "SkippedObject",
     "Unreadable",
+    "FetchError",
     "FileFormatNotSupportedError",
     "FileRef",
     "FileTooLargeError",
@@ -211,6 +215,7 @@ __all__ = [
     "OperationFailedError",
     "PacedLimiter",
     "PermissionDeniedError",
+    "PluginError",
     "PresignRequest",
     "PresignedUpload",
     "QuotaExhaustedError",
@@ -231,6 +236,7 @@ __all__ = [
     "UploadReport",
     "UploadResult",
     "UploadSource",
+    "UploadStage",
     "Uploader",
     "Window",
     "__version__",
