@@ -2,7 +2,11 @@
 
 The answer comes as ``{preSignedUrl, ...}`` or, in the Xtreme1 form, as
 ``{presignedUrl, accessUrl}``; ``accessUrl`` is the path storage wants
-registered, and need not be the signed URL minus its query.
+registered, and need not be the signed URL minus its query: BasicAI's platform
+answers with an ``accessUrl`` that is itself a signed URL (on the store's
+internal host, with ``X-Amz-Signature=...``). It is registered exactly as
+received and, like the PUT URL, never shown: a repr prints both with their
+signing parameters redacted.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
+from .._redact import redact_url
 from ._base import Model, RequestModel
 
 __all__ = ["PresignRequest", "PresignedUpload", "expiry_of"]
@@ -77,18 +82,33 @@ class PresignedUpload(Model):
             self.expires_at = expiry_of(self.pre_signed_url)
 
     def __repr__(self) -> str:
-        # The signature in the query is a credential: never in a repr, so never in a log line.
+        # A signature in a query is a credential: never in a repr, so never in a log line.
+        # The PUT URL is all signature; the others keep their host and path readable.
         fields = [f"pre_signed_url={self.pre_signed_url.split('?', 1)[0] + '?<signed>'!r}"]
         for name in ("access_url", "path", "filename", "expires_at"):
             value = getattr(self, name)
+            if isinstance(value, str):
+                value = redact_url(value)
             if value is not None:
                 fields.append(f"{name}={value!r}")
         return f"PresignedUpload({', '.join(fields)})"
 
     @property
     def register_path(self) -> str:
-        """The path to register the upload under.
+        """The path to register the upload under, exactly as the answer gave it.
 
-        ``access_url`` when the answer has one, else ``path``, else the signed URL without its query.
+        ``access_url`` when the answer has one (a signed URL included: the server
+        checks it whole), else ``path``, else the signed URL without its query.
+        It may hold a signature: what is shown or recorded is :attr:`display_path`.
         """
         return self.access_url or self.path or self.pre_signed_url.split("?", 1)[0]
+
+    @property
+    def display_path(self) -> str:
+        """:attr:`register_path` with the values of its signing parameters redacted.
+
+        What upload results, manifests and log lines hold: it still names the
+        object (host and path), which is what the uploader matches a data item's
+        files against when it looks up what a failed registration did.
+        """
+        return redact_url(self.register_path)
