@@ -146,7 +146,7 @@ async def _reconcile(run: UploadRun, uploaded: Uploaded, exc: BaseException, rou
 
 def _new_data(run: UploadRun, source: UploadSource, result: UploadResult) -> NewData:
     ref = FileRef(
-        path=result.path or "",
+        path=run.register_path(result),
         size=source.size,
         mime_type=source.mime_type,
         device_name=source.device_name,
