@@ -107,6 +107,7 @@ async def register(run: UploadRun, uploaded: Uploaded, *, rounds: int = 0) -> No
         )
         await _reconcile(run, uploaded, mismatch, rounds)
         return
+    run.batch_registered(len(created))
     for (source, result), item in zip(uploaded, created, strict=True):
         run.registered(source, result, item.id)
 
@@ -118,10 +119,7 @@ async def _reconcile(run: UploadRun, uploaded: Uploaded, exc: BaseException, rou
     await run.retry.sleep(run.retry.backoff(1, run.retry.random()))
     try:
         found = await find_registered(
-            run.client.items,
-            run.dataset_id,
-            run.batch_id or run.scene_id,
-            [(source.name, result.path) for source, result in uploaded],
+            run.client.items, run.target, [(source.name, result.path) for source, result in uploaded]
         )
     except BasicAIError:
         for _, result in uploaded:
