@@ -82,15 +82,14 @@ class PresignedUpload(Model):
             self.expires_at = expiry_of(self.pre_signed_url)
 
     def __repr__(self) -> str:
-        # A signature in a query is a credential: never in a repr, so never in a log line.
-        # The PUT URL is all signature; the others keep their host and path readable.
-        fields = [f"pre_signed_url={self.pre_signed_url.split('?', 1)[0] + '?<signed>'!r}"]
+        # The signature in the query is a credential: never in a repr, so never in a log line.
+        # URLs are shown by the one display rule (``access_url`` may be signed too).
+        fields = [f"pre_signed_url={redact_url(self.pre_signed_url)!r}"]
         for name in ("access_url", "path", "filename", "expires_at"):
             value = getattr(self, name)
-            if isinstance(value, str):
-                value = redact_url(value)
             if value is not None:
-                fields.append(f"{name}={value!r}")
+                shown = redact_url(value) if name in ("access_url", "path") else value
+                fields.append(f"{name}={shown!r}")
         return f"PresignedUpload({', '.join(fields)})"
 
     @property
