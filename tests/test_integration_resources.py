@@ -80,7 +80,7 @@ async def test_storage_presign_then_put(client: AsyncBasicAI, emu: Emulator) -> 
             assert s.register_path == s.access_url
             assert s.access_url is not None
             assert "X-Amz-Signature=" in s.access_url
-            assert "X-Amz-Signature=REDACTED" in s.display_path
+            assert s.display_path == s.access_url.split("?", 1)[0]
             assert not s.pre_signed_url.startswith(f"{s.access_url}?")
     assert [URL(s.register_path).name for s in signed] == ["f0.jpg", "f1.jpg", "f2.jpg"]
     file = await upload(client, "cam.jpg", b"0123456789")

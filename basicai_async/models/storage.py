@@ -5,8 +5,9 @@ The answer comes as ``{preSignedUrl, ...}`` or, in the Xtreme1 form, as
 registered, and need not be the signed URL minus its query: BasicAI's platform
 answers with an ``accessUrl`` that is itself a signed URL (on the store's
 internal host, with ``X-Amz-Signature=...``). It is registered exactly as
-received and, like the PUT URL, never shown: a repr prints both with their
-signing parameters redacted.
+received and, like the PUT URL, never shown: a repr prints both without
+their query (``redact_url``), and upload results and manifests hold
+:attr:`PresignedUpload.display_path`.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class PresignedUpload(Model):
 
     @property
     def display_path(self) -> str:
-        """:attr:`register_path` with the values of its signing parameters redacted.
+        """:attr:`register_path` for display: scheme, host and path, without the query a signature sits in.
 
         What upload results, manifests and log lines hold: it still names the
         object (host and path), which is what the uploader matches a data item's
