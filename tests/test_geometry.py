@@ -11,7 +11,7 @@ import pytest
 from basicai_async import AnnotationResult, Box2D, Box3D, Instance, KeyPoints, Polygon, Polyline, Unreadable
 from basicai_async.geometry import class_name_of, shape_of
 
-EVIDENCE = Path(__file__).parent / "fixtures" / "evidence"
+EVIDENCE = Path(__file__).parent / "fixtures" / "evidence" / "xtreme1-jackson"
 
 
 def _instance(**fields: Any) -> Instance:
@@ -60,7 +60,7 @@ def test_polygons_lines_and_key_points() -> None:
 
 def test_3d_boxes_from_the_evidence_and_the_older_top_level_shape() -> None:
     exported = msgspec.json.decode(
-        (EVIDENCE / "xtreme1_export_result_file.json").read_bytes(), type=list[AnnotationResult]
+        (EVIDENCE / "export_result_file.json").read_bytes(), type=list[AnnotationResult]
     )
     box = shape_of(exported[0].instances[0])
     assert box == Box3D((12.41, -3.07, 0.82), (4.52, 1.91, 1.64), (0, 0, 1.5707963), points_inside=412)
