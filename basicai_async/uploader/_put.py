@@ -24,6 +24,7 @@ from .._redact import redact_text, scrub_exception
 from .._retry import parse_retry_after
 from .._sources import SizedBody, UploadSource
 from ..models import PresignedUpload
+from ..telemetry._events import BytesSent
 from ._run import UploadRun
 
 __all__ = ["PutFailed", "put_file"]
@@ -56,12 +57,13 @@ async def put_file(
             (upload,) = await run.presign([source])
             renewed = True
         first = False
-        body = SizedBody(source, on_chunk=run.progress.advanced)
+        body = SizedBody(source, on_chunk=run.bytes_counter())
         try:
             await _put_once(run, source, upload.pre_signed_url, body)
             return upload
         except PutFailed as exc:
-            run.progress.advanced(-body.sent)
+            if body.sent and run.on_event is not None:
+                run.on_event(BytesSent(-body.sent))
             if body.error is not None:
                 # aiohttp reports a failing body as a connection error; it is the source's own
                 # (the file changed size, vanished or cannot be read), which a retry would repeat,

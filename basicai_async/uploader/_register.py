@@ -107,6 +107,7 @@ async def register(run: UploadRun, uploaded: Uploaded, *, rounds: int = 0) -> No
         )
         await _reconcile(run, uploaded, mismatch, rounds)
         return
+    run.batch_registered(len(created))
     for (source, result), item in zip(uploaded, created, strict=True):
         run.registered(source, result, item.id)
 

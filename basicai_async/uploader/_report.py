@@ -1,13 +1,12 @@
-"""What an upload tells its caller: one result per file, the report of a run, progress callbacks."""
+"""What an upload tells its caller: one result per file and the report of a run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from .._errors import UploadError
 
-__all__ = ["NoProgress", "UploadProgress", "UploadReport", "UploadResult"]
+__all__ = ["UploadReport", "UploadResult"]
 
 
 @dataclass(slots=True)
@@ -80,29 +79,3 @@ class UploadReport:
                 filename=first.name,
                 stage=first.stage or "unknown",
             )
-
-
-class UploadProgress(Protocol):
-    """Callbacks an upload reports to (the CLI draws progress bars with them)."""
-
-    def started(self, files: int, total_bytes: int) -> None:
-        """The upload begins with this many files and bytes to do."""
-
-    def advanced(self, nbytes: int) -> None:
-        """``nbytes`` more were sent (negative when a retry starts a file over)."""
-
-    def finished(self, result: UploadResult) -> None:
-        """One file reached its final state."""
-
-
-class NoProgress:
-    """The progress of an upload nobody watches."""
-
-    def started(self, files: int, total_bytes: int) -> None:
-        """Nothing to draw."""
-
-    def advanced(self, nbytes: int) -> None:
-        """Nothing to draw."""
-
-    def finished(self, result: UploadResult) -> None:
-        """Nothing to draw."""

@@ -1,6 +1,6 @@
 """One upload run: what every step of one ``upload`` call shares, in one object.
 
-The target (dataset, batch, scene), the journal, the progress callbacks, the
+The target (dataset, batch, scene), the journal, the event consumer, the
 PUT's retry policy and timeout, the session and the slots ride here instead of
 through every signature: ``put_slots`` cap the PUTs in flight, ``api_slots``
 the API calls (the ``api_concurrency`` knob). ``UploadClient`` says what the
@@ -10,7 +10,7 @@ uploader needs of the client, so the uploader never imports ``AsyncBasicAI``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
@@ -24,7 +24,8 @@ from .._retry import RetryPolicy
 from .._sources import UploadSource
 from ..models import PresignedUpload, PresignRequest
 from ..resources import Data, Items, Storage
-from ._report import UploadProgress, UploadResult
+from ..telemetry._events import BatchRegistered, BytesSent, FileDone, FileFailed, UploadEvent
+from ._report import UploadResult
 
 __all__ = ["RunAborted", "UploadClient", "UploadRun"]
 
@@ -73,7 +74,7 @@ class UploadRun:
     target: ManifestTarget
     """Where the files go (the dataset, and batch or scene); ``target.parent_id`` is where they are filed."""
     journal: Manifest | None
-    progress: UploadProgress
+    on_event: Callable[[UploadEvent], object] | None
     retry: RetryPolicy
     put_timeout: aiohttp.ClientTimeout
     expiry_margin: timedelta
@@ -134,7 +135,8 @@ class UploadRun:
                     error=f"{stage}: {error}",
                 )
             )
-        self.progress.finished(result)
+        if self.on_event is not None:
+            self.on_event(FileFailed(result))
 
     def maybe(self, result: UploadResult, exc: BaseException) -> None:
         """Mark ``result`` maybe registered: registering failed ambiguously and no look-up settled it."""
@@ -159,7 +161,24 @@ class UploadRun:
         """Mark ``result`` registered as ``data_id`` and journal it."""
         result.ok, result.data_id = True, data_id
         self.journal_file(source, result, ManifestStatus.REGISTERED, data_id=data_id)
-        self.progress.finished(result)
+        if self.on_event is not None:
+            self.on_event(FileDone(result))
+
+    def batch_registered(self, files: int) -> None:
+        """Tell the consumer a registration call registered ``files`` files (before their ``FileDone``)."""
+        if self.on_event is not None:
+            self.on_event(BatchRegistered(files))
+
+    def bytes_counter(self) -> Callable[[int], None] | None:
+        """What a PUT's body tells each chunk's size, or None when nobody listens."""
+        on_event = self.on_event
+        if on_event is None:
+            return None
+
+        def sent(nbytes: int) -> None:
+            on_event(BytesSent(nbytes))
+
+        return sent
 
     def journal_file(
         self,
