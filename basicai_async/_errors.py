@@ -9,6 +9,8 @@ leaves the package (they are chained as ``__cause__``). The tree::
     ├── ManifestMismatchError         a manifest written for another dataset/batch/scene/server
     ├── LimiterUnavailableError       the shared limiter's Redis did not answer (fail closed)
     ├── ObjectStoreError              object storage (S3, GCS, Azure, HTTP) failed a listing or a read
+    ├── PluginError                   the Plugin API helper could not do what was asked
+    │   └── FetchError                a file a Plugin API request points at could not be fetched
     ├── UploadError                   one file could not be uploaded or registered
     │   ├── FileTooLargeError         over the 1 GB pre-signed upload limit
     │   ├── InvalidSourceError        empty, not a regular file, unreadable, name not UTF-8
@@ -47,6 +49,8 @@ the API key) so that a log line says which call failed.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from ._constants import EnvelopeCode
 
 __all__ = [
@@ -62,6 +66,7 @@ __all__ = [
     "BasicAIError",
     "ConfigurationError",
     "FileFormatNotSupportedError",
+    "FetchError",
     "FileTooLargeError",
     "GatewayTimeoutError",
     "GenericAPIError",
@@ -78,6 +83,7 @@ __all__ = [
     "NotFoundError",
     "OperationFailedError",
     "PermissionDeniedError",
+    "PluginError",
     "QuotaExhaustedError",
     "RateLimitError",
     "ResourceDuplicatedError",
@@ -87,6 +93,7 @@ __all__ = [
     "SourceChangedError",
     "UnknownCodeError",
     "UploadError",
+    "UploadStage",
     "error_for_code",
     "error_for_status",
 ]
@@ -121,6 +128,11 @@ class LimiterUnavailableError(BasicAIError):
     """
 
 
+UploadStage = Literal["validate", "presign", "put", "register", "aborted"]
+"""Where an upload of one file stopped: checking it, pre-signing, the PUT, registering, or
+``aborted`` (the run stopped before this file because the target was refused as a whole)."""
+
+
 class ObjectStoreError(BasicAIError):
     """Object storage (S3, GCS, Azure, a plain HTTP server) refused or failed a listing or a read.
 
@@ -148,12 +160,12 @@ class ObjectStoreError(BasicAIError):
 class UploadError(BasicAIError):
     """One file could not be uploaded or registered.
 
-    ``stage`` is where it failed: ``"validate"``, ``"presign"``, ``"put"``,
-    ``"register"``, or ``"aborted"`` (the run stopped before this file because
-    the target was refused as a whole).
+    ``stage`` (an :data:`UploadStage`) is where it failed: ``"validate"``,
+    ``"presign"``, ``"put"``, ``"register"``, or ``"aborted"`` (the run stopped
+    before this file because the target was refused as a whole).
     """
 
-    def __init__(self, message: str, *, filename: str, stage: str) -> None:
+    def __init__(self, message: str, *, filename: str, stage: UploadStage) -> None:
         super().__init__(message)
         self.filename = filename
         self.stage = stage
@@ -199,6 +211,17 @@ class SourceChangedError(UploadError):
         self.expected = expected
         self.actual = actual
         self.how = how
+
+
+class PluginError(BasicAIError):
+    """The Plugin API helper could not do what was asked (load a model, reach a service, fetch a file).
+
+    Importable from ``basicai_async.plugin`` too, where it is used.
+    """
+
+
+class FetchError(PluginError):
+    """A referenced file could not be fetched; the message names the URL without its query."""
 
 
 class ManifestMismatchError(BasicAIError):

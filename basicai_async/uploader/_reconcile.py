@@ -11,7 +11,8 @@ dataset's top level) and matches what it finds.
 **The matching rule.** The server stores a data item's name stripped of
 leading and trailing whitespace (the emulator does ``name.strip()``; nothing
 else is changed: case, inner spaces and Unicode form are kept), so names are
-compared by :func:`name_key`. An item that lists its files must also carry the
+compared by :func:`~basicai_async._exactly_once.name_key` (the rule
+``datasets.create``'s look-up follows too). An item that lists its files must also carry the
 object path this run PUT the file to: a file of the same name registered by an
 earlier upload (another object) is never taken for this one. Only an item that
 lists no files is matched by its name alone.
@@ -21,15 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .._exactly_once import name_key
 from .._manifest import ManifestTarget
 from ..resources import Items
 
-__all__ = ["find_registered", "name_key"]
-
-
-def name_key(name: str) -> str:
-    """A data item's name as the server stores it: without leading and trailing whitespace."""
-    return name.strip()
+__all__ = ["find_registered"]
 
 
 async def find_registered(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .._errors import UploadError
+from .._errors import UploadError, UploadStage
 
 __all__ = ["UploadReport", "UploadResult"]
 
@@ -33,7 +33,7 @@ class UploadResult:
     ok: bool = False
     data_id: int | None = None
     path: str | None = None
-    stage: str | None = None
+    stage: UploadStage | None = None
     error: str | None = None
     resumed: bool = False
     maybe_registered: bool = False
@@ -73,9 +73,11 @@ class UploadReport:
             first = failed[0]
             unsure = len(self.maybe_registered)
             also = f" ({unsure} maybe registered: rerun with the manifest)" if unsure else ""
+            # A result without a stage was never reached: the run stopped before it.
+            stage = first.stage or "aborted"
             raise UploadError(
                 f"{len(failed)} of {len(self.results)} files failed{also}; first: "
-                f"{first.name} at {first.stage}: {first.error}",
+                f"{first.name} at {stage}: {first.error}",
                 filename=first.name,
-                stage=first.stage or "unknown",
+                stage=stage,
             )

@@ -18,6 +18,7 @@ from typing import Protocol
 import aiohttp
 import anyio
 
+from .._errors import UploadStage
 from .._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
 from .._redact import redact_text
 from .._retry import RetryPolicy
@@ -116,41 +117,27 @@ class UploadRun:
                 raise RunAborted(self.aborted)
             return await self.client.storage.presign_uploads(requests)
 
-    def record(self, entry: ManifestEntry) -> None:
-        """Journal one file's new state (when the run has a manifest)."""
-        if self.journal is not None:
-            self.journal.record(entry)
-
-    def fail(self, result: UploadResult, stage: str, exc: BaseException, *, journal: bool = True) -> None:
-        """Mark ``result`` failed at ``stage``; ``journal=False`` leaves the manifest's entry as it is."""
+    def fail(
+        self,
+        source: UploadSource,
+        result: UploadResult,
+        stage: UploadStage,
+        exc: BaseException,
+        *,
+        status: ManifestStatus = ManifestStatus.FAILED,
+    ) -> None:
+        """Mark ``result`` failed at ``stage`` and journal it (``status``: failed unless told otherwise)."""
         # Messages may quote a URL (aiohttp's do): its signature never reaches a result or the manifest.
         error = redact_text(str(exc))
         result.ok, result.stage, result.error, result.exception = False, stage, error, exc
-        if journal:
-            self.record(
-                ManifestEntry(
-                    name=result.name,
-                    size=result.size,
-                    status=ManifestStatus.FAILED.value,
-                    error=f"{stage}: {error}",
-                )
-            )
+        self.journal_file(source, result, status, error=f"{stage}: {error}")
         if self.on_event is not None:
             self.on_event(FileFailed(result))
 
-    def maybe(self, result: UploadResult, exc: BaseException) -> None:
+    def maybe(self, source: UploadSource, result: UploadResult, exc: BaseException) -> None:
         """Mark ``result`` maybe registered: registering failed ambiguously and no look-up settled it."""
         result.maybe_registered = True
-        self.record(
-            ManifestEntry(
-                name=result.name,
-                size=result.size,
-                status=ManifestStatus.MAYBE_REGISTERED.value,
-                path=result.path,
-                error=f"register: {redact_text(str(exc))}",
-            )
-        )
-        self.fail(result, "register", exc, journal=False)
+        self.fail(source, result, "register", exc, status=ManifestStatus.MAYBE_REGISTERED)
 
     def abort(self, exc: BaseException) -> None:
         """Stop the run: the target itself was refused, so no file can be registered."""
@@ -187,15 +174,23 @@ class UploadRun:
         status: ManifestStatus,
         *,
         data_id: int | None = None,
+        error: str | None = None,
     ) -> None:
-        """Journal ``source`` at ``status`` with the path it was PUT to and its modification time."""
-        self.record(
+        """Journal ``source`` at ``status``: the one writer of a file's manifest line.
+
+        The line carries the path the file was PUT to and its modification time, so a
+        resume matches it to the same file and looks it up by the same object path.
+        """
+        if self.journal is None:
+            return
+        self.journal.record(
             ManifestEntry(
                 name=source.name,
                 size=source.size,
-                status=status.value,
+                status=status,
                 data_id=data_id,
                 path=result.path,
+                error=error,
                 mtime_ns=source.mtime_ns,
             )
         )

@@ -188,14 +188,8 @@ class Uploader:
         elif part is not None:
             sources = shard_sources(sources, part)
         results, todo = await anyio.to_thread.run_sync(check_sources, sources)
-        api_slots = anyio.Semaphore(self._api_concurrency)
         try:
             with emitting(on_event):
-                if journal is not None:
-                    async with api_slots:  # its lookups go one call at a time
-                        todo = await resume(journal, self._client.items, target, todo)
-                if on_event is not None:
-                    _settled(on_event, results, todo)
                 run = UploadRun(
                     client=self._client,
                     session=await self._client.http_session(),
@@ -206,8 +200,12 @@ class Uploader:
                     put_timeout=self._put_timeout,
                     expiry_margin=self._expiry_margin,
                     put_slots=anyio.Semaphore(self._concurrency),
-                    api_slots=api_slots,
+                    api_slots=anyio.Semaphore(self._api_concurrency),
                 )
+                if journal is not None:
+                    todo = await resume(run, journal, todo)
+                if on_event is not None:
+                    _settled(on_event, results, todo)
                 await upload_batches(
                     run, todo, concurrency=self._concurrency, api_concurrency=self._api_concurrency
                 )
