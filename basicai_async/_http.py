@@ -82,7 +82,7 @@ class _CodeOnly(msgspec.Struct):
 _CODE_DECODER = msgspec.json.Decoder(_CodeOnly)
 # msgspec raises a bare RecursionError for JSON nested past its depth guard (~ thousands of levels).
 _UNDECODABLE = (msgspec.MsgspecError, RecursionError)
-# Types whose `data` may legitimately be null (deletes, the escape hatch).
+# Types whose `data` may legitimately be null (deletes, the escape hatch); `X | None` too.
 _NULLABLE: frozenset[Any] = frozenset({object, Any, type(None)})
 
 
@@ -357,10 +357,18 @@ def decode_answer(raw: bytes, response_type: Any, method: str, path: str) -> Any
         raise _decode_error(f"answer's data does not match {expected} ({exc})", raw, method, path) from exc
     if envelope.code.upper() != "OK":
         raise _code_error(envelope.code, envelope.message, method, path)
-    if envelope.data is None and response_type not in _NULLABLE:
+    if envelope.data is None and not _may_be_null(response_type):
         expected = _type_name(response_type)
         raise _decode_error(f"answer's data is null, expected {expected}", raw, method, path)
     return envelope.data
+
+
+def _may_be_null(response_type: Any) -> bool:
+    """Whether ``data: null`` is an answer of this type: ``Any``/``object``, or a type that admits None.
+
+    A method whose answer may be empty says so in its type (``Dataset | None``).
+    """
+    return response_type in _NULLABLE or type(None) in get_args(response_type)
 
 
 def _decode_error(message: str, raw: bytes, method: str, path: str) -> APIDecodeError:

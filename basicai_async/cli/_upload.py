@@ -10,8 +10,10 @@ workers splitting the same sources.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shlex
+import stat
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +26,7 @@ from .._cloud import is_http_url, is_object_url, object_sources, url_sources
 from .._errors import ConfigurationError
 from .._progress import ConsoleProgress
 from .._shard import Shard
+from ..uploader import UploadReport
 from ..uploader._checks import Source
 from ._parser import add_client_options, client_handler, positive_int, say
 
@@ -73,11 +76,14 @@ def _shard(text: str) -> Shard:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _shown(source: str) -> str:
+    """A source as messages repeat it: a URL's query (a signature) is not, the user has the URL."""
+    return source.partition("?")[0] + ("?..." if "?" in source else "")
+
+
 def _resume_command(args: argparse.Namespace) -> str:
     """The command that resumes this upload: ``--dataset ID`` (never ``--create`` again), same target."""
-    # A URL's query (a signature) is not repeated in a message: the user has the URL list.
-    shown = [s.partition("?")[0] + ("?..." if "?" in s else "") for s in args.sources]
-    parts = ["basicai-async", "upload", *(shlex.quote(s) for s in shown)]
+    parts = ["basicai-async", "upload", *(shlex.quote(_shown(s)) for s in args.sources)]
     if args.dataset is not None:
         parts += ["--dataset", str(args.dataset)]
     else:
@@ -103,9 +109,13 @@ def _on_interrupt(args: argparse.Namespace) -> str:
     return "interrupted; files registered so far stay registered (--manifest makes an upload resumable)"
 
 
-def _list_files(directory: Path, pattern: str, manifest: Path | None) -> list[Path]:
-    """The files to upload: hidden files and the manifest itself are left out.
+Skipped = list[tuple[Path, str]]
 
+
+def _list_files(directory: Path, pattern: str, manifest: Path | None) -> tuple[list[Path], Skipped]:
+    """The files to upload, and those matching that cannot be (a broken link, a loop...) with why.
+
+    Hidden files and the manifest itself are left out on purpose, without a word.
     A directory that cannot be read fails the command before any request, naming
     it: skipping it silently would report an upload complete that is not.
     """
@@ -114,11 +124,21 @@ def _list_files(directory: Path, pattern: str, manifest: Path | None) -> list[Pa
     skip = manifest.resolve() if manifest is not None else None
     unreadable: list[OSError] = []
     found = []
-    for root, _dirs, names in os.walk(directory, onerror=unreadable.append):
+    skipped: Skipped = []
+    for root, dirs, names in os.walk(directory, onerror=unreadable.append):
+        for name in dirs:
+            path = Path(root, name)
+            if not name.startswith(".") and path.is_symlink():
+                skipped.append((path, "a symbolic link to a directory (not followed)"))
         for name in names:
             path = Path(root, name)
             rel = path.relative_to(directory)
-            if not name.startswith(".") and rel.match(pattern) and path.is_file() and path.resolve() != skip:
+            if name.startswith(".") or not rel.match(pattern):
+                continue
+            why = _not_a_file(path)
+            if why is not None:
+                skipped.append((path, why))
+            elif path.resolve() != skip:
                 found.append(path)
     if unreadable:
         first = unreadable[0]
@@ -127,7 +147,30 @@ def _list_files(directory: Path, pattern: str, manifest: Path | None) -> list[Pa
             f"cannot read directory {first.filename}: {first.strerror or first}{more}; "
             "fix its permissions or leave it out with --pattern"
         )
-    return sorted(found)
+    return sorted(found), sorted(skipped)
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` is not a regular file to upload, or None when it is one."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        if path.is_symlink():
+            return f"a broken symbolic link (to {os.readlink(path)})"
+        return f"cannot be read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    return "not a regular file (a device, a socket or a pipe)"
+
+
+def _say_skipped(directory: str, skipped: Skipped) -> None:
+    if not skipped:
+        return
+    names = ", ".join(f"{path.relative_to(directory)} ({why})" for path, why in skipped[:10])
+    more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+    say(f"skipped {len(skipped)} in {directory} that cannot be uploaded: {names}{more}")
 
 
 def _kind(source: str) -> str:
@@ -175,11 +218,14 @@ async def _sources(args: argparse.Namespace) -> AsyncIterator[Source]:
         urls += await anyio.to_thread.run_sync(_read_url_list, args.url_list)
     # Directories are listed now (an unreadable one fails before anything is created);
     # object-storage prefixes page by page as the uploader consumes them.
-    files = {
-        s: await anyio.to_thread.run_sync(_list_files, Path(s), args.pattern, args.manifest)
-        for s, kind in kinds
-        if kind == "directory"
-    }
+    files: dict[str, list[Path]] = {}
+    for s, kind in kinds:
+        if kind == "directory":
+            files[s], skipped = await anyio.to_thread.run_sync(
+                _list_files, Path(s), args.pattern, args.manifest
+            )
+            _say_skipped(s, skipped)
+            args.skipped += len(skipped)
     listings = {s: object_sources(s, pattern=args.pattern) for s, kind in kinds if kind == "object"}
     looked_up = url_sources(urls) if urls else None
 
@@ -199,7 +245,8 @@ async def _sources(args: argparse.Namespace) -> AsyncIterator[Source]:
 
 
 async def _upload(client: AsyncBasicAI, args: argparse.Namespace) -> int:
-    sources = await _sources(args)
+    args.skipped = 0
+    sources = await _nonempty(args, await _sources(args))
     if args.dataset is None:
         args.dataset = (await client.datasets.create(name=args.create, type=args.type)).id
         print(f"created dataset {args.dataset} ({args.create})")
@@ -216,19 +263,50 @@ async def _upload(client: AsyncBasicAI, args: argparse.Namespace) -> int:
         )
     unsure = len(report.maybe_registered)
     shard = f" (shard {args.shard})" if args.shard is not None else ""
+    skipped = f"; {args.skipped} skipped while listing (named above)" if args.skipped else ""
     print(
         f"{len(report.succeeded)} of {len(report.results)} files{shard} registered in dataset {dataset_id}, "
-        f"{len(report.failed)} failed" + (f", {unsure} maybe registered" if unsure else "")
+        f"{len(report.failed)} failed" + (f", {unsure} maybe registered" if unsure else "") + skipped
     )
     for failed in report.failed[:20]:
         print(f"  {failed.name}: {failed.stage}: {failed.error}", file=sys.stderr)
     if not report.failed and not unsure:
         return 0
-    if args.manifest is not None:
-        say(f"to retry what is not registered (unsure files are looked up first): {_resume_command(args)}")
-    else:
-        say(
-            "rerunning without a manifest would register the registered files again: "
-            "upload the failed files alone, or use --manifest"
-        )
+    say(_retry_hint(args, report))
     return 1
+
+
+async def _nonempty(args: argparse.Namespace, sources: AsyncIterator[Source]) -> AsyncIterator[Source]:
+    """``sources`` unchanged; ``ConfigurationError`` before anything is created when there is none."""
+    first = await anext(sources, None)
+    if first is None:
+        where = ", ".join(_shown(s) for s in args.sources) + (
+            f" and --url-list {args.url_list}" if args.url_list is not None else ""
+        )
+        matching = f" matching --pattern {args.pattern!r}" if args.pattern != "*" else ""
+        created = f"; dataset {args.create!r} was not created" if args.dataset is None else ""
+        raise ConfigurationError(f"nothing to upload: no file{matching} in {where}{created}")
+
+    async def again() -> AsyncIterator[Source]:
+        yield first
+        async for source in sources:
+            yield source
+
+    return again()
+
+
+def _retry_hint(args: argparse.Namespace, report: UploadReport) -> str:
+    """What to do after a run that left files unregistered: true of this run's outcome."""
+    if args.manifest is not None:
+        return f"to retry what is not registered (unsure files are looked up first): {_resume_command(args)}"
+    registered, unsure = len(report.succeeded), len(report.maybe_registered)
+    if not registered and not unsure:
+        return "no file was registered: once the cause above is fixed, rerunning the same command is safe"
+    said = []
+    if registered:
+        said.append(
+            f"{registered} files are registered: rerunning without a manifest would register them again"
+        )
+    if unsure:
+        said.append(f"{unsure} may be registered: look them up before uploading them again")
+    return "; ".join(said) + "; upload the failed files alone, or use --manifest"

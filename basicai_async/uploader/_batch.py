@@ -185,5 +185,5 @@ async def _put_one(run: UploadRun, source: UploadSource, result: UploadResult, u
     except OSError as exc:
         run.fail(source, result, "put", exc)
         return False
-    result.path = upload.register_path
+    run.stored(result, upload)
     return True

@@ -11,10 +11,12 @@ How each answer is handled:
   aborted (:meth:`UploadRun.abort`): these files fail with the refusal and every
   file not yet sent fails at ``aborted``, without a further call;
 - an ambiguous failure (:func:`~basicai_async._http.is_ambiguous`), or an answer
-  with a wrong number of items: the files are looked up in the target
-  (:mod:`._reconcile`); those found are registered, the rest (certainly not
-  registered, since the call is all or none) are registered again. A look-up
-  that fails leaves the files ``maybe_registered``, never plain failed;
+  with a wrong number of items: by the rule of :mod:`basicai_async._exactly_once`
+  (shared with ``datasets.create``) the files are looked up in the target
+  (:mod:`._reconcile`, at ``target.parent_id``) one backoff step later; those
+  found are registered, the rest (certainly not registered, since the call is
+  all or none) are registered again. A look-up that fails leaves the files
+  ``maybe_registered``, never plain failed;
 - any other refusal: these files fail at ``register``.
 """
 
@@ -155,7 +157,7 @@ async def _register_part(run: UploadRun, part: Uploaded) -> None:
 
 def _new_data(run: UploadRun, source: UploadSource, result: UploadResult) -> NewData:
     ref = FileRef(
-        path=result.path or "",
+        path=run.register_path(result),
         size=source.size,
         mime_type=source.mime_type,
         device_name=source.device_name,

@@ -11,7 +11,7 @@ uploader needs of the client, so the uploader never imports ``AsyncBasicAI``
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
@@ -83,6 +83,22 @@ class UploadRun:
     api_slots: anyio.Semaphore
     aborted: BaseException | None = None
     """A refusal of the whole target (dataset not found, no permission, licence): nothing more is sent."""
+    _register_paths: dict[int, str] = field(default_factory=dict)
+
+    def stored(self, result: UploadResult, upload: PresignedUpload) -> None:
+        """``result``'s file is in storage at ``upload``: keep the path to register, show a redacted one.
+
+        The path storage wants registered may be a signed URL (the platform's
+        ``accessUrl``); it is sent exactly as received, so the run keeps it here,
+        by result, while results, the manifest and messages hold only
+        ``upload.display_path``.
+        """
+        result.path = upload.display_path
+        self._register_paths[id(result)] = upload.register_path
+
+    def register_path(self, result: UploadResult) -> str:
+        """The exact path to register ``result``'s file under (see :meth:`stored`)."""
+        return self._register_paths.get(id(result), result.path or "")
 
     @property
     def dataset_id(self) -> int:
