@@ -224,3 +224,38 @@ def test_a_url_that_is_not_a_prefix_or_two_locations_are_refused() -> None:
         object_sources("s3://b/p", store=store)
     with pytest.raises(ValueError, match="either url"):
         object_sources()
+
+
+def _flaky(name: str, data: bytes, failures: list[ObjectStoreError]) -> tuple[UploadSource, list[int]]:
+    """A source whose reads fail with ``failures`` in turn (mid-stream), then succeed; and its opens."""
+    opens: list[int] = []
+
+    async def read() -> AsyncIterator[bytes]:
+        opens.append(1)
+        yield data[:3]
+        if failures:
+            raise failures.pop(0)
+        yield data[3:]
+
+    return UploadSource.from_stream(name, len(data), read), opens
+
+
+async def test_a_store_failing_for_a_moment_mid_read_is_retried_by_reopening_the_object(
+    emu_client: tuple[Emulator, AsyncBasicAI],
+) -> None:
+    emu, client = emu_client
+    ds = await client.datasets.create(name="flaky-store", type="IMAGE")
+    down = ObjectStoreError("cannot read s3://b/k: connection reset", url="s3://b/k", reason="unavailable")
+    denied = ObjectStoreError("cannot read s3://b/d: 403", url="s3://b/d", reason="permission_denied")
+    flaky, flaky_opens = _flaky("flaky.png", b"0123456789", [down, down])
+    refused, refused_opens = _flaky("refused.png", b"abcdefghij", [denied])
+
+    report = await client.uploader(put_retries=3).upload(ds.id, [flaky, refused])
+
+    ok, failed = report.results
+    assert ok.ok
+    assert emu.read_object(ok.path or "") == b"0123456789"
+    assert len(flaky_opens) == 3  # two failed reads, each retried from a fresh open
+    assert failed.stage == "put"
+    assert "403" in (failed.error or "")
+    assert len(refused_opens) == 1  # a refusal is not retried
