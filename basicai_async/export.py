@@ -346,8 +346,10 @@ async def export_results(
                     converter.add(data)
                     if converter.bytes_written - reported >= _PROGRESS_BYTES:
                         progress()
-            finally:
-                converter.close()
+            except BaseException:
+                converter.abort()
+                raise
+            converter.close()
     progress()
     summary = ExportSummary(
         data_items=data_items,

@@ -89,6 +89,10 @@ class CocoConverter(Converter):
                 self._append(self._annotations, self._annotation_id == 1, record)
                 self.tally.objects += 1
 
+    def abort(self) -> None:
+        self._images.close()
+        self._annotations.close()
+
     def close(self) -> None:
         categories = [
             {"id": cid, "name": name, "supercategory": ""} for name, cid in self._categories.items()
