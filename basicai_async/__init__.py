@@ -53,7 +53,7 @@ from ._errors import (
     UnknownCodeError,
     UploadError,
 )
-from ._http import is_ambiguous
+from ._http import is_ambiguous, send_trace
 from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
 from ._redact import RedactedException
 from ._retry import RetryPolicy
@@ -90,6 +90,7 @@ from .ratelimit import (
     Limits,
     PacedLimiter,
     RedisLimiter,
+    Reservation,
     Window,
 )
 from .uploader import Uploader, UploadProgress, UploadReport, UploadResult
@@ -162,6 +163,7 @@ __all__ = [
     "RateLimitError",
     "RedactedException",
     "RedisLimiter",
+    "Reservation",
     "ResourceDuplicatedError",
     "ResourceNotFoundError",
     "RetryPolicy",
@@ -181,6 +183,7 @@ __all__ = [
     "__version__",
     "export_results",
     "is_ambiguous",
+    "send_trace",
     "iter_data_ids",
     "iter_results",
 ]

@@ -257,6 +257,119 @@ async def test_one_timer_however_many_waiters(monkeypatch: pytest.MonkeyPatch) -
     assert limiter._timer is None
 
 
+# -- reservations: counted from when the call left ----------------------------
+
+
+async def send_after(limiter: ExactLimiter, lags: list[float]) -> list[float]:
+    """Reserve one slot per lag at once; stamp each ``lag`` seconds after its admission.
+
+    Returns the admission times, in admission order.
+    """
+    loop = asyncio.get_running_loop()
+    admitted: list[float] = []
+
+    async def caller(lag: float) -> None:
+        slot = await limiter.reserve()
+        admitted.append(loop.time())
+        await asyncio.sleep(lag)  # the event loop's backlog between admission and send
+        slot.sent()
+
+    await asyncio.gather(*(caller(lag) for lag in lags))
+    return admitted
+
+
+async def test_a_burst_sent_late_is_counted_from_its_sends() -> None:
+    limiter = ExactLimiter(one(3, 1.0, margin=0.05), max_wait=None)
+    # Three admitted at 0 leave at 0.00, 0.04 and 0.06; the next three are admitted
+    # exactly one window (+margin) after each of those sends, not all at 1.05.
+    admitted = await send_after(limiter, [0.0, 0.04, 0.06, 0.0, 0.0, 0.0])
+    assert admitted[:3] == [0.0, 0.0, 0.0]
+    assert admitted[3:] == pytest.approx([1.05, 1.09, 1.11], abs=1e-6)
+
+
+async def test_random_send_lags_never_put_more_than_n_sends_in_a_window() -> None:
+    loop = asyncio.get_running_loop()
+    rng = random.Random(18)
+    limiter = ExactLimiter(Limits((Window(10, 1.0), Window(25, 5.0)), margin=0.05), max_wait=None)
+    sends: list[float] = []
+
+    async def caller() -> None:
+        for _ in range(6):
+            slot = await limiter.reserve()
+            await asyncio.sleep(rng.choice([0.0, 0.0, 0.001, 0.03, 0.2]))
+            sends.append(loop.time())
+            slot.sent()
+
+    await asyncio.gather(*(caller() for _ in range(20)))
+    sends.sort()
+    for count, length in ((10, 1.05), (25, 5.05)):
+        assert all(sends[k + count] - sends[k] >= length - 1e-9 for k in range(len(sends) - count))
+    # And the quota stays usable: the 101st-120th go in the 5th turn of the 5 s window
+    # (at 20.2), two turns of the 1 s window, plus what the lags add (no stall).
+    assert sends[-1] < 4 * 5.05 + 1.05 + 1.0
+
+
+async def test_acquire_counts_from_the_admission_as_before() -> None:
+    limiter = ExactLimiter(one(3, 1.0, margin=0.05), max_wait=None)
+    times = await admit_all(limiter, 6)
+    assert times == pytest.approx([0.0, 0.0, 0.0, 1.05, 1.05, 1.05])
+
+
+async def test_a_window_full_of_unsent_reservations_waits_for_their_stamps() -> None:
+    loop = asyncio.get_running_loop()
+    limiter = ExactLimiter(one(2, 1.0), max_wait=None)
+    first, second = await limiter.reserve(), await limiter.reserve()
+    assert (first.waited, first.pending) == (0.0, True)
+    third = asyncio.create_task(limiter.reserve())
+    await asyncio.sleep(5.0)  # unsent, they count as taking their places now, for as long
+    assert not third.done()
+    stats = limiter.stats()
+    assert ([w.remaining for w in stats.windows], stats.waiting, stats.admitted) == ([0], 1, 2)
+    assert stats.next_slot_in == 1.0  # the lower bound: were they sent right now
+    first.sent()
+    first.sent()  # once only
+    assert not first.pending
+    await asyncio.sleep(0.5)
+    second.sent()  # at 5.5
+    slot = await third
+    assert loop.time() == pytest.approx(6.0)  # one window after the first stamp
+    assert slot.waited == pytest.approx(6.0)
+    slot.sent()
+    assert limiter.stats().next_slot_in == pytest.approx(0.5)  # the stamp at 5.5 leaves at 6.5
+
+
+async def test_max_wait_counts_unsent_reservations_as_sent_now() -> None:
+    limiter = ExactLimiter(one(1, 10.0), max_wait=5.0)
+    await limiter.reserve()  # never sent in this test: the next slot is >= 10 s away
+    with pytest.raises(QuotaExhaustedError) as refused:
+        await limiter.reserve()
+    assert refused.value.retry_after == 10.0
+
+
+async def test_a_cancelled_reserve_takes_no_slot() -> None:
+    limiter = ExactLimiter(one(1, 1.0), max_wait=None)
+    held = await limiter.reserve()
+    waiter = asyncio.create_task(limiter.reserve())
+    await asyncio.sleep(0.5)
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)
+    held.sent()  # at 0.5
+    assert limiter.stats().admitted == 1
+    assert await limiter.acquire() == pytest.approx(1.0)  # from 0.5, one window after the stamp
+
+
+async def test_paced_reserve_passes_the_inner_reservation_on() -> None:
+    inner = ExactLimiter(one(2, 1.0), max_wait=None)
+    paced = PacedLimiter(inner, rate=10.0)
+    slots = [await paced.reserve() for _ in range(2)]
+    assert [s.pending for s in slots] == [True, True]
+    assert slots[1].waited == pytest.approx(0.1)
+    assert [w.remaining for w in inner.stats().windows] == [0]
+    for s in slots:
+        s.sent()
+    assert inner.stats().next_slot_in == pytest.approx(1.0)
+
+
 # -- try_acquire -------------------------------------------------------------
 
 
