@@ -99,6 +99,8 @@ async def emulator_main() -> None:
             elif command[0] == "clear":
                 emu.faults.clear()
                 answer = "ok"
+            elif command[0] == "times":
+                answer = [r.time for r in emu.requests(command[1])]
             else:
                 answer = verdict(emu, command[1])
             print(json.dumps(answer), flush=True)
@@ -127,9 +129,12 @@ class Control:
         assert proc.stdout is not None
         self._in, self._out = proc.stdin, proc.stdout
 
-    def ask(self, *command: str) -> Any:
+    def tell(self, *command: str) -> None:
         self._in.write(" ".join(command) + "\n")
         self._in.flush()
+
+    def ask(self, *command: str) -> Any:
+        self.tell(*command)
         return json.loads(self._out.readline())
 
     async def aask(self, *command: str) -> Any:
@@ -305,7 +310,7 @@ def main(seconds: float) -> dict[str, object]:
             c = report("shared", control.ask("verdict", SHARED))
             asyncio.run(bursts(base_url, control, BASELINE, AdmissionCounted()))
             base = report("baseline", control.ask("verdict", BASELINE))
-            control.ask("done")
+            control.tell("done")
             emulator.wait(timeout=30)
         finally:
             for proc in (emulator, redis_proc):

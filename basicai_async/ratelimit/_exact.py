@@ -28,6 +28,15 @@ The earliest such ``now`` (``_next_at``) is recomputed in O(len(windows)) after
 each admission and each stamp, so the uncontended path is a comparison and an
 array write.
 
+Queued waiters are paced: each goes at least ``min((T + margin) / N)`` after the
+admission before it (10.5 ms at BasicAI's limits), so once the limiter is
+saturated a freed window's calls are sent evenly, as they are admitted, instead
+of a hundred at once that the event loop, and then the server, can only work
+through one after another (the server counts them when it gets to them: a burst
+that queues at the server arrives, as it counts, later than it left). A window's
+rate is at most N / (T + margin) anyway, so pacing costs no throughput; callers
+arriving at an idle limiter still go at once, up to each window's limit.
+
 Waiters queue in arrival order. Only the head is ever woken (by one
 ``loop.call_at`` timer, re-armed rather than stacked); it admits *itself* when it
 resumes, so nothing is charged while it waits and a waiter cancelled after being
@@ -86,6 +95,7 @@ class ExactLimiter:
         "_admitted",
         "_clock",
         "_jitter",
+        "_last_at",
         "_limits",
         "_max_wait",
         "_next_at",
@@ -95,6 +105,7 @@ class ExactLimiter:
         "_queued",
         "_ring",
         "_size",
+        "_spacing",
         "_stamps",
         "_timer",
         "_total_wait",
@@ -121,6 +132,9 @@ class ExactLimiter:
         # (N, T + margin), computed once: the admission check adds nothing else.
         self._windows = tuple((w.count, w.seconds + limits.margin) for w in limits.windows)
         self._size = max(w.count for w in limits.windows)
+        # The pace of queued waiters: the fastest window's rate (see the module docstring).
+        self._spacing = min(length / count for count, length in self._windows)
+        self._last_at = _NEVER  # the latest admission's time
         # The ring grows as stamps come (amortised O(1) appends) and wraps once it
         # holds max(N): a limiter sized for a huge window costs memory only for
         # the calls it actually made. A ring slot k back is consulted only once
@@ -176,7 +190,7 @@ class ExactLimiter:
         clock = self._clock
         now = asyncio.get_running_loop().time() if clock is None else clock()
         if not self._queued and now >= self._next_at:
-            self._hold()
+            self._hold(now)
             return Reservation(0.0, self._stamp)
         return Reservation(await self._wait(now, stamped=False), self._stamp)
 
@@ -235,13 +249,20 @@ class ExactLimiter:
     def _admit(self, now: float) -> None:
         """Record an admission stamped at ``now`` (which must be >= ``_next_slot()``)."""
         self._admitted += 1
+        self._last_at = now
         self._record(now)
 
-    def _hold(self) -> None:
-        """Record an admission whose stamp comes later (``_stamp``): pending until then."""
+    def _hold(self, now: float) -> None:
+        """Record an admission at ``now`` whose stamp comes later (``_stamp``): pending until then."""
         self._admitted += 1
+        self._last_at = now
         self._pending += 1
         self._update()
+
+    def _queued_at(self) -> float:
+        """The earliest time the head of the queue may go: room in every window, and its pace."""
+        paced = self._last_at + self._spacing
+        return paced if paced > self._next_at else self._next_at
 
     def _stamp(self) -> None:
         """A pending reservation's request left now: count it from now."""
@@ -358,7 +379,7 @@ class ExactLimiter:
             while True:
                 await fut
                 now = self._now()
-                if now >= self._next_at:
+                if now >= self._queued_at():
                     break
                 # A pause arrived between our wake-up and now: wait again, still first.
                 fut = loop.create_future()
@@ -379,7 +400,7 @@ class ExactLimiter:
         if stamped:
             self._admit(now)
         else:
-            self._hold()
+            self._hold(now)
         waited = now - start
         self._total_wait += waited
         if self._queued:
@@ -402,7 +423,7 @@ class ExactLimiter:
             self._cancel_timer()
             return
         now = self._now()
-        at = self._next_at
+        at = self._queued_at()
         if now >= at:
             self._cancel_timer()
             head.set_result(None)

@@ -5,8 +5,10 @@ only queues, sleeps and hands out what the script admitted.
 
 Waiters queue locally in arrival order and only the head is served: one driver
 task calls the script for it, sleeps exactly the wait the script returned, and
-calls again, so a process never polls and never sends more than one script call
-at a time. The driver is not the waiter: a waiter cancelled while a call is in
+calls again, so a process never polls. A backlog is paced as ``ExactLimiter``
+paces its queue: after an admission the driver waits one window rate
+(``min((T + margin) / N)``, 10.5 ms at BasicAI's limits) before serving the next.
+The driver is not the waiter: a waiter cancelled while a call is in
 flight does not cancel the call, and an admission that comes back for it goes
 to the next live waiter, or is taken back from the ring (``refund``) if nobody
 is left. Cancelling costs no quota, as with ``ExactLimiter``.
@@ -114,6 +116,7 @@ class RedisLimiter:
         "_ring",
         "_snap",
         "_snap_at",
+        "_spacing",
         "_total_wait",
         "_unsent",
         "_waiters",
@@ -168,6 +171,7 @@ class RedisLimiter:
         self._total_wait = 0.0
         self._snap: RingReply | None = None
         self._snap_at = 0.0
+        self._spacing = min((w.seconds + limits.margin) / w.count for w in limits.windows)
         self._unsent = 0  # reservations sent and not yet stamped in Redis
         self._flusher: asyncio.Task[None] | None = None
         # Local times of the calls made on the fallback, to stamp into the ring once it is back.
@@ -392,6 +396,9 @@ class RedisLimiter:
                 if reply.admitted:
                     if not self._hand(reply):
                         await self._refund(reply)
+                    elif self._queued:
+                        # Paced as ExactLimiter paces its queue: a backlog goes out evenly.
+                        await self._sleep(self._spacing)
                     continue
                 wait = reply.value * _US
                 if self._max_wait is not None and wait > self._max_wait:
