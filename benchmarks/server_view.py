@@ -15,8 +15,12 @@ over loopback. Each phase uses its own API key, so its windows start empty:
   burst of 2,000.
 - (c) shared: 4 processes, 50 tasks each, one key, through the ``RedisLimiter``
   (``redis_url=``), for ``--seconds``.
-- baseline: (b) again, with a limiter counting each call from its admission (the
-  SDK before it counted calls from their send): what the server saw then.
+- baseline: (b) again, with the limiter as it was before this benchmark (an
+  ``ExactLimiter(pace=False)`` seen through ``acquire``: each call counted from
+  its admission, a freed window's waiters all at once): what the server saw then.
+- capacity: 200 tasks of raw aiohttp GETs for 5 s on a key of their own (answers
+  200 or 429 alike): the calls/s this machine can carry at the moment, to judge
+  ``utilization`` by (on a loaded machine it can be below the quota's 100/s).
 
 Measured:
 
@@ -49,6 +53,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from shared_quota import start_redis
 
 from basicai_async import AsyncBasicAI, BadGatewayError, ExactLimiter, RedisLimiter, Reservation
@@ -58,7 +63,13 @@ from basicai_async.ratelimit import BASICAI_LIMITS, LimiterStats
 
 __all__ = ["main"]
 
-SUSTAINED, BURSTS, SHARED, BASELINE = "key-sustained", "key-bursts", "key-shared", "key-baseline"
+SUSTAINED, BURSTS, SHARED, BASELINE, CAPACITY = (
+    "key-sustained",
+    "key-bursts",
+    "key-shared",
+    "key-baseline",
+    "key-capacity",
+)
 TASKS = 200
 PROCESSES = 4
 PROCESS_TASKS = 50
@@ -85,7 +96,7 @@ def most_allowed(span: float) -> int:
 
 async def emulator_main() -> None:
     """Serve with BasicAI's windows; answer commands on stdin (fault, clear, verdict KEY, done)."""
-    keys = {key: key for key in (SUSTAINED, BURSTS, SHARED, BASELINE)}  # a team each
+    keys = {key: key for key in (SUSTAINED, BURSTS, SHARED, BASELINE, CAPACITY)}  # a team each
     async with Emulator(keys) as emu:
         print(emu.base_url, flush=True)
         loop = asyncio.get_running_loop()
@@ -145,11 +156,11 @@ class Control:
 
 
 class AdmissionCounted:
-    """The baseline: the client's default limiter (an ``ExactLimiter`` at BasicAI's limits)
-    seen through ``acquire`` only, so that each call counts from its admission, as before."""
+    """The baseline: an ``ExactLimiter`` at BasicAI's limits, unpaced and seen through
+    ``acquire`` only, so that each call counts from its admission: the limiter before."""
 
-    def __init__(self) -> None:
-        self.inner = ExactLimiter()
+    def __init__(self, *, pace: bool = False) -> None:
+        self.inner = ExactLimiter(pace=pace)
         self.lags: list[float] = []
 
     async def acquire(self) -> float:
@@ -166,8 +177,11 @@ class AdmissionCounted:
 
 
 class Timed(AdmissionCounted):
-    """The client's default limiter, counting calls from their send as the SDK does, and
-    timing each call from its admission to its headers going out."""
+    """The client's default limiter (paced, counting calls from their send), timing each
+    call from its admission to its headers going out."""
+
+    def __init__(self) -> None:
+        super().__init__(pace=True)
 
     async def reserve(self) -> Reservation:
         slot = await self.inner.reserve()
@@ -181,6 +195,27 @@ class Timed(AdmissionCounted):
 
 
 # -- the phases ---------------------------------------------------------------------------
+
+
+async def capacity(base_url: str, seconds: float = 5.0) -> float:
+    """Raw aiohttp, no limiter: the calls per second this machine carries right now."""
+    done = 0
+    headers = {"Authorization": f"ApiKey {CAPACITY}"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
+
+        async def task() -> None:
+            nonlocal done
+            while True:
+                async with http.get(f"{base_url}/dataset/list?pageNo=1&pageSize=1", headers=headers) as r:
+                    await r.read()
+                done += 1
+
+        tasks = [asyncio.create_task(task()) for _ in range(TASKS)]
+        await asyncio.sleep(seconds)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return done / seconds
 
 
 async def listing(client: AsyncBasicAI) -> None:
@@ -300,6 +335,8 @@ def main(seconds: float) -> dict[str, object]:
             assert emulator.stdout is not None
             base_url = emulator.stdout.readline().strip()
             control = Control(emulator)
+            carried = asyncio.run(capacity(base_url))
+            print(f"capacity: {carried:.0f} calls/s (raw aiohttp, no limiter)", flush=True)
             lags = asyncio.run(sustained(base_url, seconds))
             a = report("sustained", control.ask("verdict", SUSTAINED))
             timed = Timed()
@@ -337,6 +374,7 @@ def main(seconds: float) -> dict[str, object]:
         "script_calls_per_admission": round(calls / max(1, admitted), 3),
         "baseline_server_429": base["server_429"],
         "lag_ms_p50": ms(lags, 0.5),
+        "capacity_calls_per_s": round(carried, 1),
         "calls": a["requests"] + b["requests"] + c["requests"],
         "load_avg_1m": round(os.getloadavg()[0], 1),
     }

@@ -116,6 +116,9 @@ async def test_a_burst_goes_at_once_and_the_rest_paced_as_the_window_turns() -> 
     times = await admit_all(limiter, 7)
     # Queued, they go one window rate apart (1/3 s): as fast as the window allows anyway.
     assert times == pytest.approx([0.0, 0.0, 0.0, 1.0, 4 / 3, 5 / 3, 2.0], abs=1e-5)
+    unpaced = ExactLimiter(one(3, 1.0), max_wait=None, pace=False)
+    times = await admit_all(unpaced, 7)  # from 2.0: all of them as the window turns
+    assert times == pytest.approx([2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 4.0], abs=1e-5)
 
 
 async def test_pacing_costs_no_throughput_at_basicai_limits() -> None:

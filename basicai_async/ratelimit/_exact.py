@@ -71,8 +71,9 @@ class ExactLimiter:
     holds more than N calls (``T + limits.margin`` is enforced), each counted
     from the later of its admission and its send (``reserve``; ``acquire``
     counts from admission). A waiter is
-    admitted as soon as every window has room, in arrival order; cancelling it
-    costs no quota. One limiter belongs to one event loop.
+    admitted as soon as every window has room and its pace allows (one window
+    rate after the admission before it, see the module docstring), in arrival
+    order; cancelling it costs no quota. One limiter belongs to one event loop.
 
     Args:
         limits: the windows to enforce (BasicAI's published limits by default).
@@ -84,6 +85,9 @@ class ExactLimiter:
         jitter: a server pause of ``s`` seconds lasts a random ``s`` to
             ``s * (1 + jitter)``, so that clients sharing a key do not all come
             back at the same instant.
+        pace: space queued waiters one window rate apart (the default). False:
+            a freed window's waiters all go in the same instant, as the windows
+            allow (the limiter before it paced; benchmarks compare with it).
 
     Example::
 
@@ -120,6 +124,7 @@ class ExactLimiter:
         max_wait: float | None = 300.0,
         clock: Callable[[], float] | None = None,
         jitter: float = 0.1,
+        pace: bool = True,
     ) -> None:
         if max_wait is not None and not max_wait >= 0:
             raise ValueError(f"max_wait must be >= 0 seconds or None, got {max_wait!r}")
@@ -133,7 +138,7 @@ class ExactLimiter:
         self._windows = tuple((w.count, w.seconds + limits.margin) for w in limits.windows)
         self._size = max(w.count for w in limits.windows)
         # The pace of queued waiters: the fastest window's rate (see the module docstring).
-        self._spacing = min(length / count for count, length in self._windows)
+        self._spacing = min(length / count for count, length in self._windows) if pace else 0.0
         self._last_at = _NEVER  # the latest admission's time
         # The ring grows as stamps come (amortised O(1) appends) and wraps once it
         # holds max(N): a limiter sized for a huge window costs memory only for

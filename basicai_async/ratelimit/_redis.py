@@ -87,6 +87,7 @@ class RedisLimiter:
             calls made on it are stamped into the shared ring once Redis is back.
         fallback_retry: seconds on the fallback before Redis is tried again.
         prefix: the first part of the Redis keys, ``<prefix>:{<hash>}:ring``.
+        pace: space this process's queued waiters one window rate apart (default).
 
     Example::
 
@@ -135,6 +136,7 @@ class RedisLimiter:
         fallback_share: float | None = None,
         fallback_retry: float = 30.0,
         prefix: str = "basicai",
+        pace: bool = True,
     ) -> None:
         if max_wait is not None and not max_wait >= 0:
             raise ValueError(f"max_wait must be >= 0 seconds or None, got {max_wait!r}")
@@ -171,7 +173,7 @@ class RedisLimiter:
         self._total_wait = 0.0
         self._snap: RingReply | None = None
         self._snap_at = 0.0
-        self._spacing = min((w.seconds + limits.margin) / w.count for w in limits.windows)
+        self._spacing = min((w.seconds + limits.margin) / w.count for w in limits.windows) if pace else 0.0
         self._unsent = 0  # reservations sent and not yet stamped in Redis
         self._flusher: asyncio.Task[None] | None = None
         # Local times of the calls made on the fallback, to stamp into the ring once it is back.
@@ -396,7 +398,7 @@ class RedisLimiter:
                 if reply.admitted:
                     if not self._hand(reply):
                         await self._refund(reply)
-                    elif self._queued:
+                    elif self._queued and self._spacing:
                         # Paced as ExactLimiter paces its queue: a backlog goes out evenly.
                         await self._sleep(self._spacing)
                     continue
