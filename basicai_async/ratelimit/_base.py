@@ -1,9 +1,12 @@
 """What every limiter is: the ``Limits`` it enforces and the ``Limiter`` protocol.
 
-The request pipeline calls ``await limiter.acquire()`` once before every HTTP
-attempt to the API (retries and pre-sign calls included; object-storage PUTs
-are not API calls and never pass through here), and ``await limiter.pause(s)``
-when the server answers 429 with a ``Retry-After`` of ``s`` seconds.
+The request pipeline takes one slot before every HTTP attempt to the API
+(retries and pre-sign calls included; object-storage PUTs are not API calls and
+never pass through here): ``await limiter.reserve()`` when the limiter has it
+(``ReservingLimiter``; the SDK's limiters do), stamping the ``Reservation`` as the
+request leaves, else ``await limiter.acquire()``. It calls
+``await limiter.pause(s)`` when the server answers 429 with a ``Retry-After`` of
+``s`` seconds.
 """
 
 from __future__ import annotations
