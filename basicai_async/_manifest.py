@@ -116,6 +116,16 @@ class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults
         normal = normal.with_scheme(url.scheme.lower()).with_host((url.host or "").lower())
         self.base_url = str(normal).rstrip("/")
 
+    @property
+    def parent_id(self) -> int | None:
+        """The level the target's files are registered into, and so looked up in.
+
+        The scene when one is given (a scene inside a batch files its frames under
+        the scene, not the batch), else the batch, else None: the dataset's top
+        level. Registration, reconciliation and resume all read this one property.
+        """
+        return self.scene_id if self.scene_id is not None else self.batch_id
+
     def describe(self) -> str:
         """``dataset 7, batch 3 at https://...``: how messages name a target."""
         where = f"dataset {self.dataset_id}"

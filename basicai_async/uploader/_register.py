@@ -118,10 +118,7 @@ async def _reconcile(run: UploadRun, uploaded: Uploaded, exc: BaseException, rou
     await run.retry.sleep(run.retry.backoff(1, run.retry.random()))
     try:
         found = await find_registered(
-            run.client.items,
-            run.dataset_id,
-            run.batch_id or run.scene_id,
-            [(source.name, result.path) for source, result in uploaded],
+            run.client.items, run.target, [(source.name, result.path) for source, result in uploaded]
         )
     except BasicAIError:
         for _, result in uploaded:

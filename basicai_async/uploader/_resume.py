@@ -9,7 +9,7 @@ nobody could settle) is looked up in the target by the rule of
 
 from __future__ import annotations
 
-from .._manifest import Manifest, ManifestEntry, ManifestStatus
+from .._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
 from .._sources import UploadSource
 from ..resources import Items
 from ._reconcile import find_registered
@@ -23,8 +23,7 @@ _UNSURE = frozenset({ManifestStatus.REGISTERING.value, ManifestStatus.MAYBE_REGI
 async def resume(
     journal: Manifest,
     items: Items,
-    dataset_id: int,
-    parent_id: int | None,
+    target: ManifestTarget,
     todo: list[tuple[UploadSource, UploadResult]],
 ) -> list[tuple[UploadSource, UploadResult]]:
     """The sources still to upload; the others' results are marked registered and ``resumed``."""
@@ -33,7 +32,7 @@ async def resume(
     found: dict[int, int] = {}
     if unsure:
         wanted = [(todo[i][0].name, e.path) for i, e in unsure]
-        hits = await find_registered(items, dataset_id, parent_id, wanted)
+        hits = await find_registered(items, target, wanted)
         found = {unsure[k][0]: data_id for k, data_id in hits.items()}
     remaining = []
     for index, ((source, result), entry) in enumerate(zip(todo, entries, strict=True)):

@@ -18,7 +18,7 @@ from typing import Protocol
 import aiohttp
 import anyio
 
-from .._manifest import Manifest, ManifestEntry, ManifestStatus
+from .._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
 from .._redact import redact_text
 from .._retry import RetryPolicy
 from .._sources import UploadSource
@@ -70,9 +70,8 @@ class UploadRun:
 
     client: UploadClient
     session: aiohttp.ClientSession
-    dataset_id: int
-    batch_id: int | None
-    scene_id: int | None
+    target: ManifestTarget
+    """Where the files go (the dataset, and batch or scene); ``target.parent_id`` is where they are filed."""
     journal: Manifest | None
     progress: UploadProgress
     retry: RetryPolicy
@@ -82,6 +81,21 @@ class UploadRun:
     api_slots: anyio.Semaphore
     aborted: BaseException | None = None
     """A refusal of the whole target (dataset not found, no permission, licence): nothing more is sent."""
+
+    @property
+    def dataset_id(self) -> int:
+        """The target's dataset."""
+        return self.target.dataset_id
+
+    @property
+    def batch_id(self) -> int | None:
+        """The target's batch, if any."""
+        return self.target.batch_id
+
+    @property
+    def scene_id(self) -> int | None:
+        """The target's scene, if any."""
+        return self.target.scene_id
 
     def stale(self, upload: PresignedUpload) -> bool:
         """Whether a URL expires within the margin (so a PUT might outlive it)."""

@@ -97,7 +97,7 @@ class Uploader:
         try:
             if journal is not None:
                 async with api_slots:  # its lookups go one call at a time
-                    todo = await resume(journal, self._client.items, dataset_id, batch_id or scene_id, todo)
+                    todo = await resume(journal, self._client.items, target, todo)
             for result in results:
                 if result.stage is not None or result.resumed:
                     self._progress.finished(result)
@@ -105,9 +105,7 @@ class Uploader:
             run = UploadRun(
                 client=self._client,
                 session=await self._client.http_session(),
-                dataset_id=dataset_id,
-                batch_id=batch_id,
-                scene_id=scene_id,
+                target=target,
                 journal=journal,
                 progress=self._progress,
                 retry=self._retry,
