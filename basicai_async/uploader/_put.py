@@ -22,7 +22,7 @@ from .._constants import BODY_SNIPPET
 from .._errors import BasicAIError
 from .._redact import redact_text, scrub_exception
 from .._retry import parse_retry_after
-from .._sources import SizedBody, UploadSource
+from .._sources import SMALL_BODY, SizedBody, UploadSource
 from ..models import PresignedUpload
 from ._run import UploadRun
 
@@ -57,8 +57,16 @@ async def put_file(
             renewed = True
         first = False
         body = SizedBody(source, on_chunk=run.progress.advanced)
+        data: bytes | SizedBody = body
+        if source.size <= SMALL_BODY:
+            # One payload write instead of a stream of chunks: most of a small file's CPU otherwise.
+            try:
+                data = await body.read_all()
+            except Exception as exc:
+                run.progress.advanced(-body.sent)
+                raise PutFailed(_reason(source, exc), retryable=False) from exc
         try:
-            await _put_once(run, source, upload.pre_signed_url, body)
+            await _put_once(run, source, upload.pre_signed_url, data)
             return upload
         except PutFailed as exc:
             run.progress.advanced(-body.sent)
@@ -82,7 +90,7 @@ def _reason(source: UploadSource, error: Exception) -> str:
     return f"cannot read {source.name}: {type(error).__name__}: {error}"
 
 
-async def _put_once(run: UploadRun, source: UploadSource, url: str, body: SizedBody) -> None:
+async def _put_once(run: UploadRun, source: UploadSource, url: str, body: bytes | SizedBody) -> None:
     # Explicit Content-Length keeps aiohttp from chunked encoding, which S3 refuses;
     # only these two headers go to storage, never the API key.
     headers = {"Content-Length": str(source.size), "Content-Type": source.mime_type}
