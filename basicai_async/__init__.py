@@ -14,6 +14,7 @@ Example::
 """
 
 from ._client import DEFAULT_BASE_URL, AsyncBasicAI
+from ._cloud import object_sources, url_sources
 from ._constants import MAX_PRESIGNED_SIZE
 from ._errors import (
     APIConnectionError,
@@ -41,6 +42,7 @@ from ._errors import (
     MethodNotAllowedError,
     NameDuplicatedError,
     NotFoundError,
+    ObjectStoreError,
     OperationFailedError,
     PermissionDeniedError,
     QuotaExhaustedError,
@@ -57,6 +59,7 @@ from ._http import is_ambiguous
 from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
 from ._redact import RedactedException
 from ._retry import RetryPolicy
+from ._shard import Shard, shard_of
 from ._sources import UploadSource
 from .export import ExportSummary, export_results, iter_data_ids, iter_results
 from .models import (
@@ -153,6 +156,7 @@ __all__ = [
     "NewDataset",
     "NewScene",
     "NotFoundError",
+    "ObjectStoreError",
     "OperationFailedError",
     "PacedLimiter",
     "PermissionDeniedError",
@@ -168,6 +172,7 @@ __all__ = [
     "Scene",
     "ServerError",
     "ServiceUnavailableError",
+    "Shard",
     "SourceChangedError",
     "SourceType",
     "UnknownCodeError",
@@ -183,4 +188,7 @@ __all__ = [
     "is_ambiguous",
     "iter_data_ids",
     "iter_results",
+    "object_sources",
+    "shard_of",
+    "url_sources",
 ]

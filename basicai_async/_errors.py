@@ -8,10 +8,11 @@ leaves the package (they are chained as ``__cause__``). The tree::
     ├── QuotaExhaustedError           the local limiter's next slot is beyond max_wait
     ├── ManifestMismatchError         a manifest written for another dataset/batch/scene/server
     ├── LimiterUnavailableError       the shared limiter's Redis did not answer (fail closed)
+    ├── ObjectStoreError              object storage (S3, GCS, Azure, HTTP) failed a listing or a read
     ├── UploadError                   one file could not be uploaded or registered
     │   ├── FileTooLargeError         over the 1 GB pre-signed upload limit
     │   ├── InvalidSourceError        empty, not a regular file, unreadable, name not UTF-8
-    │   └── SourceChangedError        the file grew or shrank while it was being uploaded
+    │   └── SourceChangedError        the file grew, shrank, or (in object storage) was replaced or deleted
     └── APIError                      a call to the BasicAI API failed
         ├── APIConnectionError        no HTTP answer (refused, reset, DNS, ...)
         │   └── APITimeoutError       no answer within the client's timeout
@@ -71,6 +72,7 @@ __all__ = [
     "LicenseExpiredError",
     "ManifestMismatchError",
     "LimiterUnavailableError",
+    "ObjectStoreError",
     "MethodNotAllowedError",
     "NameDuplicatedError",
     "NotFoundError",
@@ -119,6 +121,30 @@ class LimiterUnavailableError(BasicAIError):
     """
 
 
+class ObjectStoreError(BasicAIError):
+    """Object storage (S3, GCS, Azure, a plain HTTP server) refused or failed a listing or a read.
+
+    ``url`` is where (credentials and signatures removed); ``reason`` is one of
+    ``"not_found"`` (no such bucket, container or URL), ``"permission_denied"``,
+    ``"unauthenticated"`` (no or wrong credentials), ``"invalid"`` (a URL or
+    option the store cannot use) or ``"unavailable"`` (the store did not answer,
+    or answered an error after its own retries). ``transient`` is True for the
+    last: trying again later may work. The store's own error is chained only as
+    a redacted ``RedactedException``: no obstore exception and no credential
+    reaches the caller.
+    """
+
+    def __init__(self, message: str, *, url: str, reason: str) -> None:
+        super().__init__(message)
+        self.url = url
+        self.reason = reason
+
+    @property
+    def transient(self) -> bool:
+        """Whether trying again later may work (the store was unreachable or failing)."""
+        return self.reason == "unavailable"
+
+
 class UploadError(BasicAIError):
     """One file could not be uploaded or registered.
 
@@ -156,17 +182,23 @@ class InvalidSourceError(UploadError, ValueError):
 
 
 class SourceChangedError(UploadError):
-    """A file's size changed between listing it and uploading it; nothing of it is registered.
+    """A file changed between listing it and uploading it; nothing of it is registered.
 
     ``expected`` is the size declared (and pre-signed); ``actual`` the bytes the
     file had when reading stopped: for a growing file at least ``expected + 1``,
-    the reading stops there. Upload it again once it no longer changes.
+    the reading stops there. ``how`` says what happened: ``"grew"``,
+    ``"shrank"``, or for an object in object storage ``"replaced"`` (its ETag is
+    no longer the listed one) or ``"deleted"`` (``actual`` is then 0: nothing was
+    read). Upload it again once it no longer changes.
     """
 
-    def __init__(self, message: str, *, filename: str, expected: int, actual: int) -> None:
+    def __init__(
+        self, message: str, *, filename: str, expected: int, actual: int, how: str = "changed"
+    ) -> None:
         super().__init__(message, filename=filename, stage="put")
         self.expected = expected
         self.actual = actual
+        self.how = how
 
 
 class ManifestMismatchError(BasicAIError):

@@ -95,6 +95,9 @@ class ManifestEntry(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=
 class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
     """Where a manifest's files go: the API's base URL and the dataset (and batch or scene).
 
+    ``shard`` (``"i/n"``) is the worker's share of a sharded job: a manifest of
+    shard 1/4 records only that shard's files, so it cannot resume shard 2/4.
+
     ``base_url`` is normalised (lower-case scheme and host, no default port, no
     credentials, query or trailing slash), so spellings of the same server compare equal.
     """
@@ -103,6 +106,7 @@ class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults
     dataset_id: int
     batch_id: int | None = None
     scene_id: int | None = None
+    shard: str | None = None
 
     def __post_init__(self) -> None:
         for field in ("dataset_id", "batch_id", "scene_id"):
@@ -133,6 +137,8 @@ class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults
             where += f", batch {self.batch_id}"
         if self.scene_id is not None:
             where += f", scene {self.scene_id}"
+        if self.shard is not None:
+            where += f", shard {self.shard}"
         return f"{where} at {self.base_url}"
 
     def cli_flags(self) -> str:
@@ -142,6 +148,8 @@ class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults
             flags += f" --batch {self.batch_id}"
         if self.scene_id is not None:
             flags += f" --scene {self.scene_id}"
+        if self.shard is not None:
+            flags += f" --shard {self.shard}"
         return flags
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "check_path",
     "check_source",
     "display_name",
+    "guess_mime_type",
 ]
 
 
@@ -271,4 +272,5 @@ class SizedBody:
             filename=name,
             expected=expected,
             actual=actual,
+            how=how,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, Iterable
 from datetime import timedelta
 
 import aiohttp
@@ -12,9 +12,9 @@ import anyio
 
 from .._concurrency import DEFAULT_API_CONCURRENCY, check_api_concurrency
 from .._manifest import Manifest, ManifestTarget
-from .._sources import UploadSource
+from .._shard import ShardSpec, as_shard, shard_sources, shard_sources_async
 from ._batch import upload_batches
-from ._checks import check_sources, check_target
+from ._checks import Source, check_sources, check_target
 from ._report import NoProgress, UploadProgress, UploadReport
 from ._resume import resume
 from ._run import UploadClient, UploadRun
@@ -65,11 +65,12 @@ class Uploader:
     async def upload(
         self,
         dataset_id: int,
-        sources: Iterable[UploadSource | str | os.PathLike[str]],
+        sources: Iterable[Source] | AsyncIterable[Source],
         *,
         batch_id: int | None = None,
         scene_id: int | None = None,
         manifest: str | os.PathLike[str] | Manifest | None = None,
+        shard: ShardSpec | None = None,
     ) -> UploadReport:
         """Upload and register every source into ``dataset_id`` (or one of its batches or scenes).
 
@@ -78,13 +79,26 @@ class Uploader:
         unreadable, a directory, empty, a name that is not UTF-8, over 1 GB, a
         duplicate name) fails alone at ``validate``, without any call.
 
+        ``sources`` may be an async iterable (``object_sources("s3://bucket/prefix/")``).
+        An item may also be an ``InvalidSourceError`` (what ``url_sources`` yields for
+        a URL it cannot read): that file fails at ``validate``.
+
+        ``shard=(i, n)`` (or ``Shard(i, n)``, ``"i/n"``) uploads only the sources whose
+        name hashes to shard ``i`` of ``n`` (see ``Shard``): run ``n`` workers over the
+        same sources, each with its own shard and manifest, to split one job.
+
         ``manifest`` is bound to this target (the client's base URL, the dataset and
-        the batch or scene): one written for another target raises
+        the batch or scene, and the shard): one written for another target raises
         ``ManifestMismatchError`` before any request.
         """
         check_target(dataset_id, batch_id, scene_id)
+        part = as_shard(shard)
         target = ManifestTarget(
-            base_url=self._client.base_url, dataset_id=dataset_id, batch_id=batch_id, scene_id=scene_id
+            base_url=self._client.base_url,
+            dataset_id=dataset_id,
+            batch_id=batch_id,
+            scene_id=scene_id,
+            shard=None if part is None else str(part),
         )
         journal: Manifest | None = None
         if isinstance(manifest, Manifest):
@@ -92,6 +106,12 @@ class Uploader:
             journal = manifest
         elif manifest:
             journal = Manifest(manifest, target=target)
+        if isinstance(sources, AsyncIterable):
+            if part is not None:
+                sources = shard_sources_async(sources, part)
+            sources = [item async for item in sources]
+        elif part is not None:
+            sources = shard_sources(sources, part)
         results, todo = await anyio.to_thread.run_sync(check_sources, sources)
         api_slots = anyio.Semaphore(self._api_concurrency)
         try:
