@@ -26,6 +26,7 @@ class ConsoleProgress:
         self.failures = 0
         self.bytes_sent = 0
         self._total_files = 0
+        self._total_bytes = 0
         self._rich: Any = None
         self._files_task: Any = None
         self._bytes_task: Any = None
@@ -67,17 +68,26 @@ class ConsoleProgress:
             self._line(force=True)
 
     def started(self, files: int, total_bytes: int) -> None:
-        """Set up the bars for this many files and bytes still to do.
+        """Add this many files and bytes still to do to the bars (called once per window of sources).
 
-        Files finished before (resumed from a manifest, failed at validation) are
-        counted in the total too, so a resumed run never shows more done than in all.
+        Files that finish without being started (resumed from a manifest, failed at
+        validation) are counted in the total as they finish, so a resumed run never
+        shows more done than in all.
         """
-        self._total_files = self.files_done + files
-        if self._rich is not None:
-            self._files_task = self._rich.add_task(
-                "files", total=self._total_files, completed=self.files_done
-            )
-            self._bytes_task = self._rich.add_task("bytes", total=total_bytes)
+        self._total_files += files
+        self._total_bytes += total_bytes
+        self._update_totals()
+
+    def _update_totals(self) -> None:
+        if self._rich is None:
+            return
+        if self._files_task is None:
+            # Created at the first start or early finish, before any file is counted done on it.
+            self._files_task = self._rich.add_task("files", total=self._total_files, completed=0)
+            self._bytes_task = self._rich.add_task("bytes", total=self._total_bytes)
+        else:
+            self._rich.update(self._files_task, total=self._total_files)
+            self._rich.update(self._bytes_task, total=self._total_bytes)
 
     def advanced(self, nbytes: int) -> None:
         """Count bytes sent (negative when a retry starts a file over)."""
@@ -90,6 +100,10 @@ class ConsoleProgress:
     def finished(self, result: UploadResult) -> None:
         """Count one finished file, and a failure if it failed."""
         self.files_done += 1
+        if result.resumed or result.stage == "validate":
+            # Done before any upload began: never in a started() count.
+            self._total_files += 1
+            self._update_totals()
         if not result.ok:
             self.failures += 1
             message = f"failed: {result.name} at {result.stage}: {result.error}"

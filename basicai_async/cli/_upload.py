@@ -10,10 +10,11 @@ workers splitting the same sources.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shlex
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     into = up.add_mutually_exclusive_group()
     into.add_argument("--batch", type=positive_int, help="register the files into this batch of the dataset")
     into.add_argument("--scene", type=positive_int, help="register the files as frames of this scene")
-    up.add_argument("--manifest", type=Path, help="JSONL journal that makes the upload resumable")
+    up.add_argument(
+        "--manifest",
+        type=Path,
+        help="journal that makes the upload resumable (SQLite; a *.jsonl name keeps JSON lines)",
+    )
     up.add_argument("--pattern", default="*", help="glob of the files to take (default *)")
     up.add_argument(
         "--url-list", type=Path, metavar="FILE", help="also upload the http(s) file URLs in FILE, one a line"
@@ -103,23 +108,15 @@ def _on_interrupt(args: argparse.Namespace) -> str:
     return "interrupted; files registered so far stay registered (--manifest makes an upload resumable)"
 
 
-def _list_files(directory: Path, pattern: str, manifest: Path | None) -> list[Path]:
-    """The files to upload: hidden files and the manifest itself are left out.
-
-    A directory that cannot be read fails the command before any request, naming
-    it: skipping it silently would report an upload complete that is not.
-    """
+def _check_tree(directory: Path) -> None:
+    """Walk the tree once, holding nothing, so that a directory that cannot be read fails the
+    command before any request, naming it: skipping it silently would report an upload
+    complete that is not."""
     if not directory.is_dir():
         raise ConfigurationError(f"{directory} is not a directory")
-    skip = manifest.resolve() if manifest is not None else None
     unreadable: list[OSError] = []
-    found = []
-    for root, _dirs, names in os.walk(directory, onerror=unreadable.append):
-        for name in names:
-            path = Path(root, name)
-            rel = path.relative_to(directory)
-            if not name.startswith(".") and rel.match(pattern) and path.is_file() and path.resolve() != skip:
-                found.append(path)
+    for _ in os.walk(directory, onerror=unreadable.append):
+        pass
     if unreadable:
         first = unreadable[0]
         more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
@@ -127,7 +124,38 @@ def _list_files(directory: Path, pattern: str, manifest: Path | None) -> list[Pa
             f"cannot read directory {first.filename}: {first.strerror or first}{more}; "
             "fix its permissions or leave it out with --pattern"
         )
-    return sorted(found)
+
+
+def _walk_files(directory: Path, pattern: str, manifest: Path | None) -> Iterator[Path]:
+    """The files to upload, lazily, each directory's in name order: hidden files and the manifest
+    itself (with its SQLite companions) are left out. Blocking: advance it in a worker thread."""
+    skip: set[Path] = set()
+    if manifest is not None:
+        resolved = manifest.resolve()
+        skip = {
+            resolved,
+            *(resolved.with_name(resolved.name + end) for end in ("-wal", "-shm", ".jsonl.bak")),
+        }
+    for root, dirs, names in os.walk(directory):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(root, name)
+            rel = path.relative_to(directory)
+            if (
+                not name.startswith(".")
+                and rel.match(pattern)
+                and path.is_file()
+                and path.resolve() not in skip
+            ):
+                yield path
+
+
+async def _walked(directory: Path, pattern: str, manifest: Path | None) -> AsyncIterator[Path]:
+    """``_walk_files`` stepped in a worker thread, a thousand files at a time."""
+    files = _walk_files(directory, pattern, manifest)
+    while chunk := await anyio.to_thread.run_sync(lambda: list(itertools.islice(files, 1000))):
+        for path in chunk:
+            yield path
 
 
 def _kind(source: str) -> str:
@@ -171,20 +199,18 @@ async def _sources(args: argparse.Namespace) -> AsyncIterator[Source]:
     urls = [s for s, kind in kinds if kind == "url"]
     if args.url_list is not None:
         urls += await anyio.to_thread.run_sync(_read_url_list, args.url_list)
-    # Directories are listed now (an unreadable one fails before anything is created);
-    # object-storage prefixes page by page as the uploader consumes them.
-    files = {
-        s: await anyio.to_thread.run_sync(_list_files, Path(s), args.pattern, args.manifest)
-        for s, kind in kinds
-        if kind == "directory"
-    }
+    # Directories are checked now (an unreadable one fails before anything is created) and
+    # walked as the uploader consumes them, as object-storage prefixes are listed page by page.
+    for s, kind in kinds:
+        if kind == "directory":
+            await anyio.to_thread.run_sync(_check_tree, Path(s))
     listings = {s: object_sources(s, pattern=args.pattern) for s, kind in kinds if kind == "object"}
     looked_up = url_sources(urls) if urls else None
 
     async def chained() -> AsyncIterator[Source]:
         for source, kind in kinds:
             if kind == "directory":
-                for path in files[source]:
+                async for path in _walked(Path(source), args.pattern, args.manifest):
                     yield path
             elif kind == "object":
                 async for item in listings[source]:
@@ -212,11 +238,11 @@ async def _upload(client: AsyncBasicAI, args: argparse.Namespace) -> int:
             manifest=args.manifest,
             shard=args.shard,
         )
-    unsure = len(report.maybe_registered)
+    unsure = report.maybe_registered_count
     shard = f" (shard {args.shard})" if args.shard is not None else ""
     print(
-        f"{len(report.succeeded)} of {len(report.results)} files{shard} registered in dataset {dataset_id}, "
-        f"{len(report.failed)} failed" + (f", {unsure} maybe registered" if unsure else "")
+        f"{report.registered_count} of {report.total} files{shard} registered in dataset {dataset_id}, "
+        f"{report.failed_count} failed" + (f", {unsure} maybe registered" if unsure else "")
     )
     for failed in report.failed[:20]:
         print(f"  {failed.name}: {failed.stage}: {failed.error}", file=sys.stderr)

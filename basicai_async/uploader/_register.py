@@ -74,8 +74,9 @@ async def register(run: UploadRun, uploaded: Uploaded, *, rounds: int = 0) -> No
         for _, result in uploaded:
             run.fail(result, "aborted", run.aborted)
         return
-    for source, result in uploaded:
-        run.journal_file(source, result, ManifestStatus.REGISTERING)
+    # The mark before the call: whatever the call creates lies past it (if ids ascend, see ``_highwater``).
+    sent = run.high_water.mark
+    run.journal_files(uploaded, ManifestStatus.REGISTERING, after=run.high_water.after(sent))
     try:
         created = await run.client.data.add_many(run.dataset_id, [_new_data(run, s, r) for s, r in uploaded])
     except TARGET_REFUSALS as exc:
@@ -93,7 +94,7 @@ async def register(run: UploadRun, uploaded: Uploaded, *, rounds: int = 0) -> No
         return
     except BasicAIError as exc:
         if is_ambiguous(exc):
-            await _reconcile(run, uploaded, exc, rounds)
+            await _reconcile(run, uploaded, exc, rounds, sent)
         else:
             for _, result in uploaded:
                 run.fail(result, "register", exc)
@@ -105,20 +106,26 @@ async def register(run: UploadRun, uploaded: Uploaded, *, rounds: int = 0) -> No
             filename=uploaded[0][0].name,
             stage="register",
         )
-        await _reconcile(run, uploaded, mismatch, rounds)
+        await _reconcile(run, uploaded, mismatch, rounds, sent)
         return
-    for (source, result), item in zip(uploaded, created, strict=True):
-        run.registered(source, result, item.id)
+    run.high_water.answered(sent, [item.id for item in created])
+    run.registered_many(uploaded, [item.id for item in created])
 
 
-async def _reconcile(run: UploadRun, uploaded: Uploaded, exc: BaseException, rounds: int) -> None:
+async def _reconcile(
+    run: UploadRun, uploaded: Uploaded, exc: BaseException, rounds: int, sent: int | None
+) -> None:
     """Look the files up after an ambiguous failure; register again only those certainly not there."""
     # A moment for a server still finishing the call (a timeout) before its result is looked for:
     # one backoff step, also when the PUTs' policy allows no retries (``wait`` would return at once).
     await run.retry.sleep(run.retry.backoff(1, run.retry.random()))
     try:
         found = await find_registered(
-            run.client.items, run.target, [(source.name, result.path) for source, result in uploaded]
+            run.client.items,
+            run.target,
+            [(source.name, result.path) for source, result in uploaded],
+            after=run.high_water.after(sent),
+            high_water=run.high_water,
         )
     except BasicAIError:
         for _, result in uploaded:

@@ -1,9 +1,9 @@
 """One upload run: what every step of one ``upload`` call shares, in one object.
 
 The target (dataset, batch, scene), the journal, the progress callbacks, the
-PUT's retry policy and timeout, the session and the slots ride here instead of
-through every signature: ``put_slots`` cap the PUTs in flight, ``api_slots``
-the API calls (the ``api_concurrency`` knob). ``UploadClient`` says what the
+PUT's retry policy and timeout, the session, the tally of results and the API
+slots ride here instead of through every signature: ``api_slots`` cap the API
+calls in flight (the ``api_concurrency`` knob; the PUT workers cap the PUTs). ``UploadClient`` says what the
 uploader needs of the client, so the uploader never imports ``AsyncBasicAI``
 (nor its private parts).
 """
@@ -11,20 +11,22 @@ uploader needs of the client, so the uploader never imports ``AsyncBasicAI``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 import aiohttp
 import anyio
 
-from .._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
+from .._manifest import ManifestEntry, ManifestStatus, ManifestTarget
+from .._manifest_db import ManifestStore
 from .._redact import redact_text
 from .._retry import RetryPolicy
 from .._sources import UploadSource
 from ..models import PresignedUpload, PresignRequest
 from ..resources import Data, Items, Storage
-from ._report import UploadProgress, UploadResult
+from ._highwater import HighWater
+from ._report import Tally, UploadProgress, UploadResult
 
 __all__ = ["RunAborted", "UploadClient", "UploadRun"]
 
@@ -72,13 +74,16 @@ class UploadRun:
     session: aiohttp.ClientSession
     target: ManifestTarget
     """Where the files go (the dataset, and batch or scene); ``target.parent_id`` is where they are filed."""
-    journal: Manifest | None
+    journal: ManifestStore | None
     progress: UploadProgress
+    tally: Tally
+    """Counts the results and keeps those the report holds; tells ``on_result`` and ``progress``."""
     retry: RetryPolicy
     put_timeout: aiohttp.ClientTimeout
     expiry_margin: timedelta
-    put_slots: anyio.Semaphore
     api_slots: anyio.Semaphore
+    high_water: HighWater = field(default_factory=HighWater)
+    """The highest data id known at the level, so a look-up lists only what is new (``_highwater``)."""
     aborted: BaseException | None = None
     """A refusal of the whole target (dataset not found, no permission, licence): nothing more is sent."""
 
@@ -134,7 +139,7 @@ class UploadRun:
                     error=f"{stage}: {error}",
                 )
             )
-        self.progress.finished(result)
+        self.tally.finished(result)
 
     def maybe(self, result: UploadResult, exc: BaseException) -> None:
         """Mark ``result`` maybe registered: registering failed ambiguously and no look-up settled it."""
@@ -155,11 +160,48 @@ class UploadRun:
         if self.aborted is None:
             self.aborted = exc
 
+    def registered_many(
+        self, files: Sequence[tuple[UploadSource, UploadResult]], data_ids: Sequence[int]
+    ) -> None:
+        """Mark each file registered as its data id, journaled in one write."""
+        for (_, result), data_id in zip(files, data_ids, strict=True):
+            result.ok, result.data_id = True, data_id
+        self.journal_files(files, ManifestStatus.REGISTERED, data_ids=data_ids)
+        for _, result in files:
+            self.tally.finished(result)
+
+    def journal_files(
+        self,
+        files: Sequence[tuple[UploadSource, UploadResult]],
+        status: ManifestStatus,
+        *,
+        data_ids: Sequence[int] | None = None,
+        after: int | None = None,
+    ) -> None:
+        """Journal many files at ``status`` in one write (one transaction in an SQLite manifest)."""
+        if self.journal is None:
+            return
+        ids = data_ids if data_ids is not None else [None] * len(files)
+        self.journal.record_many(
+            [
+                ManifestEntry(
+                    name=source.name,
+                    size=source.size,
+                    status=status.value,
+                    data_id=data_id,
+                    path=result.path,
+                    mtime_ns=source.mtime_ns,
+                    after=after,
+                )
+                for (source, result), data_id in zip(files, ids, strict=True)
+            ]
+        )
+
     def registered(self, source: UploadSource, result: UploadResult, data_id: int) -> None:
         """Mark ``result`` registered as ``data_id`` and journal it."""
         result.ok, result.data_id = True, data_id
         self.journal_file(source, result, ManifestStatus.REGISTERED, data_id=data_id)
-        self.progress.finished(result)
+        self.tally.finished(result)
 
     def journal_file(
         self,

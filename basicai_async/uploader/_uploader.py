@@ -12,11 +12,13 @@ import anyio
 
 from .._concurrency import DEFAULT_API_CONCURRENCY, check_api_concurrency
 from .._manifest import Manifest, ManifestTarget
+from .._manifest_db import ManifestStore, SqliteManifest, open_manifest
 from .._shard import ShardSpec, as_shard, shard_sources, shard_sources_async
 from ._batch import upload_batches
-from ._checks import Source, check_sources, check_target
-from ._report import NoProgress, UploadProgress, UploadReport
-from ._resume import resume
+from ._checks import Source, check_target
+from ._feed import batches
+from ._report import NoProgress, ResultCallback, Tally, UploadProgress, UploadReport
+from ._resume import settle_unsure
 from ._run import UploadClient, UploadRun
 
 __all__ = ["Uploader"]
@@ -69,12 +71,18 @@ class Uploader:
         *,
         batch_id: int | None = None,
         scene_id: int | None = None,
-        manifest: str | os.PathLike[str] | Manifest | None = None,
+        manifest: str | os.PathLike[str] | Manifest | SqliteManifest | None = None,
         shard: ShardSpec | None = None,
+        on_result: ResultCallback | None = None,
     ) -> UploadReport:
         """Upload and register every source into ``dataset_id`` (or one of its batches or scenes).
 
-        Returns one result per source, in order. Ids are checked before any request
+        Returns the run's report: for up to ``KEEP_RESULTS`` (10,000) files one
+        result per source, in order; past that the counts and the files not
+        registered, so memory stays flat however many files go (each result also
+        goes to ``on_result`` as it is final, and to the manifest). Sources are
+        taken lazily, a window at a time (``_feed``): a generator, a directory walk
+        or a bucket listing of any length is never listed whole. Ids are checked before any request
         (``TypeError``/``ValueError``). A source that cannot be uploaded (missing,
         unreadable, a directory, empty, a name that is not UTF-8, over 1 GB, a
         duplicate name) fails alone at ``validate``, without any call.
@@ -89,7 +97,13 @@ class Uploader:
 
         ``manifest`` is bound to this target (the client's base URL, the dataset and
         the batch or scene, and the shard): one written for another target raises
-        ``ManifestMismatchError`` before any request.
+        ``ManifestMismatchError`` before any request. A path ending in ``.jsonl``
+        keeps JSON lines (its records in memory); any other is an SQLite manifest
+        (``SqliteManifest``: indexed, for millions of files), which adopts a
+        JSON-lines manifest found at that path.
+
+        ``on_result`` is called with each file's result as soon as it is final
+        (registered, failed, maybe registered, or found done by the manifest).
         """
         check_target(dataset_id, batch_id, scene_id)
         part = as_shard(shard)
@@ -100,44 +114,42 @@ class Uploader:
             scene_id=scene_id,
             shard=None if part is None else str(part),
         )
-        journal: Manifest | None = None
-        if isinstance(manifest, Manifest):
+        journal: ManifestStore | None = None
+        if isinstance(manifest, (Manifest, SqliteManifest)):
             manifest.bind(target)
             journal = manifest
         elif manifest:
-            journal = Manifest(manifest, target=target)
-        if isinstance(sources, AsyncIterable):
-            if part is not None:
-                sources = shard_sources_async(sources, part)
-            sources = [item async for item in sources]
-        elif part is not None:
-            sources = shard_sources(sources, part)
-        results, todo = await anyio.to_thread.run_sync(check_sources, sources)
+            journal = open_manifest(manifest, target=target)
+        if part is not None:
+            sources = (
+                shard_sources_async(sources, part)
+                if isinstance(sources, AsyncIterable)
+                else shard_sources(sources, part)
+            )
         api_slots = anyio.Semaphore(self._api_concurrency)
+        run = UploadRun(
+            client=self._client,
+            session=await self._client.http_session(),
+            target=target,
+            journal=journal,
+            progress=self._progress,
+            tally=Tally(self._progress, on_result),
+            retry=self._retry,
+            put_timeout=self._put_timeout,
+            expiry_margin=self._expiry_margin,
+            api_slots=api_slots,
+        )
         try:
             if journal is not None:
                 async with api_slots:  # its lookups go one call at a time
-                    todo = await resume(journal, self._client.items, target, todo)
-            for result in results:
-                if result.stage is not None or result.resumed:
-                    self._progress.finished(result)
-            self._progress.started(len(todo), sum(s.size for s, _ in todo))
-            run = UploadRun(
-                client=self._client,
-                session=await self._client.http_session(),
-                target=target,
-                journal=journal,
-                progress=self._progress,
-                retry=self._retry,
-                put_timeout=self._put_timeout,
-                expiry_margin=self._expiry_margin,
-                put_slots=anyio.Semaphore(self._concurrency),
-                api_slots=api_slots,
-            )
+                    await settle_unsure(journal, self._client.items, target)
             await upload_batches(
-                run, todo, concurrency=self._concurrency, api_concurrency=self._api_concurrency
+                run,
+                batches(run, sources),
+                concurrency=self._concurrency,
+                api_concurrency=self._api_concurrency,
             )
         finally:
-            if journal is not None and not isinstance(manifest, Manifest):
+            if journal is not None and manifest is not journal:
                 journal.close()
-        return UploadReport(results)
+        return run.tally.report()
