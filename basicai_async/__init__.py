@@ -95,11 +95,41 @@ from .ratelimit import (
     RedisLimiter,
     Window,
 )
-from .uploader import Uploader, UploadProgress, UploadReport, UploadResult
+from .telemetry import (
+    BatchRegistered,
+    BytesSent,
+    EventConsumer,
+    ExportEvent,
+    ExportFinished,
+    ExportProgress,
+    ExportStarted,
+    FileDone,
+    FileFailed,
+    LimiterWaited,
+    ProgressEvent,
+    UploadEvent,
+    UploadFinished,
+    UploadStarted,
+)
+from .uploader import Uploader, UploadReport, UploadResult
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchRegistered",
+    "BytesSent",
+    "EventConsumer",
+    "ExportEvent",
+    "ExportFinished",
+    "ExportProgress",
+    "ExportStarted",
+    "FileDone",
+    "FileFailed",
+    "LimiterWaited",
+    "ProgressEvent",
+    "UploadEvent",
+    "UploadFinished",
+    "UploadStarted",
     "BASICAI_LIMITS",
     "DEFAULT_BASE_URL",
     "MAX_PRESIGNED_SIZE",
@@ -177,7 +207,6 @@ __all__ = [
     "SourceType",
     "UnknownCodeError",
     "UploadError",
-    "UploadProgress",
     "UploadReport",
     "UploadResult",
     "UploadSource",

@@ -59,6 +59,7 @@ from ._redact import redact_text, scrub_exception
 from ._retry import RetryPolicy, parse_retry_after
 from .models.envelope import Envelope
 from .ratelimit import Limiter
+from .telemetry._events import limiter_waited
 
 __all__ = ["Pipeline", "decode_answer", "encode_params", "is_ambiguous"]
 
@@ -240,6 +241,8 @@ class Pipeline:
         retry = 0
         while True:
             waited = await self._limiter.acquire()
+            if waited:
+                limiter_waited(waited)
             started = time.perf_counter()
             try:
                 status, raw, retry_after = await self._send(session, method, url, query, body, headers, path)

@@ -229,7 +229,7 @@ async def _upload(client: AsyncBasicAI, args: argparse.Namespace) -> int:
         print(f"created dataset {args.dataset} ({args.create})")
     dataset_id = args.dataset
     with ConsoleProgress() as progress:
-        uploader = client.uploader(concurrency=args.concurrency, progress=progress)
+        uploader = client.uploader(concurrency=args.concurrency, on_event=progress)
         report = await uploader.upload(
             dataset_id,
             sources,

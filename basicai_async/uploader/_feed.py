@@ -30,6 +30,7 @@ import anyio
 
 from .._constants import MAX_BATCH_ITEMS
 from .._sources import UploadSource
+from ..telemetry._events import UploadStarted
 from ._checks import NameSet, Source, check_window
 from ._report import UploadResult
 from ._resume import resumed
@@ -46,35 +47,44 @@ Files = list[tuple[UploadSource, UploadResult]]
 async def batches(run: UploadRun, sources: Iterable[Source] | AsyncIterable[Source]) -> AsyncIterator[Files]:
     """The files to upload, in source order, in batches of up to ``MAX_BATCH_ITEMS``."""
     names = NameSet()
+    taken = False
     try:
         carry: Files = []
         async for window in _windows(sources, names):
+            taken = True
             todo = _settle(run, window)
-            if not todo:
-                continue
-            run.progress.started(len(todo), sum(s.size for s, _ in todo))
             carry += todo
             while len(carry) >= MAX_BATCH_ITEMS:
                 yield carry[:MAX_BATCH_ITEMS]
                 carry = carry[MAX_BATCH_ITEMS:]
         if carry:
             yield carry
+        if not taken and run.on_event is not None:
+            run.on_event(UploadStarted(files=0, to_upload=0, bytes=0))
     finally:
         names.close()
 
 
 def _settle(run: UploadRun, window: list[tuple[UploadSource | None, UploadResult]]) -> Files:
-    """Tally the window's results; finish those that failed a check or are resumed; the rest to upload."""
+    """Tally the window; announce it; finish the files that failed a check or are resumed; the rest to do."""
     tally = run.tally
     todo: Files = []
     for source, result in window:
         tally.add(result)
+        if source is not None:
+            todo.append((source, result))
+    done: list[UploadResult] = []
+    if run.journal is not None and todo:
+        todo, done = resumed(run.journal, todo)
+    if run.on_event is not None:
+        run.on_event(
+            UploadStarted(files=len(window), to_upload=len(todo), bytes=sum(s.size for s, _ in todo))
+        )
+    for source, result in window:
         if source is None:
             tally.finished(result)
-        else:
-            todo.append((source, result))
-    if run.journal is not None and todo:
-        todo = resumed(run.journal, todo, tally)
+    for result in done:
+        tally.finished(result)
     return todo
 
 

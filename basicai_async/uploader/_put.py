@@ -24,6 +24,7 @@ from .._redact import redact_text, scrub_exception
 from .._retry import parse_retry_after
 from .._sources import SMALL_BODY, SizedBody, UploadSource
 from ..models import PresignedUpload
+from ..telemetry._events import BytesSent
 from ._run import UploadRun
 
 __all__ = ["PutFailed", "put_file"]
@@ -56,20 +57,22 @@ async def put_file(
             (upload,) = await run.presign([source])
             renewed = True
         first = False
-        body = SizedBody(source, on_chunk=run.progress.advanced)
+        body = SizedBody(source, on_chunk=run.bytes_counter())
         data: bytes | SizedBody = body
         if source.size <= SMALL_BODY:
             # One payload write instead of a stream of chunks: most of a small file's CPU otherwise.
             try:
                 data = await body.read_all()
             except Exception as exc:
-                run.progress.advanced(-body.sent)
+                if body.sent and run.on_event is not None:
+                    run.on_event(BytesSent(-body.sent))
                 raise PutFailed(_reason(source, exc), retryable=False) from exc
         try:
             await _put_once(run, source, upload.pre_signed_url, data)
             return upload
         except PutFailed as exc:
-            run.progress.advanced(-body.sent)
+            if body.sent and run.on_event is not None:
+                run.on_event(BytesSent(-body.sent))
             if body.error is not None:
                 # aiohttp reports a failing body as a connection error; it is a local one
                 # (the file changed size, vanished or cannot be read) that a retry would repeat.

@@ -108,8 +108,10 @@ async def register(run: UploadRun, uploaded: Uploaded, *, rounds: int = 0) -> No
         )
         await _reconcile(run, uploaded, mismatch, rounds, sent)
         return
-    run.high_water.answered(sent, [item.id for item in created])
-    run.registered_many(uploaded, [item.id for item in created])
+    ids = [item.id for item in created]
+    run.high_water.answered(sent, ids)
+    run.batch_registered(len(created))
+    run.registered_many(uploaded, ids)
 
 
 async def _reconcile(

@@ -1,22 +1,18 @@
-"""What an upload tells its caller: one result per file, the report of a run, progress callbacks."""
+"""What an upload tells its caller: one result per file and the report of a run."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from .._errors import UploadError
+from ..telemetry._events import FileDone, FileFailed
 
-__all__ = [
-    "KEEP_RESULTS",
-    "NoProgress",
-    "ResultCallback",
-    "Tally",
-    "UploadProgress",
-    "UploadReport",
-    "UploadResult",
-]
+if TYPE_CHECKING:
+    from ..telemetry._events import UploadEvent
+
+__all__ = ["KEEP_RESULTS", "Tally", "UploadReport", "UploadResult"]
 
 
 @dataclass(slots=True)
@@ -62,7 +58,8 @@ class UploadReport:
     ``results``, in the order of its sources (``complete`` is True). A larger run
     keeps its memory flat: ``results`` holds only the files not registered
     (failed or maybe registered), the counts hold the rest, and each registered
-    file is in the manifest and is handed to ``on_result`` as it finishes.
+    file is in the manifest and is sent as a ``FileDone`` event as it finishes
+    (``Uploader(on_event=...)`` or ``Uploader.events``).
     """
 
     results: list[UploadResult]
@@ -100,7 +97,7 @@ class UploadReport:
             raise ValueError(
                 f"this report of {self.total} files keeps no result per registered file (past "
                 f"{KEEP_RESULTS} files only failures are kept, so memory stays flat): count them with "
-                "report.registered_count, or take each as it finishes with on_result or the manifest"
+                "report.registered_count, or take each from its FileDone event (on_event) or the manifest"
             )
         return [r for r in self.results if r.ok]
 
@@ -129,34 +126,18 @@ class UploadReport:
             )
 
 
-ResultCallback = Callable[[UploadResult], object]
-"""Called with each file's result as it reaches its final state (registered, failed, maybe registered)."""
-
-
 class Tally:
     """Builds an ``UploadReport`` as results come: every result up to ``keep``, then counts and failures.
 
-    ``add`` takes each new result in source order; ``finished`` each final one
-    (and tells ``on_result`` and the progress callbacks).
+    ``add`` takes each new result in source order; ``finished`` each final one,
+    and sends it on as ``FileDone`` or ``FileFailed`` (the per-result stream:
+    what a run past ``keep`` files keeps of its registered files).
     """
 
-    __slots__ = (
-        "_keep",
-        "_on_result",
-        "_progress",
-        "bytes",
-        "maybe",
-        "registered",
-        "results",
-        "resumed",
-        "total",
-    )
+    __slots__ = ("_keep", "_on_event", "bytes", "maybe", "registered", "results", "resumed", "total")
 
-    def __init__(
-        self, progress: UploadProgress, on_result: ResultCallback | None = None, *, keep: int = KEEP_RESULTS
-    ) -> None:
-        self._progress = progress
-        self._on_result = on_result
+    def __init__(self, on_event: Callable[[UploadEvent], object] | None, *, keep: int = KEEP_RESULTS) -> None:
+        self._on_event = on_event
         self._keep = keep
         self.results: list[UploadResult] = []
         self.total = self.registered = self.resumed = self.maybe = self.bytes = 0
@@ -187,9 +168,8 @@ class Tally:
                 self.maybe += 1
             if not self.complete:
                 self.results.append(result)
-        self._progress.finished(result)
-        if self._on_result is not None:
-            self._on_result(result)
+        if self._on_event is not None:
+            self._on_event(FileDone(result) if result.ok else FileFailed(result))
 
     def report(self) -> UploadReport:
         """The report of the run so far."""
@@ -202,35 +182,3 @@ class Tally:
             bytes_uploaded=self.bytes,
             complete=self.complete,
         )
-
-
-class UploadProgress(Protocol):
-    """Callbacks an upload reports to (the CLI draws progress bars with them)."""
-
-    def started(self, files: int, total_bytes: int) -> None:
-        """This many more files and bytes are to be uploaded.
-
-        Called as the sources are taken, once per window of up to 1,000 (once for
-        a small run), before any of those files finishes. Files resumed from a
-        manifest or failed at validation are not counted here: they go straight
-        to ``finished``.
-        """
-
-    def advanced(self, nbytes: int) -> None:
-        """``nbytes`` more were sent (negative when a retry starts a file over)."""
-
-    def finished(self, result: UploadResult) -> None:
-        """One file reached its final state."""
-
-
-class NoProgress:
-    """The progress of an upload nobody watches."""
-
-    def started(self, files: int, total_bytes: int) -> None:
-        """Nothing to draw."""
-
-    def advanced(self, nbytes: int) -> None:
-        """Nothing to draw."""
-
-    def finished(self, result: UploadResult) -> None:
-        """Nothing to draw."""

@@ -16,7 +16,7 @@ from .._manifest_db import ManifestStore
 from .._sources import UploadSource
 from ..resources import Items
 from ._reconcile import find_registered
-from ._report import Tally, UploadResult
+from ._report import UploadResult
 
 __all__ = ["resumed", "settle_unsure"]
 
@@ -57,13 +57,14 @@ async def settle_unsure(journal: ManifestStore, items: Items, target: ManifestTa
 
 
 def resumed(
-    journal: ManifestStore, todo: list[tuple[UploadSource, UploadResult]], tally: Tally
-) -> list[tuple[UploadSource, UploadResult]]:
-    """The files of one window still to upload; those the manifest records registered are finished."""
+    journal: ManifestStore, todo: list[tuple[UploadSource, UploadResult]]
+) -> tuple[list[tuple[UploadSource, UploadResult]], list[UploadResult]]:
+    """The files of one window still to upload, and the results of those the manifest records registered."""
     entries = journal.get_many([(s.name, s.size) for s, _ in todo])
     if not entries:
-        return todo
+        return todo, []
     remaining = []
+    done = []
     for source, result in todo:
         entry = entries.get((source.name, source.size))
         if (
@@ -75,5 +76,5 @@ def resumed(
             remaining.append((source, result))
             continue
         result.ok, result.data_id, result.resumed, result.path = True, entry.data_id, True, entry.path
-        tally.finished(result)
-    return remaining
+        done.append(result)
+    return remaining, done

@@ -1,6 +1,6 @@
 """One upload run: what every step of one ``upload`` call shares, in one object.
 
-The target (dataset, batch, scene), the journal, the progress callbacks, the
+The target (dataset, batch, scene), the journal, the event consumer, the
 PUT's retry policy and timeout, the session, the tally of results and the API
 slots ride here instead of through every signature: ``api_slots`` cap the API
 calls in flight (the ``api_concurrency`` knob; the PUT workers cap the PUTs). ``UploadClient`` says what the
@@ -10,7 +10,7 @@ uploader needs of the client, so the uploader never imports ``AsyncBasicAI``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
@@ -25,8 +25,9 @@ from .._retry import RetryPolicy
 from .._sources import UploadSource
 from ..models import PresignedUpload, PresignRequest
 from ..resources import Data, Items, Storage
+from ..telemetry._events import BatchRegistered, BytesSent, UploadEvent
 from ._highwater import HighWater
-from ._report import Tally, UploadProgress, UploadResult
+from ._report import Tally, UploadResult
 
 __all__ = ["RunAborted", "UploadClient", "UploadRun"]
 
@@ -75,9 +76,9 @@ class UploadRun:
     target: ManifestTarget
     """Where the files go (the dataset, and batch or scene); ``target.parent_id`` is where they are filed."""
     journal: ManifestStore | None
-    progress: UploadProgress
+    on_event: Callable[[UploadEvent], object] | None
     tally: Tally
-    """Counts the results and keeps those the report holds; tells ``on_result`` and ``progress``."""
+    """Counts the results, keeps those the report holds, and sends each on as ``FileDone``/``FileFailed``."""
     retry: RetryPolicy
     put_timeout: aiohttp.ClientTimeout
     expiry_margin: timedelta
@@ -202,6 +203,22 @@ class UploadRun:
         result.ok, result.data_id = True, data_id
         self.journal_file(source, result, ManifestStatus.REGISTERED, data_id=data_id)
         self.tally.finished(result)
+
+    def batch_registered(self, files: int) -> None:
+        """Tell the consumer a registration call registered ``files`` files (before their ``FileDone``)."""
+        if self.on_event is not None:
+            self.on_event(BatchRegistered(files))
+
+    def bytes_counter(self) -> Callable[[int], None] | None:
+        """What a PUT's body tells each chunk's size, or None when nobody listens."""
+        on_event = self.on_event
+        if on_event is None:
+            return None
+
+        def sent(nbytes: int) -> None:
+            on_event(BytesSent(nbytes))
+
+        return sent
 
     def journal_file(
         self,
