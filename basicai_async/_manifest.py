@@ -73,8 +73,10 @@ class ManifestStatus(StrEnum):
     def __str__(self) -> str:
         return self.value
 
-
-_UNSURE = frozenset({ManifestStatus.REGISTERING.value, ManifestStatus.MAYBE_REGISTERED.value})
+    @property
+    def unsure(self) -> bool:
+        """``registering`` or ``maybe_registered``: look the file up before trusting either way."""
+        return self in (ManifestStatus.REGISTERING, ManifestStatus.MAYBE_REGISTERED)
 
 
 class ManifestEntry(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
@@ -82,7 +84,7 @@ class ManifestEntry(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=
 
     name: str
     size: int
-    status: str
+    status: ManifestStatus
     data_id: int | None = None
     path: str | None = None
     error: str | None = None
@@ -239,10 +241,8 @@ class Manifest:
         if self._has_lines:
             # A manifest from before binding: its records may be of another dataset.
             for key, entry in self._entries.items():
-                if entry.status == ManifestStatus.REGISTERED.value:
-                    self._entries[key] = msgspec.structs.replace(
-                        entry, status=ManifestStatus.REGISTERING.value
-                    )
+                if entry.status == ManifestStatus.REGISTERED:
+                    self._entries[key] = msgspec.structs.replace(entry, status=ManifestStatus.REGISTERING)
         self._rewrite()
 
     def _rewrite(self) -> None:
@@ -281,12 +281,12 @@ class Manifest:
         return {
             key: e.data_id
             for key, e in self._entries.items()
-            if e.status == ManifestStatus.REGISTERED.value and e.data_id is not None
+            if e.status == ManifestStatus.REGISTERED and e.data_id is not None
         }
 
     def unsure(self) -> list[ManifestEntry]:
         """Entries to look up before trusting: ``registering`` and ``maybe_registered``."""
-        return [e for e in self._entries.values() if e.status in _UNSURE]
+        return [e for e in self._entries.values() if ManifestStatus(e.status).unsure]
 
     def _open(self) -> IO[bytes]:
         self.path.parent.mkdir(parents=True, exist_ok=True)

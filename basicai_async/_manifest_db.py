@@ -324,7 +324,7 @@ def _entry(row: tuple[object, ...]) -> ManifestEntry:
     return ManifestEntry(
         name=str(name),
         size=int(size),  # type: ignore[call-overload]
-        status=str(status),
+        status=ManifestStatus(str(status)),
         data_id=data_id,  # type: ignore[arg-type]
         path=path,  # type: ignore[arg-type]
         error=error,  # type: ignore[arg-type]

@@ -139,8 +139,8 @@ class ConsoleProgress:
         if force or now - self._last_line >= 1.0:
             self._last_line = now
             if what is None:
-                if not self._total_files and not self.files_done:
-                    return
+                if not self._total_files:
+                    return  # before UploadStarted nothing is drawn: no "1/0 files"
                 what = (
                     f"{self.files_done}/{self._total_files} files, {self.bytes_sent / 1e6:.1f} MB, "
                     f"{self.failures} failed"

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, TypeVar
@@ -38,6 +38,7 @@ import msgspec
 from ._concurrency import DEFAULT_API_CONCURRENCY, check_api_concurrency
 from ._constants import MAX_IDS
 from ._errors import ResourceNotFoundError
+from ._halves import in_halves
 from ._validate import check_id
 from ._walk import walk_data_ids
 from .models import AnnotationResult
@@ -155,29 +156,21 @@ async def _results_of_present(
     """The results of ``ids``, leaving out data items removed since they were listed.
 
     The API refuses a whole chunk for one missing id, so a refused chunk is
-    split in halves until the missing ids are alone: a few calls per removed item.
+    split in halves until the missing ids are alone (:func:`~._halves.in_halves`):
+    a few calls per removed item.
     """
-    try:
-        return await client.annotations.get_many_data_results(dataset_id, ids, source_id=source_id)
-    except ResourceNotFoundError:
-        found = await _split(client, dataset_id, ids, source_id)
-        if not found:
-            # Every id missing: make sure it is the items, not the dataset, that are gone.
-            await client.datasets.get(dataset_id)
-        return found
-
-
-async def _split(
-    client: AsyncBasicAI, dataset_id: int, ids: list[int], source_id: int | None
-) -> list[AnnotationResult]:
-    if len(ids) == 1:
-        return []
     found: list[AnnotationResult] = []
-    for half in (ids[: len(ids) // 2], ids[len(ids) // 2 :]):
-        try:
-            found += await client.annotations.get_many_data_results(dataset_id, half, source_id=source_id)
-        except ResourceNotFoundError:
-            found += await _split(client, dataset_id, half, source_id)
+    missing: list[int] = []
+
+    async def fetch(chunk: Sequence[int]) -> None:
+        found.extend(await client.annotations.get_many_data_results(dataset_id, chunk, source_id=source_id))
+
+    await in_halves(
+        ids, fetch, refused=ResourceNotFoundError, alone=lambda data_id, _: missing.append(data_id)
+    )
+    if missing and not found:
+        # Every id missing: make sure it is the items, not the dataset, that are gone.
+        await client.datasets.get(dataset_id)
     return found
 
 

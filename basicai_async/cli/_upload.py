@@ -10,9 +10,11 @@ workers splitting the same sources.
 from __future__ import annotations
 
 import argparse
+import errno
 import itertools
 import os
 import shlex
+import stat
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,6 +27,7 @@ from .._cloud import is_http_url, is_object_url, object_sources, url_sources
 from .._errors import ConfigurationError
 from .._progress import ConsoleProgress
 from .._shard import Shard
+from ..uploader import UploadReport
 from ..uploader._checks import Source
 from ._parser import add_client_options, client_handler, positive_int, say
 
@@ -78,11 +81,14 @@ def _shard(text: str) -> Shard:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _shown(source: str) -> str:
+    """A source as messages repeat it: a URL's query (a signature) is not, the user has the URL."""
+    return source.partition("?")[0] + ("?..." if "?" in source else "")
+
+
 def _resume_command(args: argparse.Namespace) -> str:
     """The command that resumes this upload: ``--dataset ID`` (never ``--create`` again), same target."""
-    # A URL's query (a signature) is not repeated in a message: the user has the URL list.
-    shown = [s.partition("?")[0] + ("?..." if "?" in s else "") for s in args.sources]
-    parts = ["basicai-async", "upload", *(shlex.quote(s) for s in shown)]
+    parts = ["basicai-async", "upload", *(shlex.quote(_shown(s)) for s in args.sources)]
     if args.dataset is not None:
         parts += ["--dataset", str(args.dataset)]
     else:
@@ -108,15 +114,34 @@ def _on_interrupt(args: argparse.Namespace) -> str:
     return "interrupted; files registered so far stay registered (--manifest makes an upload resumable)"
 
 
-def _check_tree(directory: Path) -> None:
-    """Walk the tree once, holding nothing, so that a directory that cannot be read fails the
-    command before any request, naming it: skipping it silently would report an upload
-    complete that is not."""
+Skipped = list[tuple[Path, str]]
+
+
+def _survey(directory: Path, pattern: str, manifest: Path | None) -> Skipped:
+    """Walk the tree once before anything is created, holding no list of its files: the files
+    matching that cannot be uploaded (a broken link, a loop...) with why.
+
+    Hidden files and the manifest itself are left out on purpose, without a word.
+    A directory that cannot be read fails the command before any request, naming
+    it: skipping it silently would report an upload complete that is not. The
+    files themselves are walked again, lazily, as the uploader takes them
+    (``_walk_files``), so ten million files are never listed in memory.
+    """
     if not directory.is_dir():
         raise ConfigurationError(f"{directory} is not a directory")
     unreadable: list[OSError] = []
-    for _ in os.walk(directory, onerror=unreadable.append):
-        pass
+    skipped: Skipped = []
+    for root, dirs, names in os.walk(directory, onerror=unreadable.append):
+        for name in dirs:
+            path = Path(root, name)
+            if not name.startswith(".") and path.is_symlink():
+                skipped.append((path, "a symbolic link to a directory (not followed)"))
+        for name in names:
+            path = Path(root, name)
+            if _wanted(directory, path, pattern):
+                why = _not_a_file(path)
+                if why is not None:
+                    skipped.append((path, why))
     if unreadable:
         first = unreadable[0]
         more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
@@ -124,11 +149,17 @@ def _check_tree(directory: Path) -> None:
             f"cannot read directory {first.filename}: {first.strerror or first}{more}; "
             "fix its permissions or leave it out with --pattern"
         )
+    return sorted(skipped)
+
+
+def _wanted(directory: Path, path: Path, pattern: str) -> bool:
+    return not path.name.startswith(".") and path.relative_to(directory).match(pattern)
 
 
 def _walk_files(directory: Path, pattern: str, manifest: Path | None) -> Iterator[Path]:
-    """The files to upload, lazily, each directory's in name order: hidden files and the manifest
-    itself (with its SQLite companions) are left out. Blocking: advance it in a worker thread."""
+    """The files to upload, lazily, in path order (each directory's names sorted): what
+    ``_survey`` did not skip, less the manifest and its SQLite companions. Blocking: step
+    it in a worker thread."""
     skip: set[Path] = set()
     if manifest is not None:
         resolved = manifest.resolve()
@@ -140,13 +171,7 @@ def _walk_files(directory: Path, pattern: str, manifest: Path | None) -> Iterato
         dirs.sort()
         for name in sorted(names):
             path = Path(root, name)
-            rel = path.relative_to(directory)
-            if (
-                not name.startswith(".")
-                and rel.match(pattern)
-                and path.is_file()
-                and path.resolve() not in skip
-            ):
+            if _wanted(directory, path, pattern) and _not_a_file(path) is None and path.resolve() not in skip:
                 yield path
 
 
@@ -156,6 +181,29 @@ async def _walked(directory: Path, pattern: str, manifest: Path | None) -> Async
     while chunk := await anyio.to_thread.run_sync(lambda: list(itertools.islice(files, 1000))):
         for path in chunk:
             yield path
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` is not a regular file to upload, or None when it is one."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        if path.is_symlink():
+            return f"a broken symbolic link (to {os.readlink(path)})"
+        return f"cannot be read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    return "not a regular file (a device, a socket or a pipe)"
+
+
+def _say_skipped(directory: str, skipped: Skipped) -> None:
+    if not skipped:
+        return
+    names = ", ".join(f"{path.relative_to(directory)} ({why})" for path, why in skipped[:10])
+    more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+    say(f"skipped {len(skipped)} in {directory} that cannot be uploaded: {names}{more}")
 
 
 def _kind(source: str) -> str:
@@ -199,11 +247,13 @@ async def _sources(args: argparse.Namespace) -> AsyncIterator[Source]:
     urls = [s for s, kind in kinds if kind == "url"]
     if args.url_list is not None:
         urls += await anyio.to_thread.run_sync(_read_url_list, args.url_list)
-    # Directories are checked now (an unreadable one fails before anything is created) and
-    # walked as the uploader consumes them, as object-storage prefixes are listed page by page.
+    # Directories are surveyed now (an unreadable one fails before anything is created) and
+    # walked as the uploader takes their files, as object-storage prefixes are listed page by page.
     for s, kind in kinds:
         if kind == "directory":
-            await anyio.to_thread.run_sync(_check_tree, Path(s))
+            skipped = await anyio.to_thread.run_sync(_survey, Path(s), args.pattern, args.manifest)
+            _say_skipped(s, skipped)
+            args.skipped += len(skipped)
     listings = {s: object_sources(s, pattern=args.pattern) for s, kind in kinds if kind == "object"}
     looked_up = url_sources(urls) if urls else None
 
@@ -223,7 +273,8 @@ async def _sources(args: argparse.Namespace) -> AsyncIterator[Source]:
 
 
 async def _upload(client: AsyncBasicAI, args: argparse.Namespace) -> int:
-    sources = await _sources(args)
+    args.skipped = 0
+    sources = await _nonempty(args, await _sources(args))
     if args.dataset is None:
         args.dataset = (await client.datasets.create(name=args.create, type=args.type)).id
         print(f"created dataset {args.dataset} ({args.create})")
@@ -240,19 +291,50 @@ async def _upload(client: AsyncBasicAI, args: argparse.Namespace) -> int:
         )
     unsure = report.maybe_registered_count
     shard = f" (shard {args.shard})" if args.shard is not None else ""
+    skipped = f"; {args.skipped} skipped while listing (named above)" if args.skipped else ""
     print(
         f"{report.registered_count} of {report.total} files{shard} registered in dataset {dataset_id}, "
-        f"{report.failed_count} failed" + (f", {unsure} maybe registered" if unsure else "")
+        f"{report.failed_count} failed" + (f", {unsure} maybe registered" if unsure else "") + skipped
     )
     for failed in report.failed[:20]:
         print(f"  {failed.name}: {failed.stage}: {failed.error}", file=sys.stderr)
     if not report.failed and not unsure:
         return 0
-    if args.manifest is not None:
-        say(f"to retry what is not registered (unsure files are looked up first): {_resume_command(args)}")
-    else:
-        say(
-            "rerunning without a manifest would register the registered files again: "
-            "upload the failed files alone, or use --manifest"
-        )
+    say(_retry_hint(args, report))
     return 1
+
+
+async def _nonempty(args: argparse.Namespace, sources: AsyncIterator[Source]) -> AsyncIterator[Source]:
+    """``sources`` unchanged; ``ConfigurationError`` before anything is created when there is none."""
+    first = await anext(sources, None)
+    if first is None:
+        where = ", ".join(_shown(s) for s in args.sources) + (
+            f" and --url-list {args.url_list}" if args.url_list is not None else ""
+        )
+        matching = f" matching --pattern {args.pattern!r}" if args.pattern != "*" else ""
+        created = f"; dataset {args.create!r} was not created" if args.dataset is None else ""
+        raise ConfigurationError(f"nothing to upload: no file{matching} in {where}{created}")
+
+    async def again() -> AsyncIterator[Source]:
+        yield first
+        async for source in sources:
+            yield source
+
+    return again()
+
+
+def _retry_hint(args: argparse.Namespace, report: UploadReport) -> str:
+    """What to do after a run that left files unregistered: true of this run's outcome."""
+    if args.manifest is not None:
+        return f"to retry what is not registered (unsure files are looked up first): {_resume_command(args)}"
+    registered, unsure = report.registered_count, report.maybe_registered_count
+    if not registered and not unsure:
+        return "no file was registered: once the cause above is fixed, rerunning the same command is safe"
+    said = []
+    if registered:
+        said.append(
+            f"{registered} files are registered: rerunning without a manifest would register them again"
+        )
+    if unsure:
+        said.append(f"{unsure} may be registered: look them up before uploading them again")
+    return "; ".join(said) + "; upload the failed files alone, or use --manifest"

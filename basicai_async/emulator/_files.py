@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
+from .._constants import PlatformCode
 from ._bodies import FileBody
 from ._store import ObjectStore
 from ._wire import ApiError, Code
@@ -47,9 +48,13 @@ def check_files(dataset_type: str, files: Sequence[FileBody], store: ObjectStore
                 Code.ILLEGAL_PARAM, f"file {file.path!r} needs a path, a MIME type and a size >= 0"
             )
         _check_format(dataset_type, file)
-        stored = store.lookup(file.path)
+        stored = store.registrable(file.path)
         if stored is None:
-            raise ApiError(Code.ILLEGAL_PARAM, f"file path {file.path} is not an uploaded object")
+            raise ApiError(
+                Code.ILLEGAL_PARAM,
+                f"file path {file.path} is not an uploaded object",
+                platform_code=PlatformCode.DATASET_DATA_FILE_URL_ERROR,
+            )
         if stored.size != file.size:
             raise ApiError(
                 Code.ILLEGAL_PARAM,

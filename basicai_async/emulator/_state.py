@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 import msgspec
 
-from .._constants import DATASET_TYPES
+from .._constants import DATASET_TYPES, PlatformCode
 from ._bodies import FileBody
 from ._wire import ApiError, Code
 
@@ -97,7 +97,9 @@ class DatasetRec:
         rec = self.items.get(item_id)
         if rec is None or rec.kind != kind:
             raise ApiError(
-                Code.RESOURCE_NOT_FOUND, f"{kind.lower()} {item_id} not found in dataset {self.id}"
+                Code.RESOURCE_NOT_FOUND,
+                f"{kind.lower()} {item_id} not found in dataset {self.id}",
+                platform_code=PlatformCode.DATA_NOT_FOUND if kind == "DATA" else None,
             )
         return rec
 
@@ -127,7 +129,11 @@ class State:
         """The dataset, RESOURCE_NOT_FOUND if unknown, HTTP 403 if another team's."""
         rec = self.datasets.get(dataset_id)
         if rec is None:
-            raise ApiError(Code.RESOURCE_NOT_FOUND, f"dataset {dataset_id} not found")
+            raise ApiError(
+                Code.RESOURCE_NOT_FOUND,
+                f"dataset {dataset_id} not found",
+                platform_code=PlatformCode.DATASET_NOT_FOUND,
+            )
         if rec.team != team:
             raise ApiError("FORBIDDEN", f"dataset {dataset_id} belongs to another team", status=403)
         return rec

@@ -35,13 +35,28 @@ class AnnotationSource(Model):
     name: str | None = None
 
 
+# Instance fields a `classAttributes` object may carry, by its wire name.
+_NESTED_FIELDS = (
+    ("type", "type"),
+    ("track_id", "trackId"),
+    ("track_name", "trackName"),
+    ("class_id", "classId"),
+    ("class_name", "className"),
+    ("contour", "contour"),
+    ("model_confidence", "modelConfidence"),
+    ("model_class", "modelClass"),
+)
+
+
 class Instance(Model):
     """One annotated object. ``contour`` keeps the geometry as the server sends it.
 
     ``class_id`` is a number or a string (editors store class ids as strings);
     ``class_values`` is a list, or a dict when the server sends a non-empty
     object (``null`` and ``{}`` read as ``[]``); ``model_confidence`` and
-    ``model_class`` come with results of a model source.
+    ``model_class`` come with results of a model source. An object whose fields
+    sit under ``classAttributes`` (the platform's annotation listing) reads the
+    same as one that has them at its top.
     """
 
     id: str | int | None = None
@@ -54,10 +69,29 @@ class Instance(Model):
     contour: dict[str, Any] | None = None
     model_confidence: float | None = None
     model_class: str | None = None
+    # The platform's annotation listing nests the object under `classAttributes`: folded in on decode.
+    _class_attributes: dict[str, Any] | None = msgspec.field(default=None, name="classAttributes")
 
     def __post_init__(self) -> None:
+        if self._class_attributes is not None:
+            self._fold(self._class_attributes)
+            self._class_attributes = None
         if not self.class_values:
             self.class_values = []
+
+    def _fold(self, nested: dict[str, Any]) -> None:
+        """Fill what the outer object left empty from its ``classAttributes`` (the object as edited).
+
+        The nested ``id`` (the object's own, as export writes it) wins over the
+        outer one (a database row's).
+        """
+        if nested.get("id") is not None:
+            self.id = nested["id"]
+        for field, key in _NESTED_FIELDS:
+            if getattr(self, field) is None and nested.get(key) is not None:
+                setattr(self, field, nested[key])
+        if not self.class_values and nested.get("classValues"):
+            self.class_values = nested["classValues"]
 
 
 class AnnotationResult(Model):

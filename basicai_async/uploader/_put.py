@@ -11,7 +11,8 @@ size is sent, and a file that grew or shrank since it was checked fails with
 ``SourceChangedError`` at once (never stored truncated, never waiting out a
 socket timeout). A pre-signed URL's signature never reaches a message: aiohttp's
 messages are redacted parameter by parameter (it re-encodes the URL its own
-way), and its exception is chained only as a scrubbed copy.
+way) and with the whole query as a secret (``query_secrets``), and its
+exception is chained only as a scrubbed copy (``chain_scrubbed``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import aiohttp
 
 from .._constants import BODY_SNIPPET
 from .._errors import BasicAIError
-from .._redact import redact_text, scrub_exception
+from .._redact import chain_scrubbed, query_secrets, redact_text
 from .._retry import parse_retry_after
 from .._sources import SMALL_BODY, SizedBody, UploadSource
 from ..models import PresignedUpload
@@ -103,24 +104,19 @@ async def _put_once(run: UploadRun, source: UploadSource, url: str, body: bytes 
             status = resp.status
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
     except (aiohttp.ClientError, TimeoutError) as exc:
-        failure = PutFailed(
-            redact_text(f"PUT failed: {type(exc).__name__}: {exc}", secrets=_query(url)), retryable=True
+        failure = chain_scrubbed(
+            PutFailed(f"PUT failed: {type(exc).__name__}: {exc}", retryable=True),
+            exc,
+            secrets=query_secrets(url),
         )
-        failure.__cause__ = scrub_exception(exc, secrets=_query(url))
     else:
         if 200 <= status < 300:
             return
         failure = PutFailed(
-            redact_text(f"storage answered HTTP {status}: {text}", secrets=_query(url)),
+            redact_text(f"storage answered HTTP {status}: {text}", secrets=query_secrets(url)),
             retryable=status >= 500,
             refused=status == 403,
             retry_after=retry_after,
         )
     # Raised outside the except block, so aiohttp's exception is not chained as the context.
     raise failure
-
-
-def _query(url: str) -> tuple[str, ...]:
-    """The URL's query string: a secret as a whole, whatever its parameters are called."""
-    _, _, query = url.partition("?")
-    return (query,) if query else ()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .._errors import UploadError
+from .._errors import UploadError, UploadStage
 from ..telemetry._events import FileDone, FileFailed
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class UploadResult:
     ok: bool = False
     data_id: int | None = None
     path: str | None = None
-    stage: str | None = None
+    stage: UploadStage | None = None
     error: str | None = None
     resumed: bool = False
     maybe_registered: bool = False
@@ -118,11 +118,13 @@ class UploadReport:
             first = failed[0]
             unsure = self.maybe_registered_count
             also = f" ({unsure} maybe registered: rerun with the manifest)" if unsure else ""
+            # A result without a stage was never reached: the run stopped before it.
+            stage = first.stage or "aborted"
             raise UploadError(
                 f"{self.total - self.registered_count} of {self.total} files failed{also}; first: "
-                f"{first.name} at {first.stage}: {first.error}",
+                f"{first.name} at {stage}: {first.error}",
                 filename=first.name,
-                stage=first.stage or "unknown",
+                stage=stage,
             )
 
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import msgspec
 
-from .._manifest import ManifestStatus, ManifestTarget
+from .._manifest import ManifestStatus
 from .._manifest_db import ManifestStore
 from .._sources import UploadSource
-from ..resources import Items
 from ._reconcile import find_registered
 from ._report import UploadResult
+from ._run import UploadRun
 
 __all__ = ["resumed", "settle_unsure"]
 
 
-async def settle_unsure(journal: ManifestStore, items: Items, target: ManifestTarget) -> None:
+async def settle_unsure(run: UploadRun) -> None:
     """Look up every ``registering`` / ``maybe_registered`` file of the manifest once, before uploading.
 
     Found, it is recorded ``registered`` (with its data id); not found, it is
@@ -29,26 +29,32 @@ async def settle_unsure(journal: ManifestStore, items: Items, target: ManifestTa
     it again. The look-up lists only past the lowest high-water mark the unsure
     lines recorded (``_highwater``) when every one of them has one.
     """
+    journal = run.journal
+    if journal is None:
+        return
     unsure = journal.unsure()
     if not unsure:
         return
     marks = [e.after for e in unsure]
     after = min(m for m in marks if m is not None) if all(m is not None for m in marks) else None
-    found = await find_registered(items, target, [(e.name, e.path) for e in unsure], after=after)
+    async with run.api_slots:  # its look-ups go one call at a time
+        found = await find_registered(
+            run.client.items, run.target, [(e.name, e.path) for e in unsure], after=after
+        )
     settled = []
     for index, entry in enumerate(unsure):
         data_id = found.get(index)
         if data_id is not None:
             settled.append(
                 msgspec.structs.replace(
-                    entry, status=ManifestStatus.REGISTERED.value, data_id=data_id, error=None, after=None
+                    entry, status=ManifestStatus.REGISTERED, data_id=data_id, error=None, after=None
                 )
             )
         else:
             settled.append(
                 msgspec.structs.replace(
                     entry,
-                    status=ManifestStatus.FAILED.value,
+                    status=ManifestStatus.FAILED,
                     error="register: not found in the target after an unfinished registration",
                     after=None,
                 )
@@ -69,7 +75,7 @@ def resumed(
         entry = entries.get((source.name, source.size))
         if (
             entry is None
-            or entry.status != ManifestStatus.REGISTERED.value
+            or entry.status != ManifestStatus.REGISTERED
             or entry.data_id is None
             or (source.mtime_ns is not None and entry.mtime_ns not in (None, source.mtime_ns))
         ):

@@ -212,9 +212,7 @@ class Uploader:
                     expiry_margin=self._expiry_margin,
                     api_slots=api_slots,
                 )
-                if journal is not None:
-                    async with api_slots:  # its lookups go one call at a time
-                        await settle_unsure(journal, self._client.items, target)
+                await settle_unsure(run)
                 await upload_batches(
                     run,
                     batches(run, sources),
