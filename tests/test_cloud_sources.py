@@ -310,3 +310,20 @@ def test_the_cli_uploads_a_prefix_and_a_url_list_and_resumes_with_its_manifest(
         assert cli.main([*argv, "--dataset", dataset_id, "--shard", "1/2", "--manifest", str(manifest)]) == 1
         assert "belongs to" in capsys.readouterr().err
     _no_secret_in(manifest.read_text())
+
+
+def test_the_credentials_of_an_explicit_store_are_redacted_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from obstore.exceptions import GenericError
+    from obstore.store import S3Store
+
+    from basicai_async._cloud import _secrets
+
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_KEY", "azure-account-key-value")
+    store = S3Store("b", aws_access_key_id="AKIAEXPLICIT1", aws_secret_access_key="explicit-secret-xyz")
+    secrets = _secrets(store)
+    assert {"AKIAEXPLICIT1", "explicit-secret-xyz", "azure-account-key-value"} <= set(secrets)
+    leaky = GenericError("signed with AKIAEXPLICIT1/explicit-secret-xyz, azure-account-key-value")
+    error = store_error(leaky, action="list", url="s3://b/", secrets=secrets)
+    for secret in ("AKIAEXPLICIT1", "explicit-secret-xyz", "azure-account-key-value"):
+        assert secret not in str(error)
+        assert secret not in "".join(traceback.format_exception(error))
