@@ -64,7 +64,17 @@ from ._redact import RedactedException
 from ._retry import RetryPolicy
 from ._shard import Shard, shard_of
 from ._sources import UploadSource
-from .export import ExportSummary, export_results, iter_data_ids, iter_results
+from .export import (
+    ExportedData,
+    ExportedFile,
+    ExportSummary,
+    export_results,
+    iter_data_ids,
+    iter_exported,
+    iter_results,
+)
+from .formats import FORMATS, SkippedObject
+from .geometry import Box2D, Box3D, KeyPoints, Polygon, Polyline, Shape, Unreadable, shape_of
 from .models import (
     AnnotationResult,
     AnnotationSource,
@@ -136,6 +146,7 @@ __all__ = [
     "BASICAI_LIMITS",
     "DEFAULT_BASE_URL",
     "MAX_PRESIGNED_SIZE",
+    "FORMATS",
     "APIConnectionError",
     "APIDecodeError",
     "APIError",
@@ -160,6 +171,16 @@ __all__ = [
     "DatasetUpdate",
     "ExactLimiter",
     "ExportSummary",
+    "ExportedData",
+    "ExportedFile",
+    "Box2D",
+    "Box3D",
+    "KeyPoints",
+    "Polygon",
+    "Polyline",
+    "Shape",
+    "SkippedObject",
+    "Unreadable",
     "FetchError",
     "FileFormatNotSupportedError",
     "FileRef",
@@ -222,6 +243,8 @@ __all__ = [
     "export_results",
     "is_ambiguous",
     "iter_data_ids",
+    "iter_exported",
+    "shape_of",
     "iter_results",
     "object_sources",
     "shard_of",

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     up.add_argument(
         "sources",
-        nargs="+",
+        nargs="*",
         metavar="SOURCE",
         help="a directory, an object-storage prefix (s3://bucket/prefix/, gs://..., az://...) "
         "or the http(s) URL of a file",
@@ -243,6 +243,8 @@ async def _sources(args: argparse.Namespace) -> AsyncIterator[Source]:
     syntax, obstore installed) is checked first, so a typo fails before a
     dataset is created or a call is made.
     """
+    if not args.sources and args.url_list is None:
+        raise ConfigurationError("nothing to upload: give a directory, a prefix or URLs, or --url-list FILE")
     kinds = [(source, _kind(source)) for source in args.sources]
     urls = [s for s, kind in kinds if kind == "url"]
     if args.url_list is not None:

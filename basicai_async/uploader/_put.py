@@ -20,7 +20,7 @@ from __future__ import annotations
 import aiohttp
 
 from .._constants import BODY_SNIPPET
-from .._errors import BasicAIError
+from .._errors import BasicAIError, ObjectStoreError
 from .._redact import chain_scrubbed, query_secrets, redact_text
 from .._retry import parse_retry_after
 from .._sources import SMALL_BODY, SizedBody, UploadSource
@@ -75,9 +75,14 @@ async def put_file(
             if body.sent and run.on_event is not None:
                 run.on_event(BytesSent(-body.sent))
             if body.error is not None:
-                # aiohttp reports a failing body as a connection error; it is a local one
-                # (the file changed size, vanished or cannot be read) that a retry would repeat.
-                raise PutFailed(_reason(source, body.error), retryable=False) from body.error
+                # aiohttp reports a failing body as a connection error; it is the source's own
+                # (the file changed size, vanished or cannot be read), which a retry would repeat,
+                # unless the source's object store failed for a moment: a retry re-opens the object.
+                retryable = _transient(body.error)
+                if not retryable or not await run.retry.wait(retry + 1):
+                    raise PutFailed(_reason(source, body.error), retryable=retryable) from body.error
+                retry += 1
+                continue
             if exc.refused and not renewed:
                 # Storage refused the signature (expired in flight, clock skew): one fresh URL.
                 (upload,) = await run.presign([source])
@@ -86,6 +91,11 @@ async def put_file(
             if not exc.retryable or not await run.retry.wait(retry + 1, exc.retry_after):
                 raise
             retry += 1
+
+
+def _transient(error: Exception) -> bool:
+    """Whether a source's read error may pass: its object store was unreachable or failing."""
+    return isinstance(error, ObjectStoreError) and error.transient
 
 
 def _reason(source: UploadSource, error: Exception) -> str:
