@@ -28,6 +28,7 @@ from ._errors import (
     BadRequestError,
     BasicAIError,
     ConfigurationError,
+    FetchError,
     FileFormatNotSupportedError,
     FileTooLargeError,
     GatewayTimeoutError,
@@ -45,6 +46,7 @@ from ._errors import (
     ObjectStoreError,
     OperationFailedError,
     PermissionDeniedError,
+    PluginError,
     QuotaExhaustedError,
     RateLimitError,
     ResourceDuplicatedError,
@@ -54,6 +56,7 @@ from ._errors import (
     SourceChangedError,
     UnknownCodeError,
     UploadError,
+    UploadStage,
 )
 from ._http import is_ambiguous, send_trace
 from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
@@ -61,7 +64,17 @@ from ._redact import RedactedException
 from ._retry import RetryPolicy
 from ._shard import Shard, shard_of
 from ._sources import UploadSource
-from .export import ExportSummary, export_results, iter_data_ids, iter_results
+from .export import (
+    ExportedData,
+    ExportedFile,
+    ExportSummary,
+    export_results,
+    iter_data_ids,
+    iter_exported,
+    iter_results,
+)
+from .formats import FORMATS, SkippedObject
+from .geometry import Box2D, Box3D, KeyPoints, Polygon, Polyline, Shape, Unreadable, shape_of
 from .models import (
     AnnotationResult,
     AnnotationSource,
@@ -96,14 +109,45 @@ from .ratelimit import (
     Reservation,
     Window,
 )
-from .uploader import Uploader, UploadProgress, UploadReport, UploadResult
+from .telemetry import (
+    BatchRegistered,
+    BytesSent,
+    EventConsumer,
+    ExportEvent,
+    ExportFinished,
+    ExportProgress,
+    ExportStarted,
+    FileDone,
+    FileFailed,
+    LimiterWaited,
+    ProgressEvent,
+    UploadEvent,
+    UploadFinished,
+    UploadStarted,
+)
+from .uploader import Uploader, UploadReport, UploadResult
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchRegistered",
+    "BytesSent",
+    "EventConsumer",
+    "ExportEvent",
+    "ExportFinished",
+    "ExportProgress",
+    "ExportStarted",
+    "FileDone",
+    "FileFailed",
+    "LimiterWaited",
+    "ProgressEvent",
+    "UploadEvent",
+    "UploadFinished",
+    "UploadStarted",
     "BASICAI_LIMITS",
     "DEFAULT_BASE_URL",
     "MAX_PRESIGNED_SIZE",
+    "FORMATS",
     "APIConnectionError",
     "APIDecodeError",
     "APIError",
@@ -128,6 +172,17 @@ __all__ = [
     "DatasetUpdate",
     "ExactLimiter",
     "ExportSummary",
+    "ExportedData",
+    "ExportedFile",
+    "Box2D",
+    "Box3D",
+    "KeyPoints",
+    "Polygon",
+    "Polyline",
+    "Shape",
+    "SkippedObject",
+    "Unreadable",
+    "FetchError",
     "FileFormatNotSupportedError",
     "FileRef",
     "FileTooLargeError",
@@ -161,6 +216,7 @@ __all__ = [
     "OperationFailedError",
     "PacedLimiter",
     "PermissionDeniedError",
+    "PluginError",
     "PresignRequest",
     "PresignedUpload",
     "QuotaExhaustedError",
@@ -179,10 +235,10 @@ __all__ = [
     "SourceType",
     "UnknownCodeError",
     "UploadError",
-    "UploadProgress",
     "UploadReport",
     "UploadResult",
     "UploadSource",
+    "UploadStage",
     "Uploader",
     "Window",
     "__version__",
@@ -190,6 +246,8 @@ __all__ = [
     "is_ambiguous",
     "send_trace",
     "iter_data_ids",
+    "iter_exported",
+    "shape_of",
     "iter_results",
     "object_sources",
     "shard_of",
