@@ -233,7 +233,14 @@ def _store_from_url(url: str) -> ObjectStore:
     try:
         store: ObjectStore = obs.store.from_url(url, client_options=options)
     except Exception as exc:
-        failure = store_error(exc, action="open", url=redact_url(url), secrets=_secrets(url=url))
+        # Building a store makes no request: what fails here is the URL or the configuration.
+        secrets = _secrets(url=url)
+        failure = ConfigurationError(
+            f"cannot use {redact_url(url)} as an object-storage prefix: "
+            f"{redact_text(_first_line(exc), secrets=secrets)}; give s3://bucket/prefix/, "
+            "gs://bucket/prefix/ or az://account/container/prefix/"
+        )
+        failure.__cause__ = RedactedException.standing_in(exc, _first_line(exc), secrets=secrets)
     if failure is not None:
         raise failure
     return store

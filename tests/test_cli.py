@@ -484,6 +484,25 @@ def test_a_resumed_progress_line_never_shows_more_done_than_in_all(
     assert capsys.readouterr().err.strip().splitlines()[-1] == "6/6 files, 0.0 MB, 0 failed"
 
 
+def test_upload_needs_a_source_or_a_url_list(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BASICAI_API_KEY", "k")
+    monkeypatch.setenv("BASICAI_BASE_URL", "http://127.0.0.1:9/api/v1")  # never reached
+    assert cli.main(["upload", "--dataset", "1"]) == 1
+    assert "nothing to upload" in capsys.readouterr().err
+    listed = tmp_path / "urls.txt"
+    listed.write_text("# a comment\nftp://host/x.png\n")
+    assert cli.main(["upload", "--url-list", str(listed), "--dataset", "1"]) == 1
+    assert "is not an http(s) URL" in capsys.readouterr().err
+    assert cli.main(["upload", "gopher://x/y", "--dataset", "1"]) == 1
+    assert "not a source this command reads" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad_shard:
+        cli.main(["upload", str(tmp_path), "--shard", "4/4", "--dataset", "1"])
+    assert bad_shard.value.code == 2
+    assert "0 <= I < N" in capsys.readouterr().err
+
+
 def _dataset_ids_named(name: str) -> list[int]:
     async def ids() -> list[int]:
         async with AsyncBasicAI() as client:
