@@ -28,7 +28,7 @@ import asyncio
 import os
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, TypeVar
 
@@ -208,13 +208,20 @@ async def export_results(
     data_items = 0
     last_data_id: int | None = None
     written = 0
+    reported = 0  # results counted in the telemetry's metric
     stream: anyio.AsyncFile[bytes] = (
         anyio.wrap_file(out) if not isinstance(out, (str, os.PathLike)) else await anyio.open_file(out, "wb")
     )
     if on_event is not None:
         on_event(ExportStarted(dataset_id))
+    telemetry = client.telemetry
+    span_of_run = (
+        nullcontext(None)
+        if telemetry is None
+        else telemetry.run_span("basicai.export", {"basicai.dataset.id": dataset_id})
+    )
     try:
-        with emitting(on_event):
+        with emitting(on_event), span_of_run as span:
             async for result in iter_results(
                 client, dataset_id, source_id=source_id, api_concurrency=api_concurrency
             ):
@@ -228,12 +235,21 @@ async def export_results(
                     last_data_id = result.data_id
                 if len(pending) >= _FLUSH_BYTES:
                     written += await _write(stream, pending)
+                    if telemetry is not None:
+                        telemetry.exported(count - reported)
+                        reported = count
                     if on_event is not None:
                         on_event(ExportProgress(data_items, count, written))
             if pending:
                 written += await _write(stream, pending)
                 if on_event is not None:
                     on_event(ExportProgress(data_items, count, written))
+            if telemetry is not None:
+                telemetry.exported(count - reported)
+            if span is not None:
+                span.set_attribute("basicai.export.results", count)
+                span.set_attribute("basicai.export.data_items", data_items)
+                span.set_attribute("basicai.export.bytes", written)
     finally:
         if isinstance(out, (str, os.PathLike)):
             await stream.aclose()

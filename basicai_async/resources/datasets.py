@@ -99,7 +99,12 @@ class Datasets(Resource):
             raise ValueError("update needs at least one of name, type, description")
         body = DatasetUpdate(name=name, type=type, description=description)
         return await self._pipeline.request(
-            "POST", f"/dataset/update/{dataset_id}", json=body, response_type=Dataset, idempotent=True
+            "POST",
+            "/dataset/update/{datasetId}",
+            path_params={"datasetId": dataset_id},
+            json=body,
+            response_type=Dataset,
+            idempotent=True,
         )
 
     async def replace(
@@ -111,13 +116,20 @@ class Datasets(Resource):
             name=check_name("name", name), type=check_name("type", type), description=description
         )
         return await self._pipeline.request(
-            "POST", f"/dataset/replace/{dataset_id}", json=body, response_type=Dataset, idempotent=True
+            "POST",
+            "/dataset/replace/{datasetId}",
+            path_params={"datasetId": dataset_id},
+            json=body,
+            response_type=Dataset,
+            idempotent=True,
         )
 
     async def delete(self, dataset_id: int) -> None:
         """Delete one dataset (``POST /dataset/delete/{datasetId}``)."""
         check_id("dataset_id", dataset_id)
-        await self._pipeline.request("POST", f"/dataset/delete/{dataset_id}", idempotent=True)
+        await self._pipeline.request(
+            "POST", "/dataset/delete/{datasetId}", path_params={"datasetId": dataset_id}, idempotent=True
+        )
 
     async def delete_many(self, dataset_ids: Iterable[int]) -> None:
         """Delete datasets in bulk (``POST /dataset/delete?datasetIds=...``), 100 ids per call."""
@@ -130,7 +142,9 @@ class Datasets(Resource):
     async def get(self, dataset_id: int) -> Dataset:
         """One dataset (``GET /dataset/info/{datasetId}``)."""
         check_id("dataset_id", dataset_id)
-        return await self._pipeline.request("GET", f"/dataset/info/{dataset_id}", response_type=Dataset)
+        return await self._pipeline.request(
+            "GET", "/dataset/info/{datasetId}", path_params={"datasetId": dataset_id}, response_type=Dataset
+        )
 
     async def get_many(self, dataset_ids: Iterable[int]) -> list[Dataset]:
         """Several datasets in the order asked (``GET /dataset/info?datasetIds=...``), 100 ids per call."""

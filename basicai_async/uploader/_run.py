@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 import anyio
@@ -26,6 +26,9 @@ from ..models import PresignedUpload, PresignRequest
 from ..resources import Data, Items, Storage
 from ..telemetry._events import BatchRegistered, BytesSent, FileDone, FileFailed, UploadEvent
 from ._report import UploadResult
+
+if TYPE_CHECKING:
+    from ..telemetry._otel import Telemetry
 
 __all__ = ["RunAborted", "UploadClient", "UploadRun"]
 
@@ -61,6 +64,10 @@ class UploadClient(Protocol):
     def retry(self) -> RetryPolicy:
         """The backoff the PUTs share with API calls."""
 
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The client's spans and metrics (None without OpenTelemetry)."""
+
     async def http_session(self) -> aiohttp.ClientSession:
         """The session the PUTs go through."""
 
@@ -80,6 +87,7 @@ class UploadRun:
     expiry_margin: timedelta
     put_slots: anyio.Semaphore
     api_slots: anyio.Semaphore
+    telemetry: Telemetry | None = None
     aborted: BaseException | None = None
     """A refusal of the whole target (dataset not found, no permission, licence): nothing more is sent."""
 
@@ -135,6 +143,8 @@ class UploadRun:
                     error=f"{stage}: {error}",
                 )
             )
+        if self.telemetry is not None:
+            self.telemetry.file_ended("maybe_registered" if result.maybe_registered else "failed")
         if self.on_event is not None:
             self.on_event(FileFailed(result))
 
@@ -161,6 +171,8 @@ class UploadRun:
         """Mark ``result`` registered as ``data_id`` and journal it."""
         result.ok, result.data_id = True, data_id
         self.journal_file(source, result, ManifestStatus.REGISTERED, data_id=data_id)
+        if self.telemetry is not None:
+            self.telemetry.file_ended("registered")
         if self.on_event is not None:
             self.on_event(FileDone(result))
 

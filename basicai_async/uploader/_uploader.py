@@ -7,7 +7,9 @@ import dataclasses
 import math
 import os
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
+from contextlib import nullcontext
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import anyio
@@ -22,6 +24,11 @@ from ._checks import Source, check_sources, check_target
 from ._report import UploadReport, UploadResult
 from ._resume import resume
 from ._run import UploadClient, UploadRun
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+    from ..telemetry._otel import Telemetry
 
 __all__ = ["Uploader"]
 
@@ -189,11 +196,14 @@ class Uploader:
             sources = shard_sources(sources, part)
         results, todo = await anyio.to_thread.run_sync(check_sources, sources)
         api_slots = anyio.Semaphore(self._api_concurrency)
+        telemetry = self._client.telemetry
         try:
-            with emitting(on_event):
+            with emitting(on_event), _run_span(telemetry, target) as span:
                 if journal is not None:
                     async with api_slots:  # its lookups go one call at a time
                         todo = await resume(journal, self._client.items, target, todo)
+                if telemetry is not None:
+                    _started(telemetry, span, results, todo)
                 if on_event is not None:
                     _settled(on_event, results, todo)
                 run = UploadRun(
@@ -207,10 +217,13 @@ class Uploader:
                     expiry_margin=self._expiry_margin,
                     put_slots=anyio.Semaphore(self._concurrency),
                     api_slots=api_slots,
+                    telemetry=telemetry,
                 )
                 await upload_batches(
                     run, todo, concurrency=self._concurrency, api_concurrency=self._api_concurrency
                 )
+                if span is not None:
+                    _finished(span, results)
         finally:
             if journal is not None and not isinstance(manifest, Manifest):
                 journal.close()
@@ -218,6 +231,42 @@ class Uploader:
         if on_event is not None:
             on_event(UploadFinished(report))
         return report
+
+
+def _run_span(telemetry: Telemetry | None, target: ManifestTarget) -> Any:
+    """The span of the whole run (its calls and batches nest under it), or nothing."""
+    if telemetry is None:
+        return nullcontext()
+    attributes = {"basicai.dataset.id": target.dataset_id}
+    if target.batch_id is not None:
+        attributes["basicai.batch.id"] = target.batch_id
+    if target.scene_id is not None:
+        attributes["basicai.scene.id"] = target.scene_id
+    return telemetry.run_span("basicai.upload", attributes)
+
+
+def _started(
+    telemetry: Telemetry,
+    span: Span | None,
+    results: list[UploadResult],
+    todo: list[tuple[UploadSource, UploadResult]],
+) -> None:
+    """Count the files refused by their checks, and say on the span what the run will send."""
+    refused = sum(r.stage is not None for r in results)
+    if refused:
+        telemetry.file_ended("failed", refused)
+    if span is not None:
+        span.set_attribute("basicai.upload.files", len(results))
+        span.set_attribute("basicai.upload.to_upload", len(todo))
+        span.set_attribute("basicai.upload.bytes", sum(s.size for s, _ in todo))
+
+
+def _finished(span: Span, results: list[UploadResult]) -> None:
+    registered = sum(r.ok for r in results)
+    unsure = sum(r.maybe_registered for r in results)
+    span.set_attribute("basicai.upload.registered", registered)
+    span.set_attribute("basicai.upload.maybe_registered", unsure)
+    span.set_attribute("basicai.upload.failed", len(results) - registered - unsure)
 
 
 def _settled(
