@@ -71,7 +71,7 @@ class _Instruments:
         self.limiter_wait = meter.create_histogram(
             "basicai.limiter.wait",
             unit="s",
-            description="Seconds an API call attempt waited for the rate limiter.",
+            description="Seconds an API call attempt waited for the rate limiter (attempts that waited).",
             explicit_bucket_boundaries_advisory=_WAIT_BUCKETS,
         )
         self.retries = meter.create_counter(
@@ -188,7 +188,7 @@ class Telemetry:
             self._instruments.watch(limiter)
         url = urlsplit(base_url)
         port = url.port or (443 if url.scheme == "https" else 80)
-        self._server: dict[str, Any] = {"server.address": url.hostname or "", "server.port": port}
+        self._server = (url.hostname or "", port)
 
     @property
     def enabled(self) -> bool:
@@ -219,7 +219,9 @@ class Telemetry:
             # A path with no id in it (``/dataset/create``) is its own template; one
             # given whole to the escape hatch (``/dataset/info/7``) has none.
             template = path
-        attrs: dict[str, Any] = {"http.request.method": method, **self._server}
+        host, port = self._server
+        # One dict serves the metric and then the span: the SDK copies what it keeps.
+        attrs: dict[str, Any] = {"http.request.method": method, "server.address": host, "server.port": port}
         if template is not None:
             attrs["url.template"] = template
         if status:
@@ -229,7 +231,10 @@ class Telemetry:
         instruments = self._instruments
         if instruments is not None:
             instruments.duration.record(elapsed, attrs)
-            instruments.limiter_wait.record(waited, {"http.request.method": method, **self._server})
+            if waited:
+                # Only the attempts that waited: most calls under the quota wait 0, and a
+                # measurement costs the SDK about as much as a tenth of the call itself.
+                instruments.limiter_wait.record(waited, {"http.request.method": method})
             if status == 429:
                 instruments.rate_limited.add(1, attrs)
         tracer = self._tracer
@@ -253,9 +258,7 @@ class Telemetry:
     def retried(self, method: str, reason: str) -> None:
         """Count one retry decided after an attempt failed for ``reason`` (a status or an error class)."""
         if self._instruments is not None:
-            self._instruments.retries.add(
-                1, {"http.request.method": method, "basicai.retry.reason": reason, **self._server}
-            )
+            self._instruments.retries.add(1, {"http.request.method": method, "basicai.retry.reason": reason})
 
     # -- runs: uploads and exports ----------------------------------------------
 
