@@ -28,6 +28,7 @@ from ._errors import (
     BadRequestError,
     BasicAIError,
     ConfigurationError,
+    FetchError,
     FileFormatNotSupportedError,
     FileTooLargeError,
     GatewayTimeoutError,
@@ -45,6 +46,7 @@ from ._errors import (
     ObjectStoreError,
     OperationFailedError,
     PermissionDeniedError,
+    PluginError,
     QuotaExhaustedError,
     RateLimitError,
     ResourceDuplicatedError,
@@ -54,6 +56,7 @@ from ._errors import (
     SourceChangedError,
     UnknownCodeError,
     UploadError,
+    UploadStage,
 )
 from ._http import is_ambiguous
 from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
@@ -61,7 +64,17 @@ from ._redact import RedactedException
 from ._retry import RetryPolicy
 from ._shard import Shard, shard_of
 from ._sources import UploadSource
-from .export import ExportSummary, export_results, iter_data_ids, iter_results
+from .export import (
+    ExportedData,
+    ExportedFile,
+    ExportSummary,
+    export_results,
+    iter_data_ids,
+    iter_exported,
+    iter_results,
+)
+from .formats import FORMATS, SkippedObject
+from .geometry import Box2D, Box3D, KeyPoints, Polygon, Polyline, Shape, Unreadable, shape_of
 from .models import (
     AnnotationResult,
     AnnotationSource,
@@ -133,6 +146,7 @@ __all__ = [
     "BASICAI_LIMITS",
     "DEFAULT_BASE_URL",
     "MAX_PRESIGNED_SIZE",
+    "FORMATS",
     "APIConnectionError",
     "APIDecodeError",
     "APIError",
@@ -157,6 +171,17 @@ __all__ = [
     "DatasetUpdate",
     "ExactLimiter",
     "ExportSummary",
+    "ExportedData",
+    "ExportedFile",
+    "Box2D",
+    "Box3D",
+    "KeyPoints",
+    "Polygon",
+    "Polyline",
+    "Shape",
+    "SkippedObject",
+    "Unreadable",
+    "FetchError",
     "FileFormatNotSupportedError",
     "FileRef",
     "FileTooLargeError",
@@ -190,6 +215,7 @@ __all__ = [
     "OperationFailedError",
     "PacedLimiter",
     "PermissionDeniedError",
+    "PluginError",
     "PresignRequest",
     "PresignedUpload",
     "QuotaExhaustedError",
@@ -210,12 +236,15 @@ __all__ = [
     "UploadReport",
     "UploadResult",
     "UploadSource",
+    "UploadStage",
     "Uploader",
     "Window",
     "__version__",
     "export_results",
     "is_ambiguous",
     "iter_data_ids",
+    "iter_exported",
+    "shape_of",
     "iter_results",
     "object_sources",
     "shard_of",

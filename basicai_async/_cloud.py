@@ -53,7 +53,7 @@ from ._errors import (
     ObjectStoreError,
     SourceChangedError,
 )
-from ._redact import RedactedException, redact_text
+from ._redact import RedactedException, redact_text, redact_url
 from ._sources import UploadSource, guess_mime_type
 
 if TYPE_CHECKING:
@@ -105,15 +105,6 @@ def _obstore() -> ModuleType:
     return obstore
 
 
-def _shown(url: str) -> str:
-    """A URL as messages show it: no user info, signing parameters redacted, no other query."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return redact_text(f"{parts.scheme}://{host}{parts.path}")
-
-
 def _secrets(store: object | None = None, url: str = "") -> tuple[str, ...]:
     """Every credential value that text about ``store`` might quote: the environment's and its config's."""
     found = [v for k, v in os.environ.items() if _SECRET_NAME.match(k)]
@@ -147,13 +138,6 @@ def _reason(exc: BaseException, text: str) -> str:
     return "unavailable"
 
 
-def _stand_in(exc: BaseException, secrets: tuple[str, ...]) -> RedactedException:
-    kind = type(exc)
-    return RedactedException(
-        redact_text(_first_line(exc), secrets=secrets), original_type=f"{kind.__module__}.{kind.__qualname__}"
-    )
-
-
 def store_error(exc: BaseException, *, action: str, url: str, secrets: tuple[str, ...]) -> ObjectStoreError:
     """obstore's ``exc`` as an ``ObjectStoreError``: message and chained cause redacted, no obstore type."""
     text = redact_text(_first_line(exc), secrets=secrets)
@@ -166,7 +150,7 @@ def store_error(exc: BaseException, *, action: str, url: str, secrets: tuple[str
         "unavailable": "the store did not answer after its retries; try again later",
     }[reason]
     error = ObjectStoreError(f"cannot {action} {url} ({hint}): {text}", url=url, reason=reason)
-    error.__cause__ = _stand_in(exc, secrets)
+    error.__cause__ = RedactedException.standing_in(exc, _first_line(exc), secrets=secrets)
     return error
 
 
@@ -189,7 +173,7 @@ def _read_error(
         actual=0,
         how=how,
     )
-    error.__cause__ = _stand_in(exc, secrets)
+    error.__cause__ = RedactedException.standing_in(exc, _first_line(exc), secrets=secrets)
     return error
 
 
@@ -249,7 +233,14 @@ def _store_from_url(url: str) -> ObjectStore:
     try:
         store: ObjectStore = obs.store.from_url(url, client_options=options)
     except Exception as exc:
-        failure = store_error(exc, action="open", url=_shown(url), secrets=_secrets(url=url))
+        # Building a store makes no request: what fails here is the URL or the configuration.
+        secrets = _secrets(url=url)
+        failure = ConfigurationError(
+            f"cannot use {redact_url(url)} as an object-storage prefix: "
+            f"{redact_text(_first_line(exc), secrets=secrets)}; give s3://bucket/prefix/, "
+            "gs://bucket/prefix/ or az://account/container/prefix/"
+        )
+        failure.__cause__ = RedactedException.standing_in(exc, _first_line(exc), secrets=secrets)
     if failure is not None:
         raise failure
     return store
@@ -288,11 +279,11 @@ def object_sources(
     if url is not None:
         if not is_object_url(url):
             raise ConfigurationError(
-                f"{_shown(url)} is not an object-storage prefix (s3://, gs:// or az://); "
+                f"{redact_url(url)} is not an object-storage prefix (s3://, gs:// or az://); "
                 "for files at http(s) URLs use url_sources([...])"
             )
         listed = _store_from_url(url)
-        shown = _shown(url)
+        shown = redact_url(url)
         list_prefix = None
         secrets = _secrets(listed, url)
     else:
@@ -392,7 +383,7 @@ async def _head_all(
 
 async def _head(url: str, stores: dict[str, ObjectStore]) -> UploadSource | InvalidSourceError:
     obs = _obstore()
-    shown = _shown(url)
+    shown = redact_url(url)
     parts = urlsplit(url)
     name = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
     if not is_http_url(url) or not parts.hostname or not name:

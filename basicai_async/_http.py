@@ -23,7 +23,7 @@ Retry policy (``RetryPolicy`` in ``_retry.py`` decides the delays):
   look up what the call may have created).
 - aiohttp's exceptions never reach the caller as they are: they carry the
   request's headers (the key) and URLs. The error raised here chains a scrubbed
-  copy (``scrub_exception``), and its message is redacted.
+  copy (``chain_scrubbed``), and its message is redacted.
 - Backoff is exponential from 0.5 s, capped at 8 s, with jitter. A
   ``Retry-After`` header (seconds or an HTTP date) is honoured up to
   ``max_retry_after`` seconds; a longer one is raised to the caller. A 429 also
@@ -56,7 +56,7 @@ from ._errors import (
     error_for_code,
     error_for_status,
 )
-from ._redact import redact_text, scrub_exception
+from ._redact import chain_scrubbed
 from ._retry import RetryPolicy, parse_retry_after
 from .models.envelope import Envelope
 from .ratelimit import Limiter
@@ -86,7 +86,7 @@ class _CodeOnly(msgspec.Struct):
 _CODE_DECODER = msgspec.json.Decoder(_CodeOnly)
 # msgspec raises a bare RecursionError for JSON nested past its depth guard (~ thousands of levels).
 _UNDECODABLE = (msgspec.MsgspecError, RecursionError)
-# Types whose `data` may legitimately be null (deletes, the escape hatch).
+# Types whose `data` may legitimately be null (deletes, the escape hatch); `X | None` too.
 _NULLABLE: frozenset[Any] = frozenset({object, Any, type(None)})
 
 
@@ -348,14 +348,7 @@ class Pipeline:
                 f"connection failed: {type(exc).__name__}: {exc}", method=method, path=path
             )
             cause = exc
-        raise self._scrubbed(error, cause)
-
-    def _scrubbed(self, error: APIConnectionError, cause: BaseException) -> APIConnectionError:
-        """``error`` with a redacted message, chained to a scrubbed copy of aiohttp's ``cause``."""
-        error.args = tuple(redact_text(str(a), secrets=self._secrets) for a in error.args)
-        error.__cause__ = scrub_exception(cause, secrets=self._secrets)
-        error.__context__ = None
-        return error
+        raise chain_scrubbed(error, cause, secrets=self._secrets)
 
     @staticmethod
     def _status_error(
@@ -405,10 +398,18 @@ def decode_answer(raw: bytes, response_type: Any, method: str, path: str) -> Any
         raise _decode_error(f"answer's data does not match {expected} ({exc})", raw, method, path) from exc
     if envelope.code.upper() != "OK":
         raise _code_error(envelope.code, envelope.message, method, path)
-    if envelope.data is None and response_type not in _NULLABLE:
+    if envelope.data is None and not _may_be_null(response_type):
         expected = _type_name(response_type)
         raise _decode_error(f"answer's data is null, expected {expected}", raw, method, path)
     return envelope.data
+
+
+def _may_be_null(response_type: Any) -> bool:
+    """Whether ``data: null`` is an answer of this type: ``Any``/``object``, or a type that admits None.
+
+    A method whose answer may be empty says so in its type (``Dataset | None``).
+    """
+    return response_type in _NULLABLE or type(None) in get_args(response_type)
 
 
 def _decode_error(message: str, raw: bytes, method: str, path: str) -> APIDecodeError:

@@ -47,7 +47,7 @@ not is truncated away (that step is redone), so no record is glued onto it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import IO
@@ -57,7 +57,7 @@ import yarl
 
 from ._errors import ManifestMismatchError
 
-__all__ = ["Manifest", "ManifestEntry", "ManifestStatus", "ManifestTarget"]
+__all__ = ["Manifest", "ManifestEntry", "ManifestStatus", "ManifestTarget", "mismatch_error"]
 
 FORMAT_VERSION = 2
 
@@ -73,8 +73,10 @@ class ManifestStatus(StrEnum):
     def __str__(self) -> str:
         return self.value
 
-
-_UNSURE = frozenset({ManifestStatus.REGISTERING.value, ManifestStatus.MAYBE_REGISTERED.value})
+    @property
+    def unsure(self) -> bool:
+        """``registering`` or ``maybe_registered``: look the file up before trusting either way."""
+        return self in (ManifestStatus.REGISTERING, ManifestStatus.MAYBE_REGISTERED)
 
 
 class ManifestEntry(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
@@ -82,11 +84,14 @@ class ManifestEntry(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=
 
     name: str
     size: int
-    status: str
+    status: ManifestStatus
     data_id: int | None = None
     path: str | None = None
     error: str | None = None
     mtime_ns: int | None = None
+    after: int | None = None
+    """On a ``registering`` line: the highest data id known at the level before the call was sent,
+    when ids were seen to ascend (a look-up after a crash then lists only the ids past it)."""
 
 
 class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
@@ -230,16 +235,14 @@ class Manifest:
         """
         if self._target is not None:
             if self._target != target:
-                raise _mismatch(self.path, self._target, target)
+                raise mismatch_error(self.path, self._target, target)
             return
         self._target = target
         if self._has_lines:
             # A manifest from before binding: its records may be of another dataset.
             for key, entry in self._entries.items():
-                if entry.status == ManifestStatus.REGISTERED.value:
-                    self._entries[key] = msgspec.structs.replace(
-                        entry, status=ManifestStatus.REGISTERING.value
-                    )
+                if entry.status == ManifestStatus.REGISTERED:
+                    self._entries[key] = msgspec.structs.replace(entry, status=ManifestStatus.REGISTERING)
         self._rewrite()
 
     def _rewrite(self) -> None:
@@ -264,6 +267,11 @@ class Manifest:
             return None
         return entry
 
+    def get_many(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], ManifestEntry]:
+        """``{(name, size): entry}`` of the files of ``keys`` that have one."""
+        entries = self._entries
+        return {key: entries[key] for key in keys if key in entries}
+
     def entries(self) -> list[ManifestEntry]:
         """The latest entry of every file, in the order first recorded."""
         return list(self._entries.values())
@@ -273,12 +281,12 @@ class Manifest:
         return {
             key: e.data_id
             for key, e in self._entries.items()
-            if e.status == ManifestStatus.REGISTERED.value and e.data_id is not None
+            if e.status == ManifestStatus.REGISTERED and e.data_id is not None
         }
 
     def unsure(self) -> list[ManifestEntry]:
         """Entries to look up before trusting: ``registering`` and ``maybe_registered``."""
-        return [e for e in self._entries.values() if e.status in _UNSURE]
+        return [e for e in self._entries.values() if ManifestStatus(e.status).unsure]
 
     def _open(self) -> IO[bytes]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -298,6 +306,17 @@ class Manifest:
         self._file.flush()
         self._entries[(entry.name, entry.size)] = entry
 
+    def record_many(self, entries: Sequence[ManifestEntry]) -> None:
+        """Append several entries with one write and one flush."""
+        if not entries:
+            return
+        if self._file is None:
+            self._file = self._open()
+        self._file.write(b"".join(_encoder.encode(e) + b"\n" for e in entries))
+        self._file.flush()
+        for entry in entries:
+            self._entries[(entry.name, entry.size)] = entry
+
     def close(self) -> None:
         """Close the journal file."""
         if self._file is not None:
@@ -311,7 +330,7 @@ class Manifest:
         self.close()
 
 
-def _mismatch(path: Path, recorded: ManifestTarget, requested: ManifestTarget) -> ManifestMismatchError:
+def mismatch_error(path: Path, recorded: ManifestTarget, requested: ManifestTarget) -> ManifestMismatchError:
     return ManifestMismatchError(
         f"manifest {path} belongs to {recorded.describe()}, not {requested.describe()}. "
         f"To resume that upload, upload to the same target (CLI: {recorded.cli_flags()} with the same "

@@ -28,7 +28,7 @@ at the ``aborted`` stage and no further request goes out.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._constants import MAX_BATCH_ITEMS
-from .._errors import BasicAIError, UploadError
+from .._errors import BasicAIError, UploadError, UploadStage
 from .._sources import UploadSource
 from ._put import PutFailed, put_file
 from ._register import TARGET_REFUSALS, register
@@ -54,6 +54,7 @@ ROUNDS_AHEAD = 4
 """PUT round trips (at full concurrency) a pre-sign may take without the slots running dry."""
 
 Files = Sequence[tuple[UploadSource, UploadResult]]
+_Put = tuple["_Batch", BatchUrls, UploadSource, UploadResult]
 
 
 def batches_ahead(concurrency: int) -> int:
@@ -86,27 +87,39 @@ class _Batch:
 
 
 class _Pipeline:
-    """One run's feeder, dispatcher and the tasks they start, sharing the stage limits."""
+    """One run's feeder, dispatcher and PUT workers, sharing the stage limits."""
 
     def __init__(self, run: UploadRun, concurrency: int, api_concurrency: int) -> None:
         self._run = run
+        self._concurrency = concurrency
         ahead = batches_ahead(concurrency)
         self._ahead = anyio.Semaphore(ahead)
         putting = math.ceil(concurrency / MAX_BATCH_ITEMS) + 1
         self._window = anyio.Semaphore(ahead + putting + api_concurrency)
 
-    async def run(self, todo: Files) -> None:
+    async def run(self, todo: AsyncIterator[Files]) -> None:
         send, receive = anyio.create_memory_object_stream[_Batch](math.inf)
+        # PUT workers instead of a task per file: a task's start costs more CPU than a small file's PUT.
+        # Unbuffered: a file is handed over only to a free worker, so a batch counts as dispatched
+        # (and the next may be pre-signed) only once its files are all in flight.
+        put_send, put_receive = anyio.create_memory_object_stream[_Put](0)
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._feed, tg, todo, send)
-            await self._dispatch(tg, receive)
+            async with put_receive:
+                for _ in range(self._concurrency):
+                    tg.start_soon(self._worker, tg, put_receive.clone())
+            await self._dispatch(receive, put_send)
 
-    async def _feed(self, tg: TaskGroup, todo: Files, send: MemoryObjectSendStream[_Batch]) -> None:
+    async def _feed(
+        self, tg: TaskGroup, todo: AsyncIterator[Files], send: MemoryObjectSendStream[_Batch]
+    ) -> None:
         async with send:
-            for start in range(0, len(todo), MAX_BATCH_ITEMS):
+            while True:
                 await self._window.acquire()
                 await self._ahead.acquire()
-                files = todo[start : start + MAX_BATCH_ITEMS]
+                files = await anext(todo, None)
+                if files is None:
+                    return
                 batch = _Batch(files, self._batch_span(files))
                 tg.start_soon(self._presign, batch)
                 send.send_nowait(batch)
@@ -115,10 +128,8 @@ class _Pipeline:
         telemetry = self._run.telemetry
         if telemetry is None:
             return None
-        attributes = {
-            "basicai.upload.files": len(files),
-            "basicai.upload.bytes": sum(s.size for s, _ in files),
-        }
+        size = sum(s.size for s, _ in files)
+        attributes = {"basicai.upload.files": len(files), "basicai.upload.bytes": size}
         return telemetry.start_span("basicai.upload.batch", attributes)
 
     async def _presign(self, batch: _Batch) -> None:
@@ -138,40 +149,46 @@ class _Pipeline:
         finally:
             batch.signed.set()
 
-    async def _dispatch(self, tg: TaskGroup, receive: MemoryObjectReceiveStream[_Batch]) -> None:
+    async def _dispatch(
+        self, receive: MemoryObjectReceiveStream[_Batch], put_send: MemoryObjectSendStream[_Put]
+    ) -> None:
         run = self._run
-        async with receive:
+        async with receive, put_send:
             async for batch in receive:
                 await batch.signed.wait()
                 if batch.urls is None:
                     # A refused pre-sign fails the whole batch; after an abort nothing was asked.
-                    stage, error = ("presign", batch.error) if batch.error else ("aborted", run.aborted)
+                    stage: UploadStage = "presign" if batch.error else "aborted"
+                    error = batch.error or run.aborted
                     assert error is not None
-                    for _, result in batch.files:
-                        run.fail(result, stage, error)
+                    for source, result in batch.files:
+                        run.fail(source, result, stage, error)
                     batch.end_span()
                     self._ahead.release()
                     self._window.release()
                     continue
                 for source, result in batch.files:
+                    put = (batch, batch.urls, source, result)
                     try:
-                        # A free slot is taken without a trip through the event loop.
-                        run.put_slots.acquire_nowait()
+                        # A free worker takes it without a trip through the event loop.
+                        put_send.send_nowait(put)
                     except anyio.WouldBlock:
-                        await run.put_slots.acquire()
-                    tg.start_soon(self._put, batch, batch.urls, source, result)
+                        await put_send.send(put)
                 self._ahead.release()
 
-    async def _put(self, batch: _Batch, urls: BatchUrls, source: UploadSource, result: UploadResult) -> None:
+    async def _worker(self, tg: TaskGroup, puts: MemoryObjectReceiveStream[_Put]) -> None:
         run = self._run
-        try:
-            if await _put_one(run, source, result, urls):
-                batch.uploaded.append((source, result))
-        finally:
-            run.put_slots.release()
-        batch.left -= 1
-        if batch.left:
-            return
+        async with puts:
+            async for batch, urls, source, result in puts:
+                if await _put_one(run, source, result, urls):
+                    batch.uploaded.append((source, result))
+                batch.left -= 1
+                if not batch.left:
+                    # Registered beside the PUTs: a worker never waits on an API call.
+                    tg.start_soon(self._register, batch)
+
+    async def _register(self, batch: _Batch) -> None:
+        run = self._run
         try:
             if batch.uploaded:
                 async with run.api_slots:
@@ -189,8 +206,10 @@ def _within(run: UploadRun, span: Span | None) -> AbstractContextManager[Any]:
     return run.telemetry.within(span)
 
 
-async def upload_batches(run: UploadRun, todo: Files, *, concurrency: int, api_concurrency: int) -> None:
-    """Pre-sign, PUT and register ``todo`` in batches of up to 100, the stages overlapping."""
+async def upload_batches(
+    run: UploadRun, todo: AsyncIterator[Files], *, concurrency: int, api_concurrency: int
+) -> None:
+    """Pre-sign, PUT and register ``todo``'s batches of up to 100, the stages overlapping."""
     await _Pipeline(run, concurrency, api_concurrency).run(todo)
 
 
@@ -198,7 +217,7 @@ async def _put_one(run: UploadRun, source: UploadSource, result: UploadResult, u
     """PUT one file; False when it failed (its result says why)."""
     if run.aborted is not None:
         # The target was refused as a whole: no PUT of this file could be registered.
-        run.fail(result, "aborted", run.aborted)
+        run.fail(source, result, "aborted", run.aborted)
         return False
     try:
         upload, renewed = await urls.take(source)
@@ -207,22 +226,20 @@ async def _put_one(run: UploadRun, source: UploadSource, result: UploadResult, u
         # Users get the public error type, never the PUT's private one.
         failed = UploadError(str(exc), filename=source.name, stage="put")
         failed.__cause__ = exc.__cause__
-        run.fail(result, "put", failed)
+        run.fail(source, result, "put", failed)
         return False
     except RunAborted as exc:
-        run.fail(result, "aborted", exc.reason)
+        run.fail(source, result, "aborted", exc.reason)
         return False
     except BasicAIError as exc:
         # The only API call inside a PUT is renewing its URL; a refused key or
         # dataset there stops the run, as it does at the batch's own pre-sign.
         if isinstance(exc, TARGET_REFUSALS):
             run.abort(exc)
-        run.fail(result, "presign", exc)
+        run.fail(source, result, "presign", exc)
         return False
     except OSError as exc:
-        run.fail(result, "put", exc)
+        run.fail(source, result, "put", exc)
         return False
-    result.path = upload.register_path
-    if run.telemetry is not None:
-        run.telemetry.bytes_stored(source.size)
+    run.stored(result, upload)
     return True

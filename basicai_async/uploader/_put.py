@@ -11,7 +11,8 @@ size is sent, and a file that grew or shrank since it was checked fails with
 ``SourceChangedError`` at once (never stored truncated, never waiting out a
 socket timeout). A pre-signed URL's signature never reaches a message: aiohttp's
 messages are redacted parameter by parameter (it re-encodes the URL its own
-way), and its exception is chained only as a scrubbed copy.
+way) and with the whole query as a secret (``query_secrets``), and its
+exception is chained only as a scrubbed copy (``chain_scrubbed``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from __future__ import annotations
 import aiohttp
 
 from .._constants import BODY_SNIPPET
-from .._errors import BasicAIError
-from .._redact import redact_text, scrub_exception
+from .._errors import BasicAIError, ObjectStoreError
+from .._redact import chain_scrubbed, query_secrets, redact_text
 from .._retry import parse_retry_after
-from .._sources import SizedBody, UploadSource
+from .._sources import SMALL_BODY, SizedBody, UploadSource
 from ..models import PresignedUpload
 from ..telemetry._events import BytesSent
 from ._run import UploadRun
@@ -58,16 +59,30 @@ async def put_file(
             renewed = True
         first = False
         body = SizedBody(source, on_chunk=run.bytes_counter())
+        data: bytes | SizedBody = body
+        if source.size <= SMALL_BODY:
+            # One payload write instead of a stream of chunks: most of a small file's CPU otherwise.
+            try:
+                data = await body.read_all()
+            except Exception as exc:
+                if body.sent and run.on_event is not None:
+                    run.on_event(BytesSent(-body.sent))
+                raise PutFailed(_reason(source, exc), retryable=False) from exc
         try:
-            await _put_once(run, source, upload.pre_signed_url, body)
+            await _put_once(run, source, upload.pre_signed_url, data)
             return upload
         except PutFailed as exc:
             if body.sent and run.on_event is not None:
                 run.on_event(BytesSent(-body.sent))
             if body.error is not None:
-                # aiohttp reports a failing body as a connection error; it is a local one
-                # (the file changed size, vanished or cannot be read) that a retry would repeat.
-                raise PutFailed(_reason(source, body.error), retryable=False) from body.error
+                # aiohttp reports a failing body as a connection error; it is the source's own
+                # (the file changed size, vanished or cannot be read), which a retry would repeat,
+                # unless the source's object store failed for a moment: a retry re-opens the object.
+                retryable = _transient(body.error)
+                if not retryable or not await run.retry.wait(retry + 1):
+                    raise PutFailed(_reason(source, body.error), retryable=retryable) from body.error
+                retry += 1
+                continue
             if exc.refused and not renewed:
                 # Storage refused the signature (expired in flight, clock skew): one fresh URL.
                 (upload,) = await run.presign([source])
@@ -78,13 +93,18 @@ async def put_file(
             retry += 1
 
 
+def _transient(error: Exception) -> bool:
+    """Whether a source's read error may pass: its object store was unreachable or failing."""
+    return isinstance(error, ObjectStoreError) and error.transient
+
+
 def _reason(source: UploadSource, error: Exception) -> str:
     if isinstance(error, BasicAIError):
         return str(error)
     return f"cannot read {source.name}: {type(error).__name__}: {error}"
 
 
-async def _put_once(run: UploadRun, source: UploadSource, url: str, body: SizedBody) -> None:
+async def _put_once(run: UploadRun, source: UploadSource, url: str, body: bytes | SizedBody) -> None:
     # Explicit Content-Length keeps aiohttp from chunked encoding, which S3 refuses;
     # only these two headers go to storage, never the API key.
     headers = {"Content-Length": str(source.size), "Content-Type": source.mime_type}
@@ -94,24 +114,19 @@ async def _put_once(run: UploadRun, source: UploadSource, url: str, body: SizedB
             status = resp.status
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
     except (aiohttp.ClientError, TimeoutError) as exc:
-        failure = PutFailed(
-            redact_text(f"PUT failed: {type(exc).__name__}: {exc}", secrets=_query(url)), retryable=True
+        failure = chain_scrubbed(
+            PutFailed(f"PUT failed: {type(exc).__name__}: {exc}", retryable=True),
+            exc,
+            secrets=query_secrets(url),
         )
-        failure.__cause__ = scrub_exception(exc, secrets=_query(url))
     else:
         if 200 <= status < 300:
             return
         failure = PutFailed(
-            redact_text(f"storage answered HTTP {status}: {text}", secrets=_query(url)),
+            redact_text(f"storage answered HTTP {status}: {text}", secrets=query_secrets(url)),
             retryable=status >= 500,
             refused=status == 403,
             retry_after=retry_after,
         )
     # Raised outside the except block, so aiohttp's exception is not chained as the context.
     raise failure
-
-
-def _query(url: str) -> tuple[str, ...]:
-    """The URL's query string: a secret as a whole, whatever its parameters are called."""
-    _, _, query = url.partition("?")
-    return (query,) if query else ()
