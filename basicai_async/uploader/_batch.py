@@ -28,7 +28,7 @@ at the ``aborted`` stage and no further request goes out.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import anyio
 from anyio.abc import TaskGroup
@@ -49,6 +49,7 @@ ROUNDS_AHEAD = 4
 """PUT round trips (at full concurrency) a pre-sign may take without the slots running dry."""
 
 Files = Sequence[tuple[UploadSource, UploadResult]]
+_Put = tuple["_Batch", BatchUrls, UploadSource, UploadResult]
 
 
 def batches_ahead(concurrency: int) -> int:
@@ -71,27 +72,40 @@ class _Batch:
 
 
 class _Pipeline:
-    """One run's feeder, dispatcher and the tasks they start, sharing the stage limits."""
+    """One run's feeder, dispatcher and PUT workers, sharing the stage limits."""
 
     def __init__(self, run: UploadRun, concurrency: int, api_concurrency: int) -> None:
         self._run = run
+        self._concurrency = concurrency
         ahead = batches_ahead(concurrency)
         self._ahead = anyio.Semaphore(ahead)
         putting = math.ceil(concurrency / MAX_BATCH_ITEMS) + 1
         self._window = anyio.Semaphore(ahead + putting + api_concurrency)
 
-    async def run(self, todo: Files) -> None:
+    async def run(self, todo: AsyncIterator[Files]) -> None:
         send, receive = anyio.create_memory_object_stream[_Batch](math.inf)
+        # PUT workers instead of a task per file: a task's start costs more CPU than a small file's PUT.
+        # Unbuffered: a file is handed over only to a free worker, so a batch counts as dispatched
+        # (and the next may be pre-signed) only once its files are all in flight.
+        put_send, put_receive = anyio.create_memory_object_stream[_Put](0)
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._feed, tg, todo, send)
-            await self._dispatch(tg, receive)
+            async with put_receive:
+                for _ in range(self._concurrency):
+                    tg.start_soon(self._worker, tg, put_receive.clone())
+            await self._dispatch(receive, put_send)
 
-    async def _feed(self, tg: TaskGroup, todo: Files, send: MemoryObjectSendStream[_Batch]) -> None:
+    async def _feed(
+        self, tg: TaskGroup, todo: AsyncIterator[Files], send: MemoryObjectSendStream[_Batch]
+    ) -> None:
         async with send:
-            for start in range(0, len(todo), MAX_BATCH_ITEMS):
+            while True:
                 await self._window.acquire()
                 await self._ahead.acquire()
-                batch = _Batch(todo[start : start + MAX_BATCH_ITEMS])
+                files = await anext(todo, None)
+                if files is None:
+                    return
+                batch = _Batch(files)
                 tg.start_soon(self._presign, batch)
                 send.send_nowait(batch)
 
@@ -110,9 +124,11 @@ class _Pipeline:
         finally:
             batch.signed.set()
 
-    async def _dispatch(self, tg: TaskGroup, receive: MemoryObjectReceiveStream[_Batch]) -> None:
+    async def _dispatch(
+        self, receive: MemoryObjectReceiveStream[_Batch], put_send: MemoryObjectSendStream[_Put]
+    ) -> None:
         run = self._run
-        async with receive:
+        async with receive, put_send:
             async for batch in receive:
                 await batch.signed.wait()
                 if batch.urls is None:
@@ -126,24 +142,27 @@ class _Pipeline:
                     self._window.release()
                     continue
                 for source, result in batch.files:
+                    put = (batch, batch.urls, source, result)
                     try:
-                        # A free slot is taken without a trip through the event loop.
-                        run.put_slots.acquire_nowait()
+                        # A free worker takes it without a trip through the event loop.
+                        put_send.send_nowait(put)
                     except anyio.WouldBlock:
-                        await run.put_slots.acquire()
-                    tg.start_soon(self._put, batch, batch.urls, source, result)
+                        await put_send.send(put)
                 self._ahead.release()
 
-    async def _put(self, batch: _Batch, urls: BatchUrls, source: UploadSource, result: UploadResult) -> None:
+    async def _worker(self, tg: TaskGroup, puts: MemoryObjectReceiveStream[_Put]) -> None:
         run = self._run
-        try:
-            if await _put_one(run, source, result, urls):
-                batch.uploaded.append((source, result))
-        finally:
-            run.put_slots.release()
-        batch.left -= 1
-        if batch.left:
-            return
+        async with puts:
+            async for batch, urls, source, result in puts:
+                if await _put_one(run, source, result, urls):
+                    batch.uploaded.append((source, result))
+                batch.left -= 1
+                if not batch.left:
+                    # Registered beside the PUTs: a worker never waits on an API call.
+                    tg.start_soon(self._register, batch)
+
+    async def _register(self, batch: _Batch) -> None:
+        run = self._run
         try:
             if batch.uploaded:
                 async with run.api_slots:
@@ -152,8 +171,10 @@ class _Pipeline:
             self._window.release()
 
 
-async def upload_batches(run: UploadRun, todo: Files, *, concurrency: int, api_concurrency: int) -> None:
-    """Pre-sign, PUT and register ``todo`` in batches of up to 100, the stages overlapping."""
+async def upload_batches(
+    run: UploadRun, todo: AsyncIterator[Files], *, concurrency: int, api_concurrency: int
+) -> None:
+    """Pre-sign, PUT and register ``todo``'s batches of up to 100, the stages overlapping."""
     await _Pipeline(run, concurrency, api_concurrency).run(todo)
 
 

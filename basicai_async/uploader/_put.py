@@ -23,7 +23,7 @@ from .._constants import BODY_SNIPPET
 from .._errors import BasicAIError, ObjectStoreError
 from .._redact import chain_scrubbed, query_secrets, redact_text
 from .._retry import parse_retry_after
-from .._sources import SizedBody, UploadSource
+from .._sources import SMALL_BODY, SizedBody, UploadSource
 from ..models import PresignedUpload
 from ..telemetry._events import BytesSent
 from ._run import UploadRun
@@ -59,8 +59,17 @@ async def put_file(
             renewed = True
         first = False
         body = SizedBody(source, on_chunk=run.bytes_counter())
+        data: bytes | SizedBody = body
+        if source.size <= SMALL_BODY:
+            # One payload write instead of a stream of chunks: most of a small file's CPU otherwise.
+            try:
+                data = await body.read_all()
+            except Exception as exc:
+                if body.sent and run.on_event is not None:
+                    run.on_event(BytesSent(-body.sent))
+                raise PutFailed(_reason(source, exc), retryable=False) from exc
         try:
-            await _put_once(run, source, upload.pre_signed_url, body)
+            await _put_once(run, source, upload.pre_signed_url, data)
             return upload
         except PutFailed as exc:
             if body.sent and run.on_event is not None:
@@ -95,7 +104,7 @@ def _reason(source: UploadSource, error: Exception) -> str:
     return f"cannot read {source.name}: {type(error).__name__}: {error}"
 
 
-async def _put_once(run: UploadRun, source: UploadSource, url: str, body: SizedBody) -> None:
+async def _put_once(run: UploadRun, source: UploadSource, url: str, body: bytes | SizedBody) -> None:
     # Explicit Content-Length keeps aiohttp from chunked encoding, which S3 refuses;
     # only these two headers go to storage, never the API key.
     headers = {"Content-Length": str(source.size), "Content-Type": source.mime_type}
