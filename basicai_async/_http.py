@@ -9,7 +9,12 @@ them with the same ``RetryPolicy``.)
 
 Retry policy (``RetryPolicy`` in ``_retry.py`` decides the delays):
 
-- Every attempt first takes a slot from the rate limiter, retries included.
+- Every attempt first takes a slot from the rate limiter, retries included,
+  and is counted from when it leaves: the slot is reserved at admission and
+  stamped (``Reservation.sent()``) when aiohttp hands the request's headers to
+  the connection (``send_trace``), or when the attempt ends if the session does
+  not carry that trace. A burst admitted at once but sent over tens of
+  milliseconds is counted as the server sees it, not as it was admitted.
 - Idempotent calls (GET, and the POSTs that update, replace, delete or remove)
   retry on connection errors, timeouts, 429, 500, 502, 503 and 504.
 - Pre-signing creates nothing a retry could duplicate (unused URLs expire), so
@@ -36,6 +41,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any, TypeVar, get_args, get_origin, overload
 
 import aiohttp
@@ -58,10 +64,10 @@ from ._errors import (
 from ._redact import chain_scrubbed
 from ._retry import RetryPolicy, parse_retry_after
 from .models.envelope import Envelope
-from .ratelimit import Limiter
+from .ratelimit import Limiter, Reservation, ReservingLimiter
 from .telemetry._events import limiter_waited
 
-__all__ = ["Pipeline", "decode_answer", "encode_params", "is_ambiguous"]
+__all__ = ["Pipeline", "decode_answer", "encode_params", "is_ambiguous", "send_trace"]
 
 T = TypeVar("T")
 
@@ -122,6 +128,32 @@ def is_ambiguous(exc: BaseException) -> bool:
     return isinstance(exc, (InternalServerError, BadGatewayError, GatewayTimeoutError, APIDecodeError))
 
 
+async def _on_headers_sent(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestHeadersSentParams
+) -> None:
+    slot = context.trace_request_ctx
+    if isinstance(slot, Reservation):
+        slot.sent()
+
+
+def send_trace() -> aiohttp.TraceConfig:
+    """An aiohttp ``TraceConfig`` that stamps each API call's limiter slot as its headers go out.
+
+    ``AsyncBasicAI``'s own session carries one. Give one to a session you pass
+    in (``aiohttp.ClientSession(trace_configs=[send_trace()])``) so that its calls
+    are counted from when they leave; without it they are counted from when
+    their answer (or failure) came, which is safe but holds each slot longer.
+    """
+    config = aiohttp.TraceConfig()
+    config.on_request_headers_sent.append(_on_headers_sent)
+    return config
+
+
+async def _acquired(limiter: Limiter) -> Reservation:
+    """A limiter without ``reserve``: its admission is counted at once, nothing left to stamp."""
+    return Reservation(await limiter.acquire())
+
+
 def _snippet(raw: bytes) -> str:
     return raw[:BODY_SNIPPET].decode("utf-8", errors="replace")
 
@@ -136,6 +168,7 @@ class Pipeline:
         "_base_url",
         "_headers",
         "_limiter",
+        "_reserve",
         "_retry",
         "_secrets",
         "_session_factory",
@@ -162,6 +195,10 @@ class Pipeline:
         # What the scrub of aiohttp's exceptions looks for besides signing parameters.
         self._secrets = (api_key, api_key.strip())
         self._limiter = limiter
+        # Resolved once: a runtime protocol check costs microseconds per call.
+        self._reserve: Callable[[], Awaitable[Reservation]] = (
+            limiter.reserve if isinstance(limiter, ReservingLimiter) else lambda: _acquired(limiter)
+        )
         self._retry = retry
         self._session_factory = session
         # Per request, so a session the user passed in gets the client's timeout too.
@@ -240,12 +277,15 @@ class Pipeline:
 
         retry = 0
         while True:
-            waited = await self._limiter.acquire()
+            slot = await self._reserve()
+            waited = slot.waited
             if waited:
                 limiter_waited(waited)
             started = time.perf_counter()
             try:
-                status, raw, retry_after = await self._send(session, method, url, query, body, headers, path)
+                status, raw, retry_after = await self._send(
+                    session, method, url, query, body, headers, path, slot
+                )
             except APIConnectionError as exc:
                 self._log(method, path, "error", started, retry, waited)
                 if (idempotent or not exc.sent) and await self._retry.wait(retry + 1):
@@ -277,16 +317,26 @@ class Pipeline:
         body: bytes | None,
         headers: Mapping[str, str],
         path: str,
+        slot: Reservation,
     ) -> tuple[int, bytes, float | None]:
         """One HTTP exchange; aiohttp's exceptions become ours here and nowhere else.
 
+        ``slot`` is stamped as the headers go out (``send_trace``), and here at the
+        latest, whatever the outcome: no reservation outlives its attempt.
         The error is raised outside the ``except`` block, so Python does not chain
         aiohttp's exception (with the request's headers) as its ``__context__``.
         """
         try:
             async with session.request(
-                method, url, params=query, data=body, headers=headers, timeout=self._timeout
+                method,
+                url,
+                params=query,
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                trace_request_ctx=slot,
             ) as resp:
+                slot.sent()  # a session without send_trace: its answer is here, so it left
                 raw = await resp.read()
                 return resp.status, raw, parse_retry_after(resp.headers.get("Retry-After"))
         except aiohttp.ConnectionTimeoutError as exc:
@@ -307,6 +357,8 @@ class Pipeline:
                 f"connection failed: {type(exc).__name__}: {exc}", method=method, path=path
             )
             cause = exc
+        finally:
+            slot.sent()  # failed or cancelled, sent or not: counted from now at the latest
         raise chain_scrubbed(error, cause, secrets=self._secrets)
 
     @staticmethod
