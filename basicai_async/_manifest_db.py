@@ -41,7 +41,7 @@ from ._manifest import (
     ManifestEntry,
     ManifestStatus,
     ManifestTarget,
-    mismatch_error,
+    bound_to,
 )
 
 __all__ = ["ManifestStore", "SqliteManifest", "open_manifest"]
@@ -146,9 +146,7 @@ class SqliteManifest:
 
         Raises ``ManifestMismatchError`` naming the recorded target and the fix.
         """
-        if self._target is not None:
-            if self._target != target:
-                raise mismatch_error(self.path, self._target, target)
+        if bound_to(self.path, self._target, target):
             return
         db = self._conn()
         with db:
