@@ -72,9 +72,13 @@ class CocoConverter(Converter):
         self._annotation_id = 0
 
     def _append(self, stream: IO[bytes], first: bool, record: msgspec.Struct) -> None:
+        body = self._encoder.encode(record)
         if not first:
             stream.write(b",\n")
-        stream.write(self._encoder.encode(record))
+            self.bytes_written += 2
+        stream.write(body)
+        # Counted as it goes (progress events follow it); close() sets the file's true size.
+        self.bytes_written += len(body)
 
     def add(self, data: ExportedData) -> None:
         for placed in self.place(data):
@@ -123,5 +127,5 @@ class CocoConverter(Converter):
                 part.close()
                 out.write(tail)
             out.write(b'"categories": ' + self._encoder.encode(categories) + b"}\n")
-        self.bytes_written += path.stat().st_size
-        self.files_written += 1
+        self.bytes_written = path.stat().st_size
+        self.files_written = 1
