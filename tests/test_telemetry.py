@@ -44,7 +44,7 @@ from basicai_async import (
     export_results,
 )
 from basicai_async.emulator import Emulator
-from basicai_async.emulator._faults import Fault, Faults
+from basicai_async.emulator._faults import STORE_ENDPOINT, Fault, Faults
 
 __all__ = ["redis_server"]  # the fixture, imported for pytest
 
@@ -77,6 +77,7 @@ def _faulty_plan() -> dict[str, list[Fault]]:
     return {
         PRESIGN: [Fault(kind="rate_limit", retry_after=0), Fault(kind="error", status=503)],
         REGISTER: [Fault(kind="drop_after")],
+        STORE_ENDPOINT: [Fault(), Fault(), Fault(kind="error", status=503)],
     }
 
 
@@ -244,14 +245,25 @@ async def test_a_faulty_upload_and_an_export_show_every_call_retry_429_and_wait(
 
     # Metrics.
     durations = points["http.client.request.duration"]
-    assert sum(p.count for p in durations) == len(calls)
-    statuses = Counter(
-        p.attributes.get("http.response.status_code") for p in durations for _ in range(p.count)
-    )
+    api = [p for p in durations if p.attributes["http.request.method"] != "PUT"]
+    puts = [p for p in durations if p.attributes["http.request.method"] == "PUT"]
+    assert sum(p.count for p in api) == len(calls)
+    statuses = Counter(p.attributes.get("http.response.status_code") for p in api for _ in range(p.count))
     assert statuses[429] == 1
     assert statuses[503] == 1
-    retries = {p.attributes["basicai.retry.reason"]: p.value for p in points["basicai.client.retries"]}
-    assert retries == {"429": 1, "503": 1}
+    # Every PUT attempt too (one refused with a 503 and retried), storage's host and port only.
+    put_statuses = Counter(
+        p.attributes.get("http.response.status_code") for p in puts for _ in range(p.count)
+    )
+    assert put_statuses == {200: FILES + 1, 503: 1}
+    assert {(p.attributes["server.address"], p.attributes["server.port"]) for p in puts} == {
+        ("127.0.0.1", port)
+    }
+    retries = {
+        (p.attributes["http.request.method"], p.attributes["basicai.retry.reason"]): p.value
+        for p in points["basicai.client.retries"]
+    }
+    assert retries == {("POST", "429"): 1, ("POST", "503"): 1, ("PUT", "503"): 1}
     assert [p.value for p in points["basicai.client.rate_limited"]] == [1]
     waits = points["basicai.limiter.wait"]
     waited = [c for c in calls if _attrs(c)["basicai.limiter.wait"] > 0]
