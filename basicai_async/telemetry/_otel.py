@@ -16,7 +16,8 @@ What is recorded (the README's "Observability" section lists it for users):
   reach a span);
 - an INTERNAL span per upload run and per export, and one per upload batch
   (pre-sign, PUTs, registration) under the run: never one per file;
-- metrics: ``http.client.request.duration``, ``basicai.limiter.wait``,
+- metrics: ``http.client.request.duration`` (API attempts, and storage PUT
+  attempts with storage's host and port only), ``basicai.limiter.wait``,
   ``basicai.limiter.queue`` and ``basicai.limiter.remaining`` (observed),
   ``basicai.client.retries`` by reason, ``basicai.client.rate_limited``,
   ``basicai.upload.files`` by outcome, ``basicai.upload.bytes``,
