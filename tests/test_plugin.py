@@ -26,7 +26,8 @@ from basicai_async.plugin import (
     serve_app,
 )
 
-pytestmark = pytest.mark.integration
+# every_python: asyncio's lifecycle meets the interpreter here (see .ci/run).
+pytestmark = [pytest.mark.integration, pytest.mark.every_python]
 
 SIGNATURE = "X-Amz-Signature=sig-must-not-leak"
 
