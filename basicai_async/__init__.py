@@ -14,6 +14,7 @@ Example::
 """
 
 from ._client import DEFAULT_BASE_URL, AsyncBasicAI
+from ._cloud import object_sources, url_sources
 from ._constants import MAX_PRESIGNED_SIZE
 from ._errors import (
     APIConnectionError,
@@ -27,6 +28,7 @@ from ._errors import (
     BadRequestError,
     BasicAIError,
     ConfigurationError,
+    FetchError,
     FileFormatNotSupportedError,
     FileTooLargeError,
     GatewayTimeoutError,
@@ -41,8 +43,10 @@ from ._errors import (
     MethodNotAllowedError,
     NameDuplicatedError,
     NotFoundError,
+    ObjectStoreError,
     OperationFailedError,
     PermissionDeniedError,
+    PluginError,
     QuotaExhaustedError,
     RateLimitError,
     ResourceDuplicatedError,
@@ -52,11 +56,13 @@ from ._errors import (
     SourceChangedError,
     UnknownCodeError,
     UploadError,
+    UploadStage,
 )
 from ._http import is_ambiguous
 from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
 from ._redact import RedactedException
 from ._retry import RetryPolicy
+from ._shard import Shard, shard_of
 from ._sources import UploadSource
 from .export import ExportSummary, export_results, iter_data_ids, iter_results
 from .models import (
@@ -92,11 +98,41 @@ from .ratelimit import (
     RedisLimiter,
     Window,
 )
-from .uploader import Uploader, UploadProgress, UploadReport, UploadResult
+from .telemetry import (
+    BatchRegistered,
+    BytesSent,
+    EventConsumer,
+    ExportEvent,
+    ExportFinished,
+    ExportProgress,
+    ExportStarted,
+    FileDone,
+    FileFailed,
+    LimiterWaited,
+    ProgressEvent,
+    UploadEvent,
+    UploadFinished,
+    UploadStarted,
+)
+from .uploader import Uploader, UploadReport, UploadResult
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchRegistered",
+    "BytesSent",
+    "EventConsumer",
+    "ExportEvent",
+    "ExportFinished",
+    "ExportProgress",
+    "ExportStarted",
+    "FileDone",
+    "FileFailed",
+    "LimiterWaited",
+    "ProgressEvent",
+    "UploadEvent",
+    "UploadFinished",
+    "UploadStarted",
     "BASICAI_LIMITS",
     "DEFAULT_BASE_URL",
     "MAX_PRESIGNED_SIZE",
@@ -124,6 +160,7 @@ __all__ = [
     "DatasetUpdate",
     "ExactLimiter",
     "ExportSummary",
+    "FetchError",
     "FileFormatNotSupportedError",
     "FileRef",
     "FileTooLargeError",
@@ -153,9 +190,11 @@ __all__ = [
     "NewDataset",
     "NewScene",
     "NotFoundError",
+    "ObjectStoreError",
     "OperationFailedError",
     "PacedLimiter",
     "PermissionDeniedError",
+    "PluginError",
     "PresignRequest",
     "PresignedUpload",
     "QuotaExhaustedError",
@@ -168,14 +207,15 @@ __all__ = [
     "Scene",
     "ServerError",
     "ServiceUnavailableError",
+    "Shard",
     "SourceChangedError",
     "SourceType",
     "UnknownCodeError",
     "UploadError",
-    "UploadProgress",
     "UploadReport",
     "UploadResult",
     "UploadSource",
+    "UploadStage",
     "Uploader",
     "Window",
     "__version__",
@@ -183,4 +223,7 @@ __all__ = [
     "is_ambiguous",
     "iter_data_ids",
     "iter_results",
+    "object_sources",
+    "shard_of",
+    "url_sources",
 ]

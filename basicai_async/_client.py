@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -16,7 +16,8 @@ from ._http import Pipeline
 from ._retry import RetryPolicy
 from .ratelimit import BASICAI_LIMITS, ExactLimiter, Limiter, Limits, RedisLimiter
 from .resources import Annotations, Batches, Data, Datasets, Items, Scenes, Storage
-from .uploader import Uploader, UploadProgress
+from .telemetry._events import UploadEvent
+from .uploader import Uploader
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncBasicAI"]
 
@@ -144,13 +145,14 @@ class AsyncBasicAI:
         concurrency: int = 16,
         api_concurrency: int = DEFAULT_API_CONCURRENCY,
         put_retries: int = 3,
-        progress: UploadProgress | None = None,
+        on_event: Callable[[UploadEvent], object] | None = None,
     ) -> Uploader:
         """An ``Uploader`` that pre-signs, PUTs and registers files through this client.
 
         ``concurrency`` caps the PUTs in flight, ``api_concurrency`` (default 20,
         enough for the quota at 200 ms round trips) the API calls; the client's
-        rate limiter decides when each call may go.
+        rate limiter decides when each call may go. ``on_event`` is told each
+        progress event (``FileDone`` carries every registered file's result).
 
         Example::
 
@@ -162,7 +164,7 @@ class AsyncBasicAI:
             concurrency=concurrency,
             api_concurrency=api_concurrency,
             put_retries=put_retries,
-            progress=progress,
+            on_event=on_event,
         )
 
     async def request(

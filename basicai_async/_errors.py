@@ -8,10 +8,13 @@ leaves the package (they are chained as ``__cause__``). The tree::
     ├── QuotaExhaustedError           the local limiter's next slot is beyond max_wait
     ├── ManifestMismatchError         a manifest written for another dataset/batch/scene/server
     ├── LimiterUnavailableError       the shared limiter's Redis did not answer (fail closed)
+    ├── ObjectStoreError              object storage (S3, GCS, Azure, HTTP) failed a listing or a read
+    ├── PluginError                   the Plugin API helper could not do what was asked
+    │   └── FetchError                a file a Plugin API request points at could not be fetched
     ├── UploadError                   one file could not be uploaded or registered
     │   ├── FileTooLargeError         over the 1 GB pre-signed upload limit
     │   ├── InvalidSourceError        empty, not a regular file, unreadable, name not UTF-8
-    │   └── SourceChangedError        the file grew or shrank while it was being uploaded
+    │   └── SourceChangedError        the file grew, shrank, or (in object storage) was replaced or deleted
     └── APIError                      a call to the BasicAI API failed
         ├── APIConnectionError        no HTTP answer (refused, reset, DNS, ...)
         │   └── APITimeoutError       no answer within the client's timeout
@@ -46,6 +49,8 @@ the API key) so that a log line says which call failed.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from ._constants import EnvelopeCode
 
 __all__ = [
@@ -61,6 +66,7 @@ __all__ = [
     "BasicAIError",
     "ConfigurationError",
     "FileFormatNotSupportedError",
+    "FetchError",
     "FileTooLargeError",
     "GatewayTimeoutError",
     "GenericAPIError",
@@ -71,11 +77,13 @@ __all__ = [
     "LicenseExpiredError",
     "ManifestMismatchError",
     "LimiterUnavailableError",
+    "ObjectStoreError",
     "MethodNotAllowedError",
     "NameDuplicatedError",
     "NotFoundError",
     "OperationFailedError",
     "PermissionDeniedError",
+    "PluginError",
     "QuotaExhaustedError",
     "RateLimitError",
     "ResourceDuplicatedError",
@@ -85,6 +93,7 @@ __all__ = [
     "SourceChangedError",
     "UnknownCodeError",
     "UploadError",
+    "UploadStage",
     "error_for_code",
     "error_for_status",
 ]
@@ -119,15 +128,44 @@ class LimiterUnavailableError(BasicAIError):
     """
 
 
+UploadStage = Literal["validate", "presign", "put", "register", "aborted"]
+"""Where an upload of one file stopped: checking it, pre-signing, the PUT, registering, or
+``aborted`` (the run stopped before this file because the target was refused as a whole)."""
+
+
+class ObjectStoreError(BasicAIError):
+    """Object storage (S3, GCS, Azure, a plain HTTP server) refused or failed a listing or a read.
+
+    ``url`` is where (credentials and signatures removed); ``reason`` is one of
+    ``"not_found"`` (no such bucket, container or URL), ``"permission_denied"``,
+    ``"unauthenticated"`` (no or wrong credentials), ``"invalid"`` (a URL or
+    option the store cannot use) or ``"unavailable"`` (the store did not answer,
+    or answered an error after its own retries). ``transient`` is True for the
+    last: trying again later may work. The store's own error is chained only as
+    a redacted ``RedactedException``: no obstore exception and no credential
+    reaches the caller.
+    """
+
+    def __init__(self, message: str, *, url: str, reason: str) -> None:
+        super().__init__(message)
+        self.url = url
+        self.reason = reason
+
+    @property
+    def transient(self) -> bool:
+        """Whether trying again later may work (the store was unreachable or failing)."""
+        return self.reason == "unavailable"
+
+
 class UploadError(BasicAIError):
     """One file could not be uploaded or registered.
 
-    ``stage`` is where it failed: ``"validate"``, ``"presign"``, ``"put"``,
-    ``"register"``, or ``"aborted"`` (the run stopped before this file because
-    the target was refused as a whole).
+    ``stage`` (an :data:`UploadStage`) is where it failed: ``"validate"``,
+    ``"presign"``, ``"put"``, ``"register"``, or ``"aborted"`` (the run stopped
+    before this file because the target was refused as a whole).
     """
 
-    def __init__(self, message: str, *, filename: str, stage: str) -> None:
+    def __init__(self, message: str, *, filename: str, stage: UploadStage) -> None:
         super().__init__(message)
         self.filename = filename
         self.stage = stage
@@ -156,17 +194,34 @@ class InvalidSourceError(UploadError, ValueError):
 
 
 class SourceChangedError(UploadError):
-    """A file's size changed between listing it and uploading it; nothing of it is registered.
+    """A file changed between listing it and uploading it; nothing of it is registered.
 
     ``expected`` is the size declared (and pre-signed); ``actual`` the bytes the
     file had when reading stopped: for a growing file at least ``expected + 1``,
-    the reading stops there. Upload it again once it no longer changes.
+    the reading stops there. ``how`` says what happened: ``"grew"``,
+    ``"shrank"``, or for an object in object storage ``"replaced"`` (its ETag is
+    no longer the listed one) or ``"deleted"`` (``actual`` is then 0: nothing was
+    read). Upload it again once it no longer changes.
     """
 
-    def __init__(self, message: str, *, filename: str, expected: int, actual: int) -> None:
+    def __init__(
+        self, message: str, *, filename: str, expected: int, actual: int, how: str = "changed"
+    ) -> None:
         super().__init__(message, filename=filename, stage="put")
         self.expected = expected
         self.actual = actual
+        self.how = how
+
+
+class PluginError(BasicAIError):
+    """The Plugin API helper could not do what was asked (load a model, reach a service, fetch a file).
+
+    Importable from ``basicai_async.plugin`` too, where it is used.
+    """
+
+
+class FetchError(PluginError):
+    """A referenced file could not be fetched; the message names the URL without its query."""
 
 
 class ManifestMismatchError(BasicAIError):

@@ -23,7 +23,7 @@ Retry policy (``RetryPolicy`` in ``_retry.py`` decides the delays):
   look up what the call may have created).
 - aiohttp's exceptions never reach the caller as they are: they carry the
   request's headers (the key) and URLs. The error raised here chains a scrubbed
-  copy (``scrub_exception``), and its message is redacted.
+  copy (``chain_scrubbed``), and its message is redacted.
 - Backoff is exponential from 0.5 s, capped at 8 s, with jitter. A
   ``Retry-After`` header (seconds or an HTTP date) is honoured up to
   ``max_retry_after`` seconds; a longer one is raised to the caller. A 429 also
@@ -55,10 +55,11 @@ from ._errors import (
     error_for_code,
     error_for_status,
 )
-from ._redact import redact_text, scrub_exception
+from ._redact import chain_scrubbed
 from ._retry import RetryPolicy, parse_retry_after
 from .models.envelope import Envelope
 from .ratelimit import Limiter
+from .telemetry._events import limiter_waited
 
 __all__ = ["Pipeline", "decode_answer", "encode_params", "is_ambiguous"]
 
@@ -240,6 +241,8 @@ class Pipeline:
         retry = 0
         while True:
             waited = await self._limiter.acquire()
+            if waited:
+                limiter_waited(waited)
             started = time.perf_counter()
             try:
                 status, raw, retry_after = await self._send(session, method, url, query, body, headers, path)
@@ -304,14 +307,7 @@ class Pipeline:
                 f"connection failed: {type(exc).__name__}: {exc}", method=method, path=path
             )
             cause = exc
-        raise self._scrubbed(error, cause)
-
-    def _scrubbed(self, error: APIConnectionError, cause: BaseException) -> APIConnectionError:
-        """``error`` with a redacted message, chained to a scrubbed copy of aiohttp's ``cause``."""
-        error.args = tuple(redact_text(str(a), secrets=self._secrets) for a in error.args)
-        error.__cause__ = scrub_exception(cause, secrets=self._secrets)
-        error.__context__ = None
-        return error
+        raise chain_scrubbed(error, cause, secrets=self._secrets)
 
     @staticmethod
     def _status_error(

@@ -73,8 +73,10 @@ class ManifestStatus(StrEnum):
     def __str__(self) -> str:
         return self.value
 
-
-_UNSURE = frozenset({ManifestStatus.REGISTERING.value, ManifestStatus.MAYBE_REGISTERED.value})
+    @property
+    def unsure(self) -> bool:
+        """``registering`` or ``maybe_registered``: look the file up before trusting either way."""
+        return self in (ManifestStatus.REGISTERING, ManifestStatus.MAYBE_REGISTERED)
 
 
 class ManifestEntry(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
@@ -82,7 +84,7 @@ class ManifestEntry(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=
 
     name: str
     size: int
-    status: str
+    status: ManifestStatus
     data_id: int | None = None
     path: str | None = None
     error: str | None = None
@@ -92,6 +94,9 @@ class ManifestEntry(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=
 class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
     """Where a manifest's files go: the API's base URL and the dataset (and batch or scene).
 
+    ``shard`` (``"i/n"``) is the worker's share of a sharded job: a manifest of
+    shard 1/4 records only that shard's files, so it cannot resume shard 2/4.
+
     ``base_url`` is normalised (lower-case scheme and host, no default port, no
     credentials, query or trailing slash), so spellings of the same server compare equal.
     """
@@ -100,6 +105,7 @@ class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults
     dataset_id: int
     batch_id: int | None = None
     scene_id: int | None = None
+    shard: str | None = None
 
     def __post_init__(self) -> None:
         for field in ("dataset_id", "batch_id", "scene_id"):
@@ -113,6 +119,16 @@ class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults
         normal = normal.with_scheme(url.scheme.lower()).with_host((url.host or "").lower())
         self.base_url = str(normal).rstrip("/")
 
+    @property
+    def parent_id(self) -> int | None:
+        """The level the target's files are registered into, and so looked up in.
+
+        The scene when one is given (a scene inside a batch files its frames under
+        the scene, not the batch), else the batch, else None: the dataset's top
+        level. Registration, reconciliation and resume all read this one property.
+        """
+        return self.scene_id if self.scene_id is not None else self.batch_id
+
     def describe(self) -> str:
         """``dataset 7, batch 3 at https://...``: how messages name a target."""
         where = f"dataset {self.dataset_id}"
@@ -120,6 +136,8 @@ class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults
             where += f", batch {self.batch_id}"
         if self.scene_id is not None:
             where += f", scene {self.scene_id}"
+        if self.shard is not None:
+            where += f", shard {self.shard}"
         return f"{where} at {self.base_url}"
 
     def cli_flags(self) -> str:
@@ -129,6 +147,8 @@ class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults
             flags += f" --batch {self.batch_id}"
         if self.scene_id is not None:
             flags += f" --scene {self.scene_id}"
+        if self.shard is not None:
+            flags += f" --shard {self.shard}"
         return flags
 
 
@@ -218,10 +238,8 @@ class Manifest:
         if self._has_lines:
             # A manifest from before binding: its records may be of another dataset.
             for key, entry in self._entries.items():
-                if entry.status == ManifestStatus.REGISTERED.value:
-                    self._entries[key] = msgspec.structs.replace(
-                        entry, status=ManifestStatus.REGISTERING.value
-                    )
+                if entry.status == ManifestStatus.REGISTERED:
+                    self._entries[key] = msgspec.structs.replace(entry, status=ManifestStatus.REGISTERING)
         self._rewrite()
 
     def _rewrite(self) -> None:
@@ -255,12 +273,12 @@ class Manifest:
         return {
             key: e.data_id
             for key, e in self._entries.items()
-            if e.status == ManifestStatus.REGISTERED.value and e.data_id is not None
+            if e.status == ManifestStatus.REGISTERED and e.data_id is not None
         }
 
     def unsure(self) -> list[ManifestEntry]:
         """Entries to look up before trusting: ``registering`` and ``maybe_registered``."""
-        return [e for e in self._entries.values() if e.status in _UNSURE]
+        return [e for e in self._entries.values() if ManifestStatus(e.status).unsure]
 
     def _open(self) -> IO[bytes]:
         self.path.parent.mkdir(parents=True, exist_ok=True)

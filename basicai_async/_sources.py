@@ -29,6 +29,7 @@ __all__ = [
     "check_path",
     "check_source",
     "display_name",
+    "guess_mime_type",
 ]
 
 
@@ -259,4 +260,5 @@ class SizedBody:
             filename=name,
             expected=expected,
             actual=actual,
+            how=how,
         )

@@ -35,7 +35,6 @@ from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._constants import MAX_PAGE_SIZE
-from ._errors import APIDecodeError
 from .models import IdPage, Item, Page
 
 if TYPE_CHECKING:
@@ -81,7 +80,6 @@ class _TreeWalk:
     def __init__(self, client: AsyncBasicAI, dataset_id: int, slots: asyncio.Semaphore, window: int) -> None:
         self._items = client.items
         self._dataset_id = dataset_id
-        self._by_id = f"/dataset/listItemById/{dataset_id}"
         self._slots = slots
         self._window = window
         self._room = asyncio.Semaphore(window)
@@ -219,13 +217,8 @@ class _TreeWalk:
             hi = None if segment.hi is None else await segment.hi
             done = len(items) < _STEP
             data: list[int] = []
+            # The pager has checked that the ids ascend.
             for item in items:
-                if last is not None and item.id <= last:
-                    raise APIDecodeError(
-                        f"listItemById answered id {item.id} after id {last}: ids must ascend",
-                        method="GET",
-                        path=self._by_id,
-                    )
                 if hi is not None and item.id > hi:
                     done = True
                     break

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, TypeVar
@@ -38,9 +38,11 @@ import msgspec
 from ._concurrency import DEFAULT_API_CONCURRENCY, check_api_concurrency
 from ._constants import MAX_IDS
 from ._errors import ResourceNotFoundError
+from ._halves import in_halves
 from ._validate import check_id
 from ._walk import walk_data_ids
 from .models import AnnotationResult
+from .telemetry._events import ExportEvent, ExportFinished, ExportProgress, ExportStarted, emitting
 
 if TYPE_CHECKING:
     from ._client import AsyncBasicAI
@@ -154,29 +156,21 @@ async def _results_of_present(
     """The results of ``ids``, leaving out data items removed since they were listed.
 
     The API refuses a whole chunk for one missing id, so a refused chunk is
-    split in halves until the missing ids are alone: a few calls per removed item.
+    split in halves until the missing ids are alone (:func:`~._halves.in_halves`):
+    a few calls per removed item.
     """
-    try:
-        return await client.annotations.get_many_data_results(dataset_id, ids, source_id=source_id)
-    except ResourceNotFoundError:
-        found = await _split(client, dataset_id, ids, source_id)
-        if not found:
-            # Every id missing: make sure it is the items, not the dataset, that are gone.
-            await client.datasets.get(dataset_id)
-        return found
-
-
-async def _split(
-    client: AsyncBasicAI, dataset_id: int, ids: list[int], source_id: int | None
-) -> list[AnnotationResult]:
-    if len(ids) == 1:
-        return []
     found: list[AnnotationResult] = []
-    for half in (ids[: len(ids) // 2], ids[len(ids) // 2 :]):
-        try:
-            found += await client.annotations.get_many_data_results(dataset_id, half, source_id=source_id)
-        except ResourceNotFoundError:
-            found += await _split(client, dataset_id, half, source_id)
+    missing: list[int] = []
+
+    async def fetch(chunk: Sequence[int]) -> None:
+        found.extend(await client.annotations.get_many_data_results(dataset_id, chunk, source_id=source_id))
+
+    await in_halves(
+        ids, fetch, refused=ResourceNotFoundError, alone=lambda data_id, _: missing.append(data_id)
+    )
+    if missing and not found:
+        # Every id missing: make sure it is the items, not the dataset, that are gone.
+        await client.datasets.get(dataset_id)
     return found
 
 
@@ -187,11 +181,15 @@ async def export_results(
     *,
     source_id: int | None = None,
     api_concurrency: int = DEFAULT_API_CONCURRENCY,
+    on_event: Callable[[ExportEvent], object] | None = None,
 ) -> ExportSummary:
     """Write every annotation result of a dataset to ``out`` as JSON lines (camelCase, one result a line).
 
     The order, consistency and memory of ``iter_results``; ``api_concurrency``
-    caps the API calls in flight.
+    caps the API calls in flight. ``on_event`` is told ``ExportStarted``, an
+    ``ExportProgress`` after each write (about every 64 KiB), ``LimiterWaited``
+    for calls held by the rate limiter, and ``ExportFinished``; it is called on
+    the event loop and must return quickly.
     """
     # Checked before `out` is opened: bad arguments leave no empty file behind.
     check_id("dataset_id", dataset_id)
@@ -206,25 +204,36 @@ async def export_results(
     stream: anyio.AsyncFile[bytes] = (
         anyio.wrap_file(out) if not isinstance(out, (str, os.PathLike)) else await anyio.open_file(out, "wb")
     )
+    if on_event is not None:
+        on_event(ExportStarted(dataset_id))
     try:
-        async for result in iter_results(
-            client, dataset_id, source_id=source_id, api_concurrency=api_concurrency
-        ):
-            encoder.encode_into(result, line)
-            line.extend(b"\n")
-            pending += line
-            count += 1
-            # Results come grouped by data item, so counting changes keeps memory flat.
-            if result.data_id != last_data_id:
-                data_items += 1
-                last_data_id = result.data_id
-            if len(pending) >= _FLUSH_BYTES:
+        with emitting(on_event):
+            async for result in iter_results(
+                client, dataset_id, source_id=source_id, api_concurrency=api_concurrency
+            ):
+                encoder.encode_into(result, line)
+                line.extend(b"\n")
+                pending += line
+                count += 1
+                # Results come grouped by data item, so counting changes keeps memory flat.
+                if result.data_id != last_data_id:
+                    data_items += 1
+                    last_data_id = result.data_id
+                if len(pending) >= _FLUSH_BYTES:
+                    written += await _write(stream, pending)
+                    if on_event is not None:
+                        on_event(ExportProgress(data_items, count, written))
+            if pending:
                 written += await _write(stream, pending)
-        written += await _write(stream, pending)
+                if on_event is not None:
+                    on_event(ExportProgress(data_items, count, written))
     finally:
         if isinstance(out, (str, os.PathLike)):
             await stream.aclose()
-    return ExportSummary(data_items=data_items, results=count, bytes_written=written)
+    summary = ExportSummary(data_items=data_items, results=count, bytes_written=written)
+    if on_event is not None:
+        on_event(ExportFinished(summary))
+    return summary
 
 
 async def _write(stream: anyio.AsyncFile[bytes], pending: bytearray) -> int:

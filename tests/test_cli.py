@@ -17,7 +17,16 @@ import pytest
 import basicai_async._demo as demo_module
 import basicai_async.cli._export as cli_export
 import basicai_async.emulator._cli as emulator_cli
-from basicai_async import AsyncBasicAI, Uploader, UploadError, cli
+from basicai_async import (
+    AsyncBasicAI,
+    BytesSent,
+    FileDone,
+    FileFailed,
+    Uploader,
+    UploadError,
+    UploadStarted,
+    cli,
+)
 from basicai_async._demo import run_demo
 from basicai_async._progress import ConsoleProgress
 from basicai_async.emulator import sample_png
@@ -377,12 +386,12 @@ def test_console_progress_counts_files_bytes_and_failures(
     plain: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with ConsoleProgress(plain=plain) as progress:
-        progress.started(3, 30)
-        progress.advanced(10)
-        progress.advanced(25)
-        progress.advanced(-5)  # a retry starts a file over
-        progress.finished(UploadResult("a.png", 10, ok=True, data_id=1))
-        progress.finished(UploadResult("b.png", 10, stage="put", error="storage answered HTTP 503"))
+        progress(UploadStarted(files=3, to_upload=3, bytes=30))
+        progress(BytesSent(10))
+        progress(BytesSent(25))
+        progress(BytesSent(-5))  # a retry starts a file over
+        progress(FileDone(UploadResult("a.png", 10, ok=True, data_id=1)))
+        progress(FileFailed(UploadResult("b.png", 10, stage="put", error="storage answered HTTP 503")))
     assert (progress.files_done, progress.failures, progress.bytes_sent) == (2, 1, 30)
     out, err = capsys.readouterr()
     assert "failed: b.png at put: storage answered HTTP 503" in out + err
@@ -393,8 +402,8 @@ def test_console_progress_counts_files_bytes_and_failures(
 def test_console_progress_defaults_to_plain_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     # pytest captures stderr, so it is not a terminal: plain lines, no rich bars.
     with ConsoleProgress() as progress:
-        progress.started(1, 3)
-        progress.finished(UploadResult("a.png", 3, ok=True, data_id=1))
+        progress(UploadStarted(files=1, to_upload=1, bytes=3))
+        progress(FileDone(UploadResult("a.png", 3, ok=True, data_id=1)))
     assert capsys.readouterr().err.strip().splitlines()[-1] == "1/1 files, 0.0 MB, 0 failed"
 
 
@@ -455,9 +464,9 @@ def test_a_resumed_progress_line_never_shows_more_done_than_in_all(
 ) -> None:
     """Issue 10 #10: the resumed progress line showed "1000/600 files"."""
     with ConsoleProgress(plain=True) as progress:
-        for i in range(4):  # resumed from the manifest: finished before the upload starts
-            progress.finished(UploadResult(f"{i}.png", 1, ok=True, data_id=i + 1, resumed=True))
-        progress.started(2, 2)
-        progress.finished(UploadResult("4.png", 1, ok=True, data_id=5))
-        progress.finished(UploadResult("5.png", 1, ok=True, data_id=6))
+        progress(UploadStarted(files=6, to_upload=2, bytes=2))
+        for i in range(4):  # resumed from the manifest: settled before the PUTs start
+            progress(FileDone(UploadResult(f"{i}.png", 1, ok=True, data_id=i + 1, resumed=True)))
+        progress(FileDone(UploadResult("4.png", 1, ok=True, data_id=5)))
+        progress(FileDone(UploadResult("5.png", 1, ok=True, data_id=6)))
     assert capsys.readouterr().err.strip().splitlines()[-1] == "6/6 files, 0.0 MB, 0 failed"

@@ -9,7 +9,16 @@ from types import SimpleNamespace
 import aiohttp
 import pytest
 
-from basicai_async import MAX_PRESIGNED_SIZE, AsyncBasicAI, UploadSource
+from basicai_async import (
+    MAX_PRESIGNED_SIZE,
+    AsyncBasicAI,
+    BytesSent,
+    FileDone,
+    FileFailed,
+    UploadEvent,
+    UploadSource,
+    UploadStarted,
+)
 from basicai_async._errors import FileTooLargeError, InvalidSourceError, UploadError
 from basicai_async._sources import guess_mime_type
 from basicai_async._validate import check_file_size
@@ -38,21 +47,20 @@ def _payload(i: int) -> bytes:
 
 
 class Recorder:
-    """An UploadProgress that remembers every callback."""
+    """An ``on_event`` consumer that remembers what the events said."""
 
     def __init__(self) -> None:
         self.started_with: list[tuple[int, int]] = []
         self.bytes = 0
         self.done: list[UploadResult] = []
 
-    def started(self, files: int, total_bytes: int) -> None:
-        self.started_with.append((files, total_bytes))
-
-    def advanced(self, nbytes: int) -> None:
-        self.bytes += nbytes
-
-    def finished(self, result: UploadResult) -> None:
-        self.done.append(result)
+    def __call__(self, event: UploadEvent) -> None:
+        if isinstance(event, UploadStarted):
+            self.started_with.append((event.to_upload, event.bytes))
+        elif isinstance(event, BytesSent):
+            self.bytes += event.nbytes
+        elif isinstance(event, (FileDone, FileFailed)):
+            self.done.append(event.result)
 
 
 async def test_two_thousand_small_files_all_land_byte_for_byte(emu: Emulator, client: AsyncBasicAI) -> None:
@@ -61,7 +69,7 @@ async def test_two_thousand_small_files_all_land_byte_for_byte(emu: Emulator, cl
     sources = [UploadSource.from_bytes(name, data) for name, data in payloads.items()]
     progress = Recorder()
 
-    report = await client.uploader(concurrency=32, progress=progress).upload(ds.id, sources)
+    report = await client.uploader(concurrency=32, on_event=progress).upload(ds.id, sources)
 
     assert [r.name for r in report.results] == list(payloads)
     assert report.failed == []
@@ -226,7 +234,7 @@ async def test_a_file_that_fails_every_time_leaves_the_others_alone(
     sources.insert(200, gone_source)
     progress = Recorder()
 
-    report = await client.uploader(progress=progress).upload(ds.id, sources)
+    report = await client.uploader(on_event=progress).upload(ds.id, sources)
 
     failed = {r.name: r for r in report.failed}
     assert set(failed) == {"broken.png", "notes.txt", "gone.png"}

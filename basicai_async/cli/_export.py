@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .._client import AsyncBasicAI
+from .._progress import ConsoleProgress
 from ..export import export_results
 from ._parser import add_client_options, client_handler, positive_int
 
@@ -31,6 +32,9 @@ async def _export(client: AsyncBasicAI, args: argparse.Namespace) -> int:
     if not args.output.parent.is_dir():
         # Checked before any call: a typo in the path should not cost a listing.
         raise FileNotFoundError(2, "no such directory", str(args.output.parent))
-    summary = await export_results(client, args.dataset, args.output, source_id=args.source_id)
+    with ConsoleProgress() as progress:
+        summary = await export_results(
+            client, args.dataset, args.output, source_id=args.source_id, on_event=progress
+        )
     print(f"exported {summary.results} results of {summary.data_items} data items to {args.output}")
     return 0

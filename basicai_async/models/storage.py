@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
+from .._redact import redact_url
 from ._base import Model, RequestModel
 
 __all__ = ["PresignRequest", "PresignedUpload", "expiry_of"]
@@ -78,11 +79,13 @@ class PresignedUpload(Model):
 
     def __repr__(self) -> str:
         # The signature in the query is a credential: never in a repr, so never in a log line.
-        fields = [f"pre_signed_url={self.pre_signed_url.split('?', 1)[0] + '?<signed>'!r}"]
+        # URLs are shown by the one display rule (``access_url`` may be signed too).
+        fields = [f"pre_signed_url={redact_url(self.pre_signed_url)!r}"]
         for name in ("access_url", "path", "filename", "expires_at"):
             value = getattr(self, name)
             if value is not None:
-                fields.append(f"{name}={value!r}")
+                shown = redact_url(value) if name in ("access_url", "path") else value
+                fields.append(f"{name}={shown!r}")
         return f"PresignedUpload({', '.join(fields)})"
 
     @property

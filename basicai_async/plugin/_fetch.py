@@ -14,8 +14,8 @@ Safety, by default:
 - no proxies from the environment, no cookies kept between fetches;
 - a size cap (checked on ``Content-Length`` and again on the bytes read);
   bodies above a threshold are streamed to a temporary file instead of memory;
-- URLs appear in messages and reprs without their query string, which is where
-  pre-signed URLs keep their signature.
+- URLs appear in messages and reprs through ``_redact.redact_url``: without
+  their query string, which is where pre-signed URLs keep their signature.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
 from .._constants import MAX_PRESIGNED_SIZE
-from .._errors import BasicAIError
+from .._errors import FetchError, PluginError
+from .._redact import redact_url
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -64,23 +65,6 @@ _PRIVATE_REFUSED = (
     "refused: private addresses are fetched only with `plugin serve --allow-private` "
     "(create_app(allow_private=True)), which a self-hosted platform's file URLs need"
 )
-
-
-class PluginError(BasicAIError):
-    """The Plugin API helper could not do what was asked (load a model, reach a service, fetch a file)."""
-
-
-class FetchError(PluginError):
-    """A referenced file could not be fetched; the message names the URL without its query."""
-
-
-def redact_url(url: str | URL) -> str:
-    """``url`` without its query string and fragment (pre-signed URLs carry their signature there)."""
-    try:
-        parsed = url if isinstance(url, URL) else URL(url)
-        return str(parsed.with_query(None).with_fragment(None).with_user(None))
-    except (ValueError, TypeError):
-        return "<unparsable URL>"
 
 
 class FetchedFile:

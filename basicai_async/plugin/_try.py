@@ -17,10 +17,11 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
-from .._redact import scrub_exception
+from .._errors import PluginError
+from .._redact import chain_scrubbed, redact_url
 from ._app import Kind, serve_app
 from ._contract import ContractReport, check_answer
-from ._fetch import PluginError, describe_failure, redact_url
+from ._fetch import describe_failure
 
 __all__ = ["build_request", "try_plugin"]
 
@@ -110,9 +111,12 @@ async def try_plugin(
             ):
                 status, answer = resp.status, await resp.read()
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-            failure = PluginError(f"cannot reach {redact_url(url)}: {describe_failure(exc)}")
             # aiohttp's exceptions carry the request's headers (the Bearer secret): chain a scrubbed copy.
-            failure.__cause__ = scrub_exception(exc, secrets=(secret,) if secret else ())
+            failure = chain_scrubbed(
+                PluginError(f"cannot reach {redact_url(url)}: {describe_failure(exc)}"),
+                exc,
+                secrets=(secret,) if secret else (),
+            )
     if failure is not None:
         # Raised outside the except block, so aiohttp's original is not chained as the context.
         raise failure

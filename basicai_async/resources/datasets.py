@@ -5,17 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .._constants import MAX_PAGE_SIZE
-from .._errors import APIError, BasicAIError
-from .._http import is_ambiguous
+from .._exactly_once import Unsettled, create_once, name_key
 from .._validate import check_id, check_ids, check_name, check_page_size, chunked
 from ..models import Dataset, DatasetUpdate, IdPage, NewDataset, Page
 from ..pagination import AsyncIdPager, AsyncPager
 from ._base import Resource
 
 __all__ = ["Datasets"]
-
-_CREATE_ROUNDS = 3
-"""Create calls after ambiguous failures whose look-up found nothing."""
 
 
 class Datasets(Resource):
@@ -28,10 +24,11 @@ class Datasets(Resource):
 
         ``type`` is one of ``DatasetType``'s values (``"IMAGE"``, ``"LIDAR_FUSION"``, ...).
 
-        Exactly once: after an ambiguous failure (a timeout, a connection lost after
-        sending, 500/502/504, a truncated answer) the name is looked up instead of
-        blindly retried. The server keeps names stripped of leading and trailing
-        whitespace, unique within a team, so a dataset found under the stripped name
+        Exactly once (:mod:`basicai_async._exactly_once`): after an ambiguous failure
+        (a timeout, a connection lost after sending, 500/502/504, a truncated answer)
+        the name is looked up, one backoff step later, instead of blindly retried.
+        The server keeps names stripped of leading and trailing whitespace, unique
+        within a team, so a dataset found under the stripped name
         and of this type is the one this call created, and is returned; none found
         means the call did nothing, and it is sent once more. When the look-up
         fails too, the original error is raised with a note saying the dataset may
@@ -46,36 +43,22 @@ class Datasets(Resource):
         body = NewDataset(
             name=check_name("name", name), type=check_name("type", type), description=description
         )
-        for attempt in range(_CREATE_ROUNDS):
-            try:
-                return await self._pipeline.request(
-                    "POST", "/dataset/create", json=body, response_type=Dataset
-                )
-            except APIError as exc:
-                if not is_ambiguous(exc) or attempt + 1 == _CREATE_ROUNDS:
-                    raise
-                # A moment for a server still finishing the call (a timeout) before looking,
-                # as the uploader's reconciliation waits.
-                retry = self._pipeline.retry
-                await retry.sleep(retry.backoff(attempt + 1, retry.random()))
-                try:
-                    found = await self._find(name, type)
-                except BasicAIError:
-                    exc.add_note(f"dataset {name.strip()!r} may exist now: look it up before retrying")
-                    unknown = True
-                else:
-                    unknown = False
-                if unknown:
-                    raise
-                if found is not None:
-                    return found
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            return await create_once(
+                lambda: self._pipeline.request("POST", "/dataset/create", json=body, response_type=Dataset),
+                lambda: self._find(name, type),
+                retry=self._pipeline.retry,
+            )
+        except Unsettled as unsettled:
+            error = unsettled.error
+        error.add_note(f"dataset {name_key(name)!r} may exist now: look it up before retrying")
+        raise error
 
     async def _find(self, name: str, type: str) -> Dataset | None:
-        """The team's dataset named ``name`` (as the server stores it: stripped) of ``type``, if any."""
-        wanted = name.strip()
+        """The team's dataset named ``name`` (as the server stores it: ``name_key``) of ``type``, if any."""
+        wanted = name_key(name)
         async for ds in self.list(name=wanted, type=type):
-            if ds.name is not None and ds.name.strip() == wanted:
+            if ds.name is not None and name_key(ds.name) == wanted:
                 return ds
         return None
 
@@ -191,4 +174,4 @@ class Datasets(Resource):
                 response_type=IdPage[Dataset],
             )
 
-        return AsyncIdPager(fetch, limit=limit)
+        return AsyncIdPager(fetch, limit=limit, path="/dataset/listById")

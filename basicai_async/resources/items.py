@@ -81,7 +81,7 @@ class Items(Resource):
                 response_type=IdPage[Item],
             )
 
-        return AsyncIdPager(fetch, limit=limit, after=after)
+        return AsyncIdPager(fetch, limit=limit, after=after, path=path)
 
     @staticmethod
     def _check(dataset_id: int, parent_id: int | None) -> None:

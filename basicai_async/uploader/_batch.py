@@ -35,7 +35,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._constants import MAX_BATCH_ITEMS
-from .._errors import BasicAIError, UploadError
+from .._errors import BasicAIError, UploadError, UploadStage
 from .._sources import UploadSource
 from ._put import PutFailed, put_file
 from ._register import TARGET_REFUSALS, register
@@ -117,10 +117,11 @@ class _Pipeline:
                 await batch.signed.wait()
                 if batch.urls is None:
                     # A refused pre-sign fails the whole batch; after an abort nothing was asked.
-                    stage, error = ("presign", batch.error) if batch.error else ("aborted", run.aborted)
+                    stage: UploadStage = "presign" if batch.error else "aborted"
+                    error = batch.error or run.aborted
                     assert error is not None
-                    for _, result in batch.files:
-                        run.fail(result, stage, error)
+                    for source, result in batch.files:
+                        run.fail(source, result, stage, error)
                     self._ahead.release()
                     self._window.release()
                     continue
@@ -160,7 +161,7 @@ async def _put_one(run: UploadRun, source: UploadSource, result: UploadResult, u
     """PUT one file; False when it failed (its result says why)."""
     if run.aborted is not None:
         # The target was refused as a whole: no PUT of this file could be registered.
-        run.fail(result, "aborted", run.aborted)
+        run.fail(source, result, "aborted", run.aborted)
         return False
     try:
         upload, renewed = await urls.take(source)
@@ -169,20 +170,20 @@ async def _put_one(run: UploadRun, source: UploadSource, result: UploadResult, u
         # Users get the public error type, never the PUT's private one.
         failed = UploadError(str(exc), filename=source.name, stage="put")
         failed.__cause__ = exc.__cause__
-        run.fail(result, "put", failed)
+        run.fail(source, result, "put", failed)
         return False
     except RunAborted as exc:
-        run.fail(result, "aborted", exc.reason)
+        run.fail(source, result, "aborted", exc.reason)
         return False
     except BasicAIError as exc:
         # The only API call inside a PUT is renewing its URL; a refused key or
         # dataset there stops the run, as it does at the batch's own pre-sign.
         if isinstance(exc, TARGET_REFUSALS):
             run.abort(exc)
-        run.fail(result, "presign", exc)
+        run.fail(source, result, "presign", exc)
         return False
     except OSError as exc:
-        run.fail(result, "put", exc)
+        run.fail(source, result, "put", exc)
         return False
     result.path = upload.register_path
     return True

@@ -19,7 +19,9 @@ from ._report import UploadResult
 
 __all__ = ["check_sources", "check_target"]
 
-Source = UploadSource | str | os.PathLike[str]
+Source = UploadSource | str | os.PathLike[str] | InvalidSourceError
+"""What a source iterable may hold: a source, a path, or the reason an item could not be one
+(``url_sources`` yields that for a URL it cannot read, so the file fails alone)."""
 
 
 def check_target(dataset_id: object, batch_id: object, scene_id: object) -> None:
@@ -52,6 +54,8 @@ def check_sources(
 def _check_one(item: object, seen: set[str]) -> tuple[UploadSource | None, UploadResult]:
     if isinstance(item, UploadSource):
         checked: UploadSource | InvalidSourceError = check_source(item) or item
+    elif isinstance(item, InvalidSourceError):
+        checked = item
     elif isinstance(item, (str, os.PathLike)):
         checked = check_path(item)
     else:

@@ -11,7 +11,8 @@ size is sent, and a file that grew or shrank since it was checked fails with
 ``SourceChangedError`` at once (never stored truncated, never waiting out a
 socket timeout). A pre-signed URL's signature never reaches a message: aiohttp's
 messages are redacted parameter by parameter (it re-encodes the URL its own
-way), and its exception is chained only as a scrubbed copy.
+way) and with the whole query as a secret (``query_secrets``), and its
+exception is chained only as a scrubbed copy (``chain_scrubbed``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import aiohttp
 
 from .._constants import BODY_SNIPPET
 from .._errors import BasicAIError
-from .._redact import redact_text, scrub_exception
+from .._redact import chain_scrubbed, query_secrets, redact_text
 from .._retry import parse_retry_after
 from .._sources import SizedBody, UploadSource
 from ..models import PresignedUpload
+from ..telemetry._events import BytesSent
 from ._run import UploadRun
 
 __all__ = ["PutFailed", "put_file"]
@@ -56,12 +58,13 @@ async def put_file(
             (upload,) = await run.presign([source])
             renewed = True
         first = False
-        body = SizedBody(source, on_chunk=run.progress.advanced)
+        body = SizedBody(source, on_chunk=run.bytes_counter())
         try:
             await _put_once(run, source, upload.pre_signed_url, body)
             return upload
         except PutFailed as exc:
-            run.progress.advanced(-body.sent)
+            if body.sent and run.on_event is not None:
+                run.on_event(BytesSent(-body.sent))
             if body.error is not None:
                 # aiohttp reports a failing body as a connection error; it is a local one
                 # (the file changed size, vanished or cannot be read) that a retry would repeat.
@@ -92,24 +95,19 @@ async def _put_once(run: UploadRun, source: UploadSource, url: str, body: SizedB
             status = resp.status
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
     except (aiohttp.ClientError, TimeoutError) as exc:
-        failure = PutFailed(
-            redact_text(f"PUT failed: {type(exc).__name__}: {exc}", secrets=_query(url)), retryable=True
+        failure = chain_scrubbed(
+            PutFailed(f"PUT failed: {type(exc).__name__}: {exc}", retryable=True),
+            exc,
+            secrets=query_secrets(url),
         )
-        failure.__cause__ = scrub_exception(exc, secrets=_query(url))
     else:
         if 200 <= status < 300:
             return
         failure = PutFailed(
-            redact_text(f"storage answered HTTP {status}: {text}", secrets=_query(url)),
+            redact_text(f"storage answered HTTP {status}: {text}", secrets=query_secrets(url)),
             retryable=status >= 500,
             refused=status == 403,
             retry_after=retry_after,
         )
     # Raised outside the except block, so aiohttp's exception is not chained as the context.
     raise failure
-
-
-def _query(url: str) -> tuple[str, ...]:
-    """The URL's query string: a secret as a whole, whatever its parameters are called."""
-    _, _, query = url.partition("?")
-    return (query,) if query else ()

@@ -1,13 +1,12 @@
-"""What an upload tells its caller: one result per file, the report of a run, progress callbacks."""
+"""What an upload tells its caller: one result per file and the report of a run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from .._errors import UploadError
+from .._errors import UploadError, UploadStage
 
-__all__ = ["NoProgress", "UploadProgress", "UploadReport", "UploadResult"]
+__all__ = ["UploadReport", "UploadResult"]
 
 
 @dataclass(slots=True)
@@ -34,7 +33,7 @@ class UploadResult:
     ok: bool = False
     data_id: int | None = None
     path: str | None = None
-    stage: str | None = None
+    stage: UploadStage | None = None
     error: str | None = None
     resumed: bool = False
     maybe_registered: bool = False
@@ -74,35 +73,11 @@ class UploadReport:
             first = failed[0]
             unsure = len(self.maybe_registered)
             also = f" ({unsure} maybe registered: rerun with the manifest)" if unsure else ""
+            # A result without a stage was never reached: the run stopped before it.
+            stage = first.stage or "aborted"
             raise UploadError(
                 f"{len(failed)} of {len(self.results)} files failed{also}; first: "
-                f"{first.name} at {first.stage}: {first.error}",
+                f"{first.name} at {stage}: {first.error}",
                 filename=first.name,
-                stage=first.stage or "unknown",
+                stage=stage,
             )
-
-
-class UploadProgress(Protocol):
-    """Callbacks an upload reports to (the CLI draws progress bars with them)."""
-
-    def started(self, files: int, total_bytes: int) -> None:
-        """The upload begins with this many files and bytes to do."""
-
-    def advanced(self, nbytes: int) -> None:
-        """``nbytes`` more were sent (negative when a retry starts a file over)."""
-
-    def finished(self, result: UploadResult) -> None:
-        """One file reached its final state."""
-
-
-class NoProgress:
-    """The progress of an upload nobody watches."""
-
-    def started(self, files: int, total_bytes: int) -> None:
-        """Nothing to draw."""
-
-    def advanced(self, nbytes: int) -> None:
-        """Nothing to draw."""
-
-    def finished(self, result: UploadResult) -> None:
-        """Nothing to draw."""

@@ -9,35 +9,33 @@ nobody could settle) is looked up in the target by the rule of
 
 from __future__ import annotations
 
-from .._manifest import Manifest, ManifestEntry, ManifestStatus
+from .._manifest import Manifest, ManifestStatus
 from .._sources import UploadSource
-from ..resources import Items
 from ._reconcile import find_registered
 from ._report import UploadResult
+from ._run import UploadRun
 
 __all__ = ["resume"]
 
-_UNSURE = frozenset({ManifestStatus.REGISTERING.value, ManifestStatus.MAYBE_REGISTERED.value})
-
 
 async def resume(
-    journal: Manifest,
-    items: Items,
-    dataset_id: int,
-    parent_id: int | None,
-    todo: list[tuple[UploadSource, UploadResult]],
+    run: UploadRun, journal: Manifest, todo: list[tuple[UploadSource, UploadResult]]
 ) -> list[tuple[UploadSource, UploadResult]]:
-    """The sources still to upload; the others' results are marked registered and ``resumed``."""
+    """The sources still to upload; the others' results are marked registered and ``resumed``.
+
+    Progress is not told here: the caller reports the files settled before the upload begins.
+    """
     entries = [journal.get(s.name, s.size, mtime_ns=s.mtime_ns) for s, _ in todo]
-    unsure = [(i, e) for i, e in enumerate(entries) if e is not None and e.status in _UNSURE]
+    unsure = [(i, e) for i, e in enumerate(entries) if e is not None and ManifestStatus(e.status).unsure]
     found: dict[int, int] = {}
     if unsure:
         wanted = [(todo[i][0].name, e.path) for i, e in unsure]
-        hits = await find_registered(items, dataset_id, parent_id, wanted)
+        async with run.api_slots:  # its look-ups go one call at a time
+            hits = await find_registered(run.client.items, run.target, wanted)
         found = {unsure[k][0]: data_id for k, data_id in hits.items()}
     remaining = []
     for index, ((source, result), entry) in enumerate(zip(todo, entries, strict=True)):
-        registered = entry is not None and entry.status == ManifestStatus.REGISTERED.value
+        registered = entry is not None and entry.status == ManifestStatus.REGISTERED
         data_id = entry.data_id if registered and entry is not None else found.get(index)
         if data_id is None:
             remaining.append((source, result))
@@ -45,14 +43,5 @@ async def resume(
         result.ok, result.data_id, result.resumed = True, data_id, True
         result.path = entry.path if entry is not None else None
         if not registered:
-            journal.record(
-                ManifestEntry(
-                    name=source.name,
-                    size=source.size,
-                    status=ManifestStatus.REGISTERED.value,
-                    data_id=data_id,
-                    path=result.path,
-                    mtime_ns=source.mtime_ns,
-                )
-            )
+            run.journal_file(source, result, ManifestStatus.REGISTERED, data_id=data_id)
     return remaining

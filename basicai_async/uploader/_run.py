@@ -1,6 +1,6 @@
 """One upload run: what every step of one ``upload`` call shares, in one object.
 
-The target (dataset, batch, scene), the journal, the progress callbacks, the
+The target (dataset, batch, scene), the journal, the event consumer, the
 PUT's retry policy and timeout, the session and the slots ride here instead of
 through every signature: ``put_slots`` cap the PUTs in flight, ``api_slots``
 the API calls (the ``api_concurrency`` knob). ``UploadClient`` says what the
@@ -10,7 +10,7 @@ uploader needs of the client, so the uploader never imports ``AsyncBasicAI``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
@@ -18,13 +18,15 @@ from typing import Protocol
 import aiohttp
 import anyio
 
-from .._manifest import Manifest, ManifestEntry, ManifestStatus
+from .._errors import UploadStage
+from .._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
 from .._redact import redact_text
 from .._retry import RetryPolicy
 from .._sources import UploadSource
 from ..models import PresignedUpload, PresignRequest
 from ..resources import Data, Items, Storage
-from ._report import UploadProgress, UploadResult
+from ..telemetry._events import BatchRegistered, BytesSent, FileDone, FileFailed, UploadEvent
+from ._report import UploadResult
 
 __all__ = ["RunAborted", "UploadClient", "UploadRun"]
 
@@ -70,11 +72,10 @@ class UploadRun:
 
     client: UploadClient
     session: aiohttp.ClientSession
-    dataset_id: int
-    batch_id: int | None
-    scene_id: int | None
+    target: ManifestTarget
+    """Where the files go (the dataset, and batch or scene); ``target.parent_id`` is where they are filed."""
     journal: Manifest | None
-    progress: UploadProgress
+    on_event: Callable[[UploadEvent], object] | None
     retry: RetryPolicy
     put_timeout: aiohttp.ClientTimeout
     expiry_margin: timedelta
@@ -82,6 +83,21 @@ class UploadRun:
     api_slots: anyio.Semaphore
     aborted: BaseException | None = None
     """A refusal of the whole target (dataset not found, no permission, licence): nothing more is sent."""
+
+    @property
+    def dataset_id(self) -> int:
+        """The target's dataset."""
+        return self.target.dataset_id
+
+    @property
+    def batch_id(self) -> int | None:
+        """The target's batch, if any."""
+        return self.target.batch_id
+
+    @property
+    def scene_id(self) -> int | None:
+        """The target's scene, if any."""
+        return self.target.scene_id
 
     def stale(self, upload: PresignedUpload) -> bool:
         """Whether a URL expires within the margin (so a PUT might outlive it)."""
@@ -101,40 +117,27 @@ class UploadRun:
                 raise RunAborted(self.aborted)
             return await self.client.storage.presign_uploads(requests)
 
-    def record(self, entry: ManifestEntry) -> None:
-        """Journal one file's new state (when the run has a manifest)."""
-        if self.journal is not None:
-            self.journal.record(entry)
-
-    def fail(self, result: UploadResult, stage: str, exc: BaseException, *, journal: bool = True) -> None:
-        """Mark ``result`` failed at ``stage``; ``journal=False`` leaves the manifest's entry as it is."""
+    def fail(
+        self,
+        source: UploadSource,
+        result: UploadResult,
+        stage: UploadStage,
+        exc: BaseException,
+        *,
+        status: ManifestStatus = ManifestStatus.FAILED,
+    ) -> None:
+        """Mark ``result`` failed at ``stage`` and journal it (``status``: failed unless told otherwise)."""
         # Messages may quote a URL (aiohttp's do): its signature never reaches a result or the manifest.
         error = redact_text(str(exc))
         result.ok, result.stage, result.error, result.exception = False, stage, error, exc
-        if journal:
-            self.record(
-                ManifestEntry(
-                    name=result.name,
-                    size=result.size,
-                    status=ManifestStatus.FAILED.value,
-                    error=f"{stage}: {error}",
-                )
-            )
-        self.progress.finished(result)
+        self.journal_file(source, result, status, error=f"{stage}: {error}")
+        if self.on_event is not None:
+            self.on_event(FileFailed(result))
 
-    def maybe(self, result: UploadResult, exc: BaseException) -> None:
+    def maybe(self, source: UploadSource, result: UploadResult, exc: BaseException) -> None:
         """Mark ``result`` maybe registered: registering failed ambiguously and no look-up settled it."""
         result.maybe_registered = True
-        self.record(
-            ManifestEntry(
-                name=result.name,
-                size=result.size,
-                status=ManifestStatus.MAYBE_REGISTERED.value,
-                path=result.path,
-                error=f"register: {redact_text(str(exc))}",
-            )
-        )
-        self.fail(result, "register", exc, journal=False)
+        self.fail(source, result, "register", exc, status=ManifestStatus.MAYBE_REGISTERED)
 
     def abort(self, exc: BaseException) -> None:
         """Stop the run: the target itself was refused, so no file can be registered."""
@@ -145,7 +148,24 @@ class UploadRun:
         """Mark ``result`` registered as ``data_id`` and journal it."""
         result.ok, result.data_id = True, data_id
         self.journal_file(source, result, ManifestStatus.REGISTERED, data_id=data_id)
-        self.progress.finished(result)
+        if self.on_event is not None:
+            self.on_event(FileDone(result))
+
+    def batch_registered(self, files: int) -> None:
+        """Tell the consumer a registration call registered ``files`` files (before their ``FileDone``)."""
+        if self.on_event is not None:
+            self.on_event(BatchRegistered(files))
+
+    def bytes_counter(self) -> Callable[[int], None] | None:
+        """What a PUT's body tells each chunk's size, or None when nobody listens."""
+        on_event = self.on_event
+        if on_event is None:
+            return None
+
+        def sent(nbytes: int) -> None:
+            on_event(BytesSent(nbytes))
+
+        return sent
 
     def journal_file(
         self,
@@ -154,15 +174,23 @@ class UploadRun:
         status: ManifestStatus,
         *,
         data_id: int | None = None,
+        error: str | None = None,
     ) -> None:
-        """Journal ``source`` at ``status`` with the path it was PUT to and its modification time."""
-        self.record(
+        """Journal ``source`` at ``status``: the one writer of a file's manifest line.
+
+        The line carries the path the file was PUT to and its modification time, so a
+        resume matches it to the same file and looks it up by the same object path.
+        """
+        if self.journal is None:
+            return
+        self.journal.record(
             ManifestEntry(
                 name=source.name,
                 size=source.size,
-                status=status.value,
+                status=status,
                 data_id=data_id,
                 path=result.path,
+                error=error,
                 mtime_ns=source.mtime_ns,
             )
         )
