@@ -45,7 +45,6 @@ class StepFailed(Exception):
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("BASICAI_")}
-    env["NO_COLOR"] = "1"  # twine's verdicts without terminal escapes in CI's log
     env.update(extra)
     return env
 
@@ -88,7 +87,11 @@ def build(work: Path) -> tuple[Path, Path]:
     [sdist] = dist.glob("*.tar.gz")
     [wheel] = dist.glob("*.whl")
     step(f"twine check --strict {sdist.name} {wheel.name}")
-    print(run([sys.executable, "-m", "twine", "check", "--strict", sdist, wheel], cwd=work).strip())
+    print(
+        run(
+            [sys.executable, "-m", "twine", "--no-color", "check", "--strict", sdist, wheel], cwd=work
+        ).strip()
+    )
     return sdist, wheel
 
 
