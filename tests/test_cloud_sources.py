@@ -333,3 +333,14 @@ def test_the_credentials_of_an_explicit_store_are_redacted_too(monkeypatch: pyte
     for secret in ("AKIAEXPLICIT1", "explicit-secret-xyz", "azure-account-key-value"):
         assert secret not in str(error)
         assert secret not in "".join(traceback.format_exception(error))
+
+
+def test_a_long_store_message_is_shortened_after_redaction_never_through_a_secret() -> None:
+    from obstore.exceptions import GenericError
+
+    secret = "tail-secret-value-that-straddles-the-cut-0123456789"
+    leaky = GenericError("x" * 495 + secret + " more")
+    error = store_error(leaky, action="list", url="s3://b/", secrets=(secret,))
+    assert secret[:10] not in str(error)
+    assert secret[:10] not in str(error.__cause__)
+    assert str(error).endswith("...")
