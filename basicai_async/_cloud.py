@@ -300,11 +300,13 @@ async def _listed(
     store: ObjectStore, prefix: str | None, pattern: str, shown: str, secrets: tuple[str, ...]
 ) -> AsyncIterator[UploadSource]:
     obs = _obstore()
-    stream = obs.list(store, prefix, chunk_size=_LIST_PAGE)
+    stream: Any = None
     skip = len(prefix) + 1 if prefix else 0
     while True:
         failure: BasicAIError | None = None
         try:
+            if stream is None:  # in the try: a store obstore cannot use fails as a listing would
+                stream = obs.list(store, prefix, chunk_size=_LIST_PAGE)
             page = await stream.__anext__()
         except StopAsyncIteration:
             return
@@ -392,18 +394,17 @@ async def _head(url: str, stores: dict[str, ObjectStore]) -> UploadSource | Inva
             f"{shown} is not the http(s) URL of a file", filename=name or shown, reason="not_a_file"
         )
     secrets = _secrets(url=url)
-    if parts.query:
-        # A signed URL: its query must travel with every request, so it gets a store of its own.
-        options = _client_options(allow_http=parts.scheme == "http")
-        store, path = obs.store.HTTPStore.from_url(url, client_options=options), ""
-    else:
-        origin = f"{parts.scheme}://{parts.netloc}"
-        if origin not in stores:
-            options = _client_options(allow_http=parts.scheme == "http")
-            stores[origin] = obs.store.HTTPStore.from_url(origin, client_options=options)
-        store, path = stores[origin], unquote(parts.path.lstrip("/"))
+    options = _client_options(allow_http=parts.scheme == "http")
     failure: ObjectStoreError | None = None
     try:
+        if parts.query:
+            # A signed URL: its query must travel with every request, so it gets a store of its own.
+            store, path = obs.store.HTTPStore.from_url(url, client_options=options), ""
+        else:
+            origin = f"{parts.scheme}://{parts.netloc}"
+            if origin not in stores:
+                stores[origin] = obs.store.HTTPStore.from_url(origin, client_options=options)
+            store, path = stores[origin], unquote(parts.path.lstrip("/"))
         meta = await obs.head_async(store, path)
     except Exception as exc:
         failure = store_error(exc, action="read", url=shown, secrets=secrets)

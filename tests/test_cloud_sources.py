@@ -344,3 +344,11 @@ def test_a_long_store_message_is_shortened_after_redaction_never_through_a_secre
     assert secret[:10] not in str(error)
     assert secret[:10] not in str(error.__cause__)
     assert str(error).endswith("...")
+
+
+async def test_something_that_is_not_a_store_fails_as_a_typed_listing_error() -> None:
+    not_a_store: Any = object()
+    with pytest.raises(ObjectStoreError) as caught:
+        [s async for s in object_sources(store=not_a_store, prefix="p/")]
+    assert caught.value.reason == "invalid"
+    assert not any(type(e).__module__.startswith("obstore") for e in _chain(caught.value))
