@@ -32,16 +32,22 @@ leaves the package (they are chained as ``__cause__``). The tree::
         │       ├── ServiceUnavailableError 503
         │       └── GatewayTimeoutError   504
         └── APIResponseError          HTTP 200 with an envelope code other than OK
-            ├── GenericAPIError           ERROR
-            ├── ResourceNotFoundError     RESOURCE_NOT_FOUND
-            ├── ResourceDuplicatedError   RESOURCE_DUPLICATED
-            ├── NameDuplicatedError       NAME_DUPLICATED
-            ├── IllegalParamError         ILLEGAL_PARAM
-            ├── IllegalFormatError        ILLEGAL_FORMAT
-            ├── FileFormatNotSupportedError FILE_FORMAT_NOT_SUPPORTED
+            ├── GenericAPIError           ERROR, UNKNOWN
+            ├── ResourceNotFoundError     RESOURCE_NOT_FOUND, NOT_FOUND, DATASET_NOT_FOUND,
+            │                             DATA_NOT_FOUND, DATASET__NOT_EXIST
+            ├── ResourceDuplicatedError   RESOURCE_DUPLICATED, DUPLICATED
+            ├── NameDuplicatedError       NAME_DUPLICATED, DATASET_NAME_DUPLICATED
+            ├── IllegalParamError         ILLEGAL_PARAM, PARAM_ERROR,
+            │                             DATASET_DATA_FILE_URL_ERROR, DATASET_DATA_FILE_URL_ILLEGAL
+            ├── IllegalFormatError        ILLEGAL_FORMAT, DATASET_DATA_FILE_FORMAT_ERROR
+            ├── FileFormatNotSupportedError FILE_FORMAT_NOT_SUPPORTED, FILE_TYPE_NOT_SUPPORT
             ├── OperationFailedError      OPERATION_FAILED
             ├── LicenseExpiredError       LICENSE_EXPIRED
-            └── UnknownCodeError          any code this SDK does not know yet
+            └── UnknownCodeError          any code this SDK does not know yet (``code`` kept)
+
+Envelope codes are typed by meaning: the guide's names and those BasicAI's
+open-source platform writes (``_constants.PlatformCode``) raise the same class,
+and ``code`` always keeps the name the server sent.
 
 Every ``APIError`` carries the HTTP ``method`` and ``path`` of the call (never
 the API key) so that a log line says which call failed.
@@ -51,7 +57,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ._constants import EnvelopeCode
+from ._constants import EnvelopeCode, PlatformCode
 
 __all__ = [
     "APIConnectionError",
@@ -360,31 +366,39 @@ class APIResponseError(APIError):
 
 
 class GenericAPIError(APIResponseError):
-    """Envelope code ERROR: the server reports an unspecified error."""
+    """Envelope code ERROR (the platform's UNKNOWN too): the server reports an unspecified error."""
 
 
 class ResourceNotFoundError(APIResponseError):
-    """Envelope code RESOURCE_NOT_FOUND: an id does not exist (or is not visible to this key)."""
+    """An id does not exist (or is not visible to this key).
+
+    Envelope code RESOURCE_NOT_FOUND, or the platform's NOT_FOUND, DATASET_NOT_FOUND,
+    DATA_NOT_FOUND, DATASET__NOT_EXIST.
+    """
 
 
 class ResourceDuplicatedError(APIResponseError):
-    """Envelope code RESOURCE_DUPLICATED."""
+    """Envelope code RESOURCE_DUPLICATED (the platform's DUPLICATED): the thing exists already."""
 
 
 class NameDuplicatedError(APIResponseError):
-    """Envelope code NAME_DUPLICATED: the name is already taken in this team."""
+    """The name is already taken in this team: NAME_DUPLICATED (or DATASET_NAME_DUPLICATED)."""
 
 
 class IllegalParamError(APIResponseError):
-    """Envelope code ILLEGAL_PARAM: a parameter is missing, out of range or of a wrong type."""
+    """A parameter is missing, out of range or of a wrong type.
+
+    Envelope code ILLEGAL_PARAM, or the platform's PARAM_ERROR and, for a file's
+    URL, DATASET_DATA_FILE_URL_ERROR / DATASET_DATA_FILE_URL_ILLEGAL.
+    """
 
 
 class IllegalFormatError(APIResponseError):
-    """Envelope code ILLEGAL_FORMAT."""
+    """A malformed file or body: ILLEGAL_FORMAT (the platform's DATASET_DATA_FILE_FORMAT_ERROR)."""
 
 
 class FileFormatNotSupportedError(APIResponseError):
-    """Envelope code FILE_FORMAT_NOT_SUPPORTED."""
+    """Envelope code FILE_FORMAT_NOT_SUPPORTED (the platform's FILE_TYPE_NOT_SUPPORT)."""
 
 
 class OperationFailedError(APIResponseError):
@@ -412,16 +426,42 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     504: GatewayTimeoutError,
 }
 
+# Envelope codes by meaning: the guide's names and those of BasicAI's platform (its UsecaseCode).
+# One row per meaning; a code in no row stays UnknownCodeError, with the code kept.
+_CODES_BY_MEANING: tuple[tuple[type[APIResponseError], tuple[str, ...]], ...] = (
+    (GenericAPIError, (EnvelopeCode.ERROR, PlatformCode.UNKNOWN)),
+    (
+        ResourceNotFoundError,
+        (
+            EnvelopeCode.RESOURCE_NOT_FOUND,
+            PlatformCode.NOT_FOUND,
+            PlatformCode.DATASET_NOT_FOUND,
+            PlatformCode.DATA_NOT_FOUND,
+            PlatformCode.DATASET__NOT_EXIST,
+        ),
+    ),
+    (ResourceDuplicatedError, (EnvelopeCode.RESOURCE_DUPLICATED, PlatformCode.DUPLICATED)),
+    (NameDuplicatedError, (EnvelopeCode.NAME_DUPLICATED, PlatformCode.DATASET_NAME_DUPLICATED)),
+    (
+        IllegalParamError,
+        (
+            EnvelopeCode.ILLEGAL_PARAM,
+            PlatformCode.PARAM_ERROR,
+            PlatformCode.DATASET_DATA_FILE_URL_ERROR,
+            PlatformCode.DATASET_DATA_FILE_URL_ILLEGAL,
+        ),
+    ),
+    (IllegalFormatError, (EnvelopeCode.ILLEGAL_FORMAT, PlatformCode.DATASET_DATA_FILE_FORMAT_ERROR)),
+    (
+        FileFormatNotSupportedError,
+        (EnvelopeCode.FILE_FORMAT_NOT_SUPPORTED, PlatformCode.FILE_TYPE_NOT_SUPPORT),
+    ),
+    (OperationFailedError, (EnvelopeCode.OPERATION_FAILED,)),
+    (LicenseExpiredError, (EnvelopeCode.LICENSE_EXPIRED,)),
+)
+
 _CODE_ERRORS: dict[str, type[APIResponseError]] = {
-    EnvelopeCode.ERROR: GenericAPIError,
-    EnvelopeCode.RESOURCE_NOT_FOUND: ResourceNotFoundError,
-    EnvelopeCode.RESOURCE_DUPLICATED: ResourceDuplicatedError,
-    EnvelopeCode.NAME_DUPLICATED: NameDuplicatedError,
-    EnvelopeCode.ILLEGAL_PARAM: IllegalParamError,
-    EnvelopeCode.ILLEGAL_FORMAT: IllegalFormatError,
-    EnvelopeCode.FILE_FORMAT_NOT_SUPPORTED: FileFormatNotSupportedError,
-    EnvelopeCode.OPERATION_FAILED: OperationFailedError,
-    EnvelopeCode.LICENSE_EXPIRED: LicenseExpiredError,
+    code: error for error, codes in _CODES_BY_MEANING for code in codes
 }
 
 

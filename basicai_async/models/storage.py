@@ -2,7 +2,12 @@
 
 The answer comes as ``{preSignedUrl, ...}`` or, in the Xtreme1 form, as
 ``{presignedUrl, accessUrl}``; ``accessUrl`` is the path storage wants
-registered, and need not be the signed URL minus its query.
+registered, and need not be the signed URL minus its query: BasicAI's platform
+answers with an ``accessUrl`` that is itself a signed URL (on the store's
+internal host, with ``X-Amz-Signature=...``). It is registered exactly as
+received and, like the PUT URL, never shown: a repr prints both without
+their query (``redact_url``), and upload results and manifests hold
+:attr:`PresignedUpload.display_path`.
 """
 
 from __future__ import annotations
@@ -90,8 +95,20 @@ class PresignedUpload(Model):
 
     @property
     def register_path(self) -> str:
-        """The path to register the upload under.
+        """The path to register the upload under, exactly as the answer gave it.
 
-        ``access_url`` when the answer has one, else ``path``, else the signed URL without its query.
+        ``access_url`` when the answer has one (a signed URL included: the server
+        checks it whole), else ``path``, else the signed URL without its query.
+        It may hold a signature: what is shown or recorded is :attr:`display_path`.
         """
         return self.access_url or self.path or self.pre_signed_url.split("?", 1)[0]
+
+    @property
+    def display_path(self) -> str:
+        """:attr:`register_path` for display: scheme, host and path, without the query a signature sits in.
+
+        What upload results, manifests and log lines hold: it still names the
+        object (host and path), which is what the uploader matches a data item's
+        files against when it looks up what a failed registration did.
+        """
+        return redact_url(self.register_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .._constants import MAX_PAGE_SIZE
+from .._errors import BasicAIError
 from .._exactly_once import Unsettled, create_once, name_key
 from .._validate import check_id, check_ids, check_name, check_page_size, chunked
 from ..models import Dataset, DatasetUpdate, IdPage, NewDataset, Page
@@ -12,6 +13,9 @@ from ..pagination import AsyncIdPager, AsyncPager
 from ._base import Resource
 
 __all__ = ["Datasets"]
+
+# `data: null` is an answer of these calls (the platform's updates carry no data).
+_MAYBE_DATASET: type[Dataset | None] = Dataset | None  # type: ignore[assignment]
 
 
 class Datasets(Resource):
@@ -33,8 +37,10 @@ class Datasets(Resource):
         means the call did nothing, and it is sent once more. When the look-up
         fails too, the original error is raised with a note saying the dataset may
         exist. (A dataset of that name made before the call would have been refused
-        with ``NameDuplicatedError``; after an ambiguous failure it is returned as
-        found, since the server cannot hold two of that name.)
+        with ``NameDuplicatedError``, whichever code the server names it by:
+        ``NAME_DUPLICATED`` or the platform's ``DATASET_NAME_DUPLICATED``; after an
+        ambiguous failure it is returned as found, since the server cannot hold
+        two of that name.)
 
         Example::
 
@@ -70,7 +76,11 @@ class Datasets(Resource):
         type: str | None = None,
         description: str | None = None,
     ) -> Dataset:
-        """Change only the given fields (``POST /dataset/update/{datasetId}``)."""
+        """Change only the given fields (``POST /dataset/update/{datasetId}``).
+
+        Returns the dataset as changed: from the answer, or read back when the
+        server answers with no data (as BasicAI's platform does).
+        """
         check_id("dataset_id", dataset_id)
         if name is not None:
             check_name("name", name)
@@ -81,26 +91,50 @@ class Datasets(Resource):
         if name is None and type is None and description is None:
             raise ValueError("update needs at least one of name, type, description")
         body = DatasetUpdate(name=name, type=type, description=description)
-        return await self._pipeline.request(
-            "POST", f"/dataset/update/{dataset_id}", json=body, response_type=Dataset, idempotent=True
-        )
+        return await self._changed(dataset_id, "/dataset/update/{datasetId}", body)
 
     async def replace(
         self, dataset_id: int, *, name: str, type: str, description: str | None = None
     ) -> Dataset:
-        """Replace every field; fields not given are cleared (``POST /dataset/replace/{datasetId}``)."""
+        """Replace every field; fields not given are cleared (``POST /dataset/replace/{datasetId}``).
+
+        Returns the dataset as replaced (read back when the answer carries no data).
+        """
         check_id("dataset_id", dataset_id)
         body = NewDataset(
             name=check_name("name", name), type=check_name("type", type), description=description
         )
-        return await self._pipeline.request(
-            "POST", f"/dataset/replace/{dataset_id}", json=body, response_type=Dataset, idempotent=True
+        return await self._changed(dataset_id, "/dataset/replace/{datasetId}", body)
+
+    async def _changed(self, dataset_id: int, template: str, body: NewDataset | DatasetUpdate) -> Dataset:
+        """Send an update or replace; the dataset as the answer has it, else as read back.
+
+        BasicAI's platform answers its updates with ``data: null``: the change is
+        made, so the dataset is read back (``GET /dataset/info``) rather than the
+        call failing after the server acted.
+        """
+        changed = await self._pipeline.request(
+            "POST",
+            template,
+            path_params={"datasetId": dataset_id},
+            json=body,
+            response_type=_MAYBE_DATASET,
+            idempotent=True,
         )
+        if changed is not None:
+            return changed
+        try:
+            return await self.get(dataset_id)
+        except BasicAIError as exc:
+            exc.add_note(f"dataset {dataset_id} was changed; only reading it back failed")
+            raise
 
     async def delete(self, dataset_id: int) -> None:
         """Delete one dataset (``POST /dataset/delete/{datasetId}``)."""
         check_id("dataset_id", dataset_id)
-        await self._pipeline.request("POST", f"/dataset/delete/{dataset_id}", idempotent=True)
+        await self._pipeline.request(
+            "POST", "/dataset/delete/{datasetId}", path_params={"datasetId": dataset_id}, idempotent=True
+        )
 
     async def delete_many(self, dataset_ids: Iterable[int]) -> None:
         """Delete datasets in bulk (``POST /dataset/delete?datasetIds=...``), 100 ids per call."""
@@ -113,7 +147,9 @@ class Datasets(Resource):
     async def get(self, dataset_id: int) -> Dataset:
         """One dataset (``GET /dataset/info/{datasetId}``)."""
         check_id("dataset_id", dataset_id)
-        return await self._pipeline.request("GET", f"/dataset/info/{dataset_id}", response_type=Dataset)
+        return await self._pipeline.request(
+            "GET", "/dataset/info/{datasetId}", path_params={"datasetId": dataset_id}, response_type=Dataset
+        )
 
     async def get_many(self, dataset_ids: Iterable[int]) -> list[Dataset]:
         """Several datasets in the order asked (``GET /dataset/info?datasetIds=...``), 100 ids per call."""
