@@ -138,9 +138,9 @@ class Tally:
 
     __slots__ = ("_keep", "_on_event", "bytes", "maybe", "registered", "results", "resumed", "total")
 
-    def __init__(self, on_event: Callable[[UploadEvent], object] | None, *, keep: int = KEEP_RESULTS) -> None:
+    def __init__(self, on_event: Callable[[UploadEvent], object] | None, *, keep: int | None = None) -> None:
         self._on_event = on_event
-        self._keep = keep
+        self._keep = KEEP_RESULTS if keep is None else keep
         self.results: list[UploadResult] = []
         self.total = self.registered = self.resumed = self.maybe = self.bytes = 0
 
