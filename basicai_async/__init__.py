@@ -58,7 +58,7 @@ from ._errors import (
     UploadError,
     UploadStage,
 )
-from ._http import is_ambiguous
+from ._http import is_ambiguous, send_trace
 from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
 from ._redact import RedactedException
 from ._retry import RetryPolicy
@@ -106,6 +106,7 @@ from .ratelimit import (
     Limits,
     PacedLimiter,
     RedisLimiter,
+    Reservation,
     Window,
 )
 from .telemetry import (
@@ -222,6 +223,7 @@ __all__ = [
     "RateLimitError",
     "RedactedException",
     "RedisLimiter",
+    "Reservation",
     "ResourceDuplicatedError",
     "ResourceNotFoundError",
     "RetryPolicy",
@@ -242,6 +244,7 @@ __all__ = [
     "__version__",
     "export_results",
     "is_ambiguous",
+    "send_trace",
     "iter_data_ids",
     "iter_exported",
     "shape_of",
