@@ -121,7 +121,8 @@ async def _put_once(run: UploadRun, source: UploadSource, url: str, body: bytes 
     started = time.perf_counter()
     status = 0
     try:
-        async with run.session.put(url, data=body, headers=headers, timeout=run.put_timeout) as resp:
+        timeout = run.small_put_timeout if isinstance(body, bytes) else run.put_timeout
+        async with run.session.put(url, data=body, headers=headers, timeout=timeout) as resp:
             text = (await resp.read())[:BODY_SNIPPET].decode("utf-8", errors="replace")
             status = resp.status
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
