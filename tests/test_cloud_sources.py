@@ -333,3 +333,22 @@ def test_the_credentials_of_an_explicit_store_are_redacted_too(monkeypatch: pyte
     for secret in ("AKIAEXPLICIT1", "explicit-secret-xyz", "azure-account-key-value"):
         assert secret not in str(error)
         assert secret not in "".join(traceback.format_exception(error))
+
+
+def test_a_long_store_message_is_shortened_after_redaction_never_through_a_secret() -> None:
+    from obstore.exceptions import GenericError
+
+    secret = "tail-secret-value-that-straddles-the-cut-0123456789"
+    leaky = GenericError("x" * 495 + secret + " more")
+    error = store_error(leaky, action="list", url="s3://b/", secrets=(secret,))
+    assert secret[:10] not in str(error)
+    assert secret[:10] not in str(error.__cause__)
+    assert str(error).endswith("...")
+
+
+async def test_something_that_is_not_a_store_fails_as_a_typed_listing_error() -> None:
+    not_a_store: Any = object()
+    with pytest.raises(ObjectStoreError) as caught:
+        [s async for s in object_sources(store=not_a_store, prefix="p/")]
+    assert caught.value.reason == "invalid"
+    assert not any(type(e).__module__.startswith("obstore") for e in _chain(caught.value))
