@@ -14,6 +14,7 @@ Example::
 """
 
 from ._client import DEFAULT_BASE_URL, AsyncBasicAI
+from ._cloud import object_sources, url_sources
 from ._constants import MAX_PRESIGNED_SIZE
 from ._errors import (
     APIConnectionError,
@@ -27,6 +28,7 @@ from ._errors import (
     BadRequestError,
     BasicAIError,
     ConfigurationError,
+    FetchError,
     FileFormatNotSupportedError,
     FileTooLargeError,
     GatewayTimeoutError,
@@ -41,8 +43,10 @@ from ._errors import (
     MethodNotAllowedError,
     NameDuplicatedError,
     NotFoundError,
+    ObjectStoreError,
     OperationFailedError,
     PermissionDeniedError,
+    PluginError,
     QuotaExhaustedError,
     RateLimitError,
     ResourceDuplicatedError,
@@ -52,13 +56,25 @@ from ._errors import (
     SourceChangedError,
     UnknownCodeError,
     UploadError,
+    UploadStage,
 )
-from ._http import is_ambiguous
+from ._http import is_ambiguous, send_trace
 from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
 from ._redact import RedactedException
 from ._retry import RetryPolicy
+from ._shard import Shard, shard_of
 from ._sources import UploadSource
-from .export import ExportSummary, export_results, iter_data_ids, iter_results
+from .export import (
+    ExportedData,
+    ExportedFile,
+    ExportSummary,
+    export_results,
+    iter_data_ids,
+    iter_exported,
+    iter_results,
+)
+from .formats import FORMATS, SkippedObject
+from .geometry import Box2D, Box3D, KeyPoints, Polygon, Polyline, Shape, Unreadable, shape_of
 from .models import (
     AnnotationResult,
     AnnotationSource,
@@ -90,16 +106,48 @@ from .ratelimit import (
     Limits,
     PacedLimiter,
     RedisLimiter,
+    Reservation,
     Window,
 )
-from .uploader import Uploader, UploadProgress, UploadReport, UploadResult
+from .telemetry import (
+    BatchRegistered,
+    BytesSent,
+    EventConsumer,
+    ExportEvent,
+    ExportFinished,
+    ExportProgress,
+    ExportStarted,
+    FileDone,
+    FileFailed,
+    LimiterWaited,
+    ProgressEvent,
+    UploadEvent,
+    UploadFinished,
+    UploadStarted,
+)
+from .uploader import Uploader, UploadReport, UploadResult
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchRegistered",
+    "BytesSent",
+    "EventConsumer",
+    "ExportEvent",
+    "ExportFinished",
+    "ExportProgress",
+    "ExportStarted",
+    "FileDone",
+    "FileFailed",
+    "LimiterWaited",
+    "ProgressEvent",
+    "UploadEvent",
+    "UploadFinished",
+    "UploadStarted",
     "BASICAI_LIMITS",
     "DEFAULT_BASE_URL",
     "MAX_PRESIGNED_SIZE",
+    "FORMATS",
     "APIConnectionError",
     "APIDecodeError",
     "APIError",
@@ -124,6 +172,17 @@ __all__ = [
     "DatasetUpdate",
     "ExactLimiter",
     "ExportSummary",
+    "ExportedData",
+    "ExportedFile",
+    "Box2D",
+    "Box3D",
+    "KeyPoints",
+    "Polygon",
+    "Polyline",
+    "Shape",
+    "SkippedObject",
+    "Unreadable",
+    "FetchError",
     "FileFormatNotSupportedError",
     "FileRef",
     "FileTooLargeError",
@@ -153,34 +212,44 @@ __all__ = [
     "NewDataset",
     "NewScene",
     "NotFoundError",
+    "ObjectStoreError",
     "OperationFailedError",
     "PacedLimiter",
     "PermissionDeniedError",
+    "PluginError",
     "PresignRequest",
     "PresignedUpload",
     "QuotaExhaustedError",
     "RateLimitError",
     "RedactedException",
     "RedisLimiter",
+    "Reservation",
     "ResourceDuplicatedError",
     "ResourceNotFoundError",
     "RetryPolicy",
     "Scene",
     "ServerError",
     "ServiceUnavailableError",
+    "Shard",
     "SourceChangedError",
     "SourceType",
     "UnknownCodeError",
     "UploadError",
-    "UploadProgress",
     "UploadReport",
     "UploadResult",
     "UploadSource",
+    "UploadStage",
     "Uploader",
     "Window",
     "__version__",
     "export_results",
     "is_ambiguous",
+    "send_trace",
     "iter_data_ids",
+    "iter_exported",
+    "shape_of",
     "iter_results",
+    "object_sources",
+    "shard_of",
+    "url_sources",
 ]

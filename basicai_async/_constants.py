@@ -17,6 +17,7 @@ __all__ = [
     "MAX_PRESIGNED_SIZE",
     "RATE_WINDOWS",
     "EnvelopeCode",
+    "PlatformCode",
 ]
 
 MAX_IDS = 100
@@ -57,3 +58,26 @@ class EnvelopeCode:
     FILE_FORMAT_NOT_SUPPORTED = "FILE_FORMAT_NOT_SUPPORTED"
     OPERATION_FAILED = "OPERATION_FAILED"
     LICENSE_EXPIRED = "LICENSE_EXPIRED"
+
+
+class PlatformCode:
+    """[evidence] Envelope codes BasicAI's open-source platform writes (its ``UsecaseCode`` enum).
+
+    Seen in answers its own classes produced (``shared/evidence/xtreme1-jackson``).
+    The SDK types them by meaning, as the guide's codes (``_errors.error_for_code``).
+    """
+
+    NOT_FOUND = "NOT_FOUND"
+    DATASET_NOT_FOUND = "DATASET_NOT_FOUND"
+    DATA_NOT_FOUND = "DATA_NOT_FOUND"
+    DATASET__NOT_EXIST = "DATASET__NOT_EXIST"
+    DUPLICATED = "DUPLICATED"
+    NAME_DUPLICATED = "NAME_DUPLICATED"
+    DATASET_NAME_DUPLICATED = "DATASET_NAME_DUPLICATED"
+    PARAM_ERROR = "PARAM_ERROR"
+    DATASET_DATA_FILE_URL_ERROR = "DATASET_DATA_FILE_URL_ERROR"
+    DATASET_DATA_FILE_URL_ILLEGAL = "DATASET_DATA_FILE_URL_ILLEGAL"
+    FILE_TYPE_NOT_SUPPORT = "FILE_TYPE_NOT_SUPPORT"
+    DATASET_DATA_FILE_FORMAT_ERROR = "DATASET_DATA_FILE_FORMAT_ERROR"
+    ERROR = "ERROR"
+    UNKNOWN = "UNKNOWN"

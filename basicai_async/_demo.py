@@ -60,7 +60,7 @@ async def run_demo(*, files: int = 300, output: Path = Path("demo-output")) -> i
             dataset = await client.datasets.create(name=f"demo-{int(time.time())}", type="IMAGE")
             print(f"created dataset {dataset.id} ({dataset.name}); uploading {files} images")
             with ConsoleProgress() as progress:
-                report = await client.uploader(progress=progress).upload(dataset.id, paths)
+                report = await client.uploader(on_event=progress).upload(dataset.id, paths)
             upload_time = time.perf_counter() - started
             walked = [item async for item in client.items.iter_by_id(dataset.id)]
             print(f"walking {len(walked)} items, one result query each, 32 at a time")

@@ -8,10 +8,13 @@ leaves the package (they are chained as ``__cause__``). The tree::
     ├── QuotaExhaustedError           the local limiter's next slot is beyond max_wait
     ├── ManifestMismatchError         a manifest written for another dataset/batch/scene/server
     ├── LimiterUnavailableError       the shared limiter's Redis did not answer (fail closed)
+    ├── ObjectStoreError              object storage (S3, GCS, Azure, HTTP) failed a listing or a read
+    ├── PluginError                   the Plugin API helper could not do what was asked
+    │   └── FetchError                a file a Plugin API request points at could not be fetched
     ├── UploadError                   one file could not be uploaded or registered
     │   ├── FileTooLargeError         over the 1 GB pre-signed upload limit
     │   ├── InvalidSourceError        empty, not a regular file, unreadable, name not UTF-8
-    │   └── SourceChangedError        the file grew or shrank while it was being uploaded
+    │   └── SourceChangedError        the file grew, shrank, or (in object storage) was replaced or deleted
     └── APIError                      a call to the BasicAI API failed
         ├── APIConnectionError        no HTTP answer (refused, reset, DNS, ...)
         │   └── APITimeoutError       no answer within the client's timeout
@@ -29,16 +32,22 @@ leaves the package (they are chained as ``__cause__``). The tree::
         │       ├── ServiceUnavailableError 503
         │       └── GatewayTimeoutError   504
         └── APIResponseError          HTTP 200 with an envelope code other than OK
-            ├── GenericAPIError           ERROR
-            ├── ResourceNotFoundError     RESOURCE_NOT_FOUND
-            ├── ResourceDuplicatedError   RESOURCE_DUPLICATED
-            ├── NameDuplicatedError       NAME_DUPLICATED
-            ├── IllegalParamError         ILLEGAL_PARAM
-            ├── IllegalFormatError        ILLEGAL_FORMAT
-            ├── FileFormatNotSupportedError FILE_FORMAT_NOT_SUPPORTED
+            ├── GenericAPIError           ERROR, UNKNOWN
+            ├── ResourceNotFoundError     RESOURCE_NOT_FOUND, NOT_FOUND, DATASET_NOT_FOUND,
+            │                             DATA_NOT_FOUND, DATASET__NOT_EXIST
+            ├── ResourceDuplicatedError   RESOURCE_DUPLICATED, DUPLICATED
+            ├── NameDuplicatedError       NAME_DUPLICATED, DATASET_NAME_DUPLICATED
+            ├── IllegalParamError         ILLEGAL_PARAM, PARAM_ERROR,
+            │                             DATASET_DATA_FILE_URL_ERROR, DATASET_DATA_FILE_URL_ILLEGAL
+            ├── IllegalFormatError        ILLEGAL_FORMAT, DATASET_DATA_FILE_FORMAT_ERROR
+            ├── FileFormatNotSupportedError FILE_FORMAT_NOT_SUPPORTED, FILE_TYPE_NOT_SUPPORT
             ├── OperationFailedError      OPERATION_FAILED
             ├── LicenseExpiredError       LICENSE_EXPIRED
-            └── UnknownCodeError          any code this SDK does not know yet
+            └── UnknownCodeError          any code this SDK does not know yet (``code`` kept)
+
+Envelope codes are typed by meaning: the guide's names and those BasicAI's
+open-source platform writes (``_constants.PlatformCode``) raise the same class,
+and ``code`` always keeps the name the server sent.
 
 Every ``APIError`` carries the HTTP ``method`` and ``path`` of the call (never
 the API key) so that a log line says which call failed.
@@ -46,7 +55,9 @@ the API key) so that a log line says which call failed.
 
 from __future__ import annotations
 
-from ._constants import EnvelopeCode
+from typing import Literal
+
+from ._constants import EnvelopeCode, PlatformCode
 
 __all__ = [
     "APIConnectionError",
@@ -61,6 +72,7 @@ __all__ = [
     "BasicAIError",
     "ConfigurationError",
     "FileFormatNotSupportedError",
+    "FetchError",
     "FileTooLargeError",
     "GatewayTimeoutError",
     "GenericAPIError",
@@ -71,11 +83,13 @@ __all__ = [
     "LicenseExpiredError",
     "ManifestMismatchError",
     "LimiterUnavailableError",
+    "ObjectStoreError",
     "MethodNotAllowedError",
     "NameDuplicatedError",
     "NotFoundError",
     "OperationFailedError",
     "PermissionDeniedError",
+    "PluginError",
     "QuotaExhaustedError",
     "RateLimitError",
     "ResourceDuplicatedError",
@@ -85,6 +99,7 @@ __all__ = [
     "SourceChangedError",
     "UnknownCodeError",
     "UploadError",
+    "UploadStage",
     "error_for_code",
     "error_for_status",
 ]
@@ -119,15 +134,44 @@ class LimiterUnavailableError(BasicAIError):
     """
 
 
+UploadStage = Literal["validate", "presign", "put", "register", "aborted"]
+"""Where an upload of one file stopped: checking it, pre-signing, the PUT, registering, or
+``aborted`` (the run stopped before this file because the target was refused as a whole)."""
+
+
+class ObjectStoreError(BasicAIError):
+    """Object storage (S3, GCS, Azure, a plain HTTP server) refused or failed a listing or a read.
+
+    ``url`` is where (credentials and signatures removed); ``reason`` is one of
+    ``"not_found"`` (no such bucket, container or URL), ``"permission_denied"``,
+    ``"unauthenticated"`` (no or wrong credentials), ``"invalid"`` (a URL or
+    option the store cannot use) or ``"unavailable"`` (the store did not answer,
+    or answered an error after its own retries). ``transient`` is True for the
+    last: trying again later may work. The store's own error is chained only as
+    a redacted ``RedactedException``: no obstore exception and no credential
+    reaches the caller.
+    """
+
+    def __init__(self, message: str, *, url: str, reason: str) -> None:
+        super().__init__(message)
+        self.url = url
+        self.reason = reason
+
+    @property
+    def transient(self) -> bool:
+        """Whether trying again later may work (the store was unreachable or failing)."""
+        return self.reason == "unavailable"
+
+
 class UploadError(BasicAIError):
     """One file could not be uploaded or registered.
 
-    ``stage`` is where it failed: ``"validate"``, ``"presign"``, ``"put"``,
-    ``"register"``, or ``"aborted"`` (the run stopped before this file because
-    the target was refused as a whole).
+    ``stage`` (an :data:`UploadStage`) is where it failed: ``"validate"``,
+    ``"presign"``, ``"put"``, ``"register"``, or ``"aborted"`` (the run stopped
+    before this file because the target was refused as a whole).
     """
 
-    def __init__(self, message: str, *, filename: str, stage: str) -> None:
+    def __init__(self, message: str, *, filename: str, stage: UploadStage) -> None:
         super().__init__(message)
         self.filename = filename
         self.stage = stage
@@ -156,17 +200,34 @@ class InvalidSourceError(UploadError, ValueError):
 
 
 class SourceChangedError(UploadError):
-    """A file's size changed between listing it and uploading it; nothing of it is registered.
+    """A file changed between listing it and uploading it; nothing of it is registered.
 
     ``expected`` is the size declared (and pre-signed); ``actual`` the bytes the
     file had when reading stopped: for a growing file at least ``expected + 1``,
-    the reading stops there. Upload it again once it no longer changes.
+    the reading stops there. ``how`` says what happened: ``"grew"``,
+    ``"shrank"``, or for an object in object storage ``"replaced"`` (its ETag is
+    no longer the listed one) or ``"deleted"`` (``actual`` is then 0: nothing was
+    read). Upload it again once it no longer changes.
     """
 
-    def __init__(self, message: str, *, filename: str, expected: int, actual: int) -> None:
+    def __init__(
+        self, message: str, *, filename: str, expected: int, actual: int, how: str = "changed"
+    ) -> None:
         super().__init__(message, filename=filename, stage="put")
         self.expected = expected
         self.actual = actual
+        self.how = how
+
+
+class PluginError(BasicAIError):
+    """The Plugin API helper could not do what was asked (load a model, reach a service, fetch a file).
+
+    Importable from ``basicai_async.plugin`` too, where it is used.
+    """
+
+
+class FetchError(PluginError):
+    """A referenced file could not be fetched; the message names the URL without its query."""
 
 
 class ManifestMismatchError(BasicAIError):
@@ -305,31 +366,39 @@ class APIResponseError(APIError):
 
 
 class GenericAPIError(APIResponseError):
-    """Envelope code ERROR: the server reports an unspecified error."""
+    """Envelope code ERROR (the platform's UNKNOWN too): the server reports an unspecified error."""
 
 
 class ResourceNotFoundError(APIResponseError):
-    """Envelope code RESOURCE_NOT_FOUND: an id does not exist (or is not visible to this key)."""
+    """An id does not exist (or is not visible to this key).
+
+    Envelope code RESOURCE_NOT_FOUND, or the platform's NOT_FOUND, DATASET_NOT_FOUND,
+    DATA_NOT_FOUND, DATASET__NOT_EXIST.
+    """
 
 
 class ResourceDuplicatedError(APIResponseError):
-    """Envelope code RESOURCE_DUPLICATED."""
+    """Envelope code RESOURCE_DUPLICATED (the platform's DUPLICATED): the thing exists already."""
 
 
 class NameDuplicatedError(APIResponseError):
-    """Envelope code NAME_DUPLICATED: the name is already taken in this team."""
+    """The name is already taken in this team: NAME_DUPLICATED (or DATASET_NAME_DUPLICATED)."""
 
 
 class IllegalParamError(APIResponseError):
-    """Envelope code ILLEGAL_PARAM: a parameter is missing, out of range or of a wrong type."""
+    """A parameter is missing, out of range or of a wrong type.
+
+    Envelope code ILLEGAL_PARAM, or the platform's PARAM_ERROR and, for a file's
+    URL, DATASET_DATA_FILE_URL_ERROR / DATASET_DATA_FILE_URL_ILLEGAL.
+    """
 
 
 class IllegalFormatError(APIResponseError):
-    """Envelope code ILLEGAL_FORMAT."""
+    """A malformed file or body: ILLEGAL_FORMAT (the platform's DATASET_DATA_FILE_FORMAT_ERROR)."""
 
 
 class FileFormatNotSupportedError(APIResponseError):
-    """Envelope code FILE_FORMAT_NOT_SUPPORTED."""
+    """Envelope code FILE_FORMAT_NOT_SUPPORTED (the platform's FILE_TYPE_NOT_SUPPORT)."""
 
 
 class OperationFailedError(APIResponseError):
@@ -357,16 +426,42 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     504: GatewayTimeoutError,
 }
 
+# Envelope codes by meaning: the guide's names and those of BasicAI's platform (its UsecaseCode).
+# One row per meaning; a code in no row stays UnknownCodeError, with the code kept.
+_CODES_BY_MEANING: tuple[tuple[type[APIResponseError], tuple[str, ...]], ...] = (
+    (GenericAPIError, (EnvelopeCode.ERROR, PlatformCode.UNKNOWN)),
+    (
+        ResourceNotFoundError,
+        (
+            EnvelopeCode.RESOURCE_NOT_FOUND,
+            PlatformCode.NOT_FOUND,
+            PlatformCode.DATASET_NOT_FOUND,
+            PlatformCode.DATA_NOT_FOUND,
+            PlatformCode.DATASET__NOT_EXIST,
+        ),
+    ),
+    (ResourceDuplicatedError, (EnvelopeCode.RESOURCE_DUPLICATED, PlatformCode.DUPLICATED)),
+    (NameDuplicatedError, (EnvelopeCode.NAME_DUPLICATED, PlatformCode.DATASET_NAME_DUPLICATED)),
+    (
+        IllegalParamError,
+        (
+            EnvelopeCode.ILLEGAL_PARAM,
+            PlatformCode.PARAM_ERROR,
+            PlatformCode.DATASET_DATA_FILE_URL_ERROR,
+            PlatformCode.DATASET_DATA_FILE_URL_ILLEGAL,
+        ),
+    ),
+    (IllegalFormatError, (EnvelopeCode.ILLEGAL_FORMAT, PlatformCode.DATASET_DATA_FILE_FORMAT_ERROR)),
+    (
+        FileFormatNotSupportedError,
+        (EnvelopeCode.FILE_FORMAT_NOT_SUPPORTED, PlatformCode.FILE_TYPE_NOT_SUPPORT),
+    ),
+    (OperationFailedError, (EnvelopeCode.OPERATION_FAILED,)),
+    (LicenseExpiredError, (EnvelopeCode.LICENSE_EXPIRED,)),
+)
+
 _CODE_ERRORS: dict[str, type[APIResponseError]] = {
-    EnvelopeCode.ERROR: GenericAPIError,
-    EnvelopeCode.RESOURCE_NOT_FOUND: ResourceNotFoundError,
-    EnvelopeCode.RESOURCE_DUPLICATED: ResourceDuplicatedError,
-    EnvelopeCode.NAME_DUPLICATED: NameDuplicatedError,
-    EnvelopeCode.ILLEGAL_PARAM: IllegalParamError,
-    EnvelopeCode.ILLEGAL_FORMAT: IllegalFormatError,
-    EnvelopeCode.FILE_FORMAT_NOT_SUPPORTED: FileFormatNotSupportedError,
-    EnvelopeCode.OPERATION_FAILED: OperationFailedError,
-    EnvelopeCode.LICENSE_EXPIRED: LicenseExpiredError,
+    code: error for error, codes in _CODES_BY_MEANING for code in codes
 }
 
 

@@ -47,7 +47,7 @@ not is truncated away (that step is redone), so no record is glued onto it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import IO
@@ -57,7 +57,15 @@ import yarl
 
 from ._errors import ManifestMismatchError
 
-__all__ = ["Manifest", "ManifestEntry", "ManifestStatus", "ManifestTarget"]
+__all__ = [
+    "bound_to",
+    "UNSURE_STATUSES",
+    "Manifest",
+    "ManifestEntry",
+    "ManifestStatus",
+    "ManifestTarget",
+    "mismatch_error",
+]
 
 FORMAT_VERSION = 2
 
@@ -73,8 +81,14 @@ class ManifestStatus(StrEnum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def unsure(self) -> bool:
+        """``registering`` or ``maybe_registered``: look the file up before trusting either way."""
+        return self in UNSURE_STATUSES
 
-_UNSURE = frozenset({ManifestStatus.REGISTERING.value, ManifestStatus.MAYBE_REGISTERED.value})
+
+UNSURE_STATUSES = (ManifestStatus.REGISTERING, ManifestStatus.MAYBE_REGISTERED)
+"""The statuses a file is looked up in before it is trusted either way (``ManifestStatus.unsure``)."""
 
 
 class ManifestEntry(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
@@ -82,15 +96,21 @@ class ManifestEntry(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=
 
     name: str
     size: int
-    status: str
+    status: ManifestStatus
     data_id: int | None = None
     path: str | None = None
     error: str | None = None
     mtime_ns: int | None = None
+    after: int | None = None
+    """On a ``registering`` line: the highest data id known at the level before the call was sent,
+    when ids were seen to ascend (a look-up after a crash then lists only the ids past it)."""
 
 
 class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
     """Where a manifest's files go: the API's base URL and the dataset (and batch or scene).
+
+    ``shard`` (``"i/n"``) is the worker's share of a sharded job: a manifest of
+    shard 1/4 records only that shard's files, so it cannot resume shard 2/4.
 
     ``base_url`` is normalised (lower-case scheme and host, no default port, no
     credentials, query or trailing slash), so spellings of the same server compare equal.
@@ -100,6 +120,7 @@ class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults
     dataset_id: int
     batch_id: int | None = None
     scene_id: int | None = None
+    shard: str | None = None
 
     def __post_init__(self) -> None:
         for field in ("dataset_id", "batch_id", "scene_id"):
@@ -113,6 +134,16 @@ class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults
         normal = normal.with_scheme(url.scheme.lower()).with_host((url.host or "").lower())
         self.base_url = str(normal).rstrip("/")
 
+    @property
+    def parent_id(self) -> int | None:
+        """The level the target's files are registered into, and so looked up in.
+
+        The scene when one is given (a scene inside a batch files its frames under
+        the scene, not the batch), else the batch, else None: the dataset's top
+        level. Registration, reconciliation and resume all read this one property.
+        """
+        return self.scene_id if self.scene_id is not None else self.batch_id
+
     def describe(self) -> str:
         """``dataset 7, batch 3 at https://...``: how messages name a target."""
         where = f"dataset {self.dataset_id}"
@@ -120,6 +151,8 @@ class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults
             where += f", batch {self.batch_id}"
         if self.scene_id is not None:
             where += f", scene {self.scene_id}"
+        if self.shard is not None:
+            where += f", shard {self.shard}"
         return f"{where} at {self.base_url}"
 
     def cli_flags(self) -> str:
@@ -129,6 +162,8 @@ class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults
             flags += f" --batch {self.batch_id}"
         if self.scene_id is not None:
             flags += f" --scene {self.scene_id}"
+        if self.shard is not None:
+            flags += f" --shard {self.shard}"
         return flags
 
 
@@ -210,18 +245,14 @@ class Manifest:
 
         Raises ``ManifestMismatchError`` naming the recorded target and the fix.
         """
-        if self._target is not None:
-            if self._target != target:
-                raise _mismatch(self.path, self._target, target)
+        if bound_to(self.path, self._target, target):
             return
         self._target = target
         if self._has_lines:
             # A manifest from before binding: its records may be of another dataset.
             for key, entry in self._entries.items():
-                if entry.status == ManifestStatus.REGISTERED.value:
-                    self._entries[key] = msgspec.structs.replace(
-                        entry, status=ManifestStatus.REGISTERING.value
-                    )
+                if entry.status == ManifestStatus.REGISTERED:
+                    self._entries[key] = msgspec.structs.replace(entry, status=ManifestStatus.REGISTERING)
         self._rewrite()
 
     def _rewrite(self) -> None:
@@ -246,6 +277,11 @@ class Manifest:
             return None
         return entry
 
+    def get_many(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], ManifestEntry]:
+        """``{(name, size): entry}`` of the files of ``keys`` that have one."""
+        entries = self._entries
+        return {key: entries[key] for key in keys if key in entries}
+
     def entries(self) -> list[ManifestEntry]:
         """The latest entry of every file, in the order first recorded."""
         return list(self._entries.values())
@@ -255,12 +291,12 @@ class Manifest:
         return {
             key: e.data_id
             for key, e in self._entries.items()
-            if e.status == ManifestStatus.REGISTERED.value and e.data_id is not None
+            if e.status == ManifestStatus.REGISTERED and e.data_id is not None
         }
 
     def unsure(self) -> list[ManifestEntry]:
         """Entries to look up before trusting: ``registering`` and ``maybe_registered``."""
-        return [e for e in self._entries.values() if e.status in _UNSURE]
+        return [e for e in self._entries.values() if ManifestStatus(e.status).unsure]
 
     def _open(self) -> IO[bytes]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -280,6 +316,17 @@ class Manifest:
         self._file.flush()
         self._entries[(entry.name, entry.size)] = entry
 
+    def record_many(self, entries: Sequence[ManifestEntry]) -> None:
+        """Append several entries with one write and one flush."""
+        if not entries:
+            return
+        if self._file is None:
+            self._file = self._open()
+        self._file.write(b"".join(_encoder.encode(e) + b"\n" for e in entries))
+        self._file.flush()
+        for entry in entries:
+            self._entries[(entry.name, entry.size)] = entry
+
     def close(self) -> None:
         """Close the journal file."""
         if self._file is not None:
@@ -293,7 +340,21 @@ class Manifest:
         self.close()
 
 
-def _mismatch(path: Path, recorded: ManifestTarget, requested: ManifestTarget) -> ManifestMismatchError:
+def bound_to(path: Path, recorded: ManifestTarget | None, requested: ManifestTarget) -> bool:
+    """Whether a manifest recorded for ``recorded`` is bound to ``requested`` already (None: not bound).
+
+    Raises ``ManifestMismatchError`` when it belongs to another target: the one
+    binding rule of both manifest formats.
+    """
+    if recorded is None:
+        return False
+    if recorded != requested:
+        raise mismatch_error(path, recorded, requested)
+    return True
+
+
+def mismatch_error(path: Path, recorded: ManifestTarget, requested: ManifestTarget) -> ManifestMismatchError:
+    """The error for a manifest of ``recorded`` used for ``requested``, saying how to go on."""
     return ManifestMismatchError(
         f"manifest {path} belongs to {recorded.describe()}, not {requested.describe()}. "
         f"To resume that upload, upload to the same target (CLI: {recorded.cli_flags()} with the same "

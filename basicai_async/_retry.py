@@ -1,7 +1,8 @@
 """The one retry policy: capped, jittered exponential backoff that honours ``Retry-After``.
 
 The API pipeline and the uploader's storage PUT both ask it how long to wait
-before the next attempt, and whether to try again at all. Its ``sleep`` and
+before the next attempt, and whether to try again at all; a look-up after an
+ambiguous create waits its ``settle`` step. Its ``sleep`` and
 ``random`` are injectable, so tests assert exact delays without waiting.
 
 Example::
@@ -86,6 +87,16 @@ class RetryPolicy:
             return False
         await (pause or self.sleep)(delay)
         return True
+
+    async def settle(self, attempt: int = 1) -> None:
+        """Wait one backoff step before looking up what an ambiguous call did.
+
+        A server still finishing the call (a timeout) gets a moment before its
+        result is looked for. This is not a retry: it waits even when
+        ``max_retries`` is 0 (where ``wait`` returns at once). ``attempt`` is the
+        call's number (1-based), so later look-ups wait longer.
+        """
+        await self.sleep(self.backoff(attempt, self.random()))
 
 
 def parse_retry_after(value: str | None) -> float | None:

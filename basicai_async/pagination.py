@@ -4,7 +4,9 @@
   may shift between pages. Iteration stops at a short page, an empty page, or
   once ``total`` records were seen.
 - ID-order traversal (``lastId``/``limit``): a step with fewer than ``limit``
-  records (possibly none) is the last one.
+  records (possibly none) is the last one. Ids must ascend, across steps and
+  within one: an id at or below the one before raises ``APIDecodeError``
+  (the next ``lastId`` would skip records or list some again).
 
 Resources return an ``AsyncPager`` (page style) or an ``AsyncIdPager`` (ID
 order): each is an async iterator of the records, and ``pages()`` gives the
@@ -27,6 +29,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
+from ._errors import APIDecodeError
 from .models.envelope import IdPage, Page
 
 __all__ = ["AsyncIdPager", "AsyncPager", "iter_id_pages", "iter_pages"]
@@ -61,16 +64,28 @@ async def iter_pages(
 
 
 async def iter_id_pages(
-    fetch: Callable[[int | None], Awaitable[IdPage[I]]], *, limit: int, after: int | None = None
+    fetch: Callable[[int | None], Awaitable[IdPage[I]]],
+    *,
+    limit: int,
+    after: int | None = None,
+    path: str = "ID-order listing",
 ) -> AsyncGenerator[IdPage[I], None]:
-    """Yield the steps of an ID-order traversal: ``fetch(after)``, then ``fetch(last_id)``..."""
+    """Yield the steps of an ID-order traversal: ``fetch(after)``, then ``fetch(last_id)``...
+
+    Raises ``APIDecodeError`` (naming ``GET path``) when an id does not ascend.
+    """
     last_id = after
     while True:
         step = await fetch(last_id)
+        for item in step.items:
+            if last_id is not None and item.id <= last_id:
+                raise APIDecodeError(
+                    f"answered id {item.id} after id {last_id}: ids must ascend", method="GET", path=path
+                )
+            last_id = item.id
         yield step
         if len(step.items) < limit:
             return
-        last_id = step.items[-1].id
 
 
 class _Records(Generic[T]):
@@ -133,18 +148,25 @@ class AsyncIdPager(_Records[I]):
     """An ID-order traversal: iterate it for the records, or ``pages()`` for its steps.
 
     Nothing is fetched until iteration starts; ``pages()`` starts a traversal of its own.
+    ``path`` names the call in the ``APIDecodeError`` raised when ids do not ascend.
     """
 
-    __slots__ = ("_after", "_fetch", "_limit")
+    __slots__ = ("_after", "_fetch", "_limit", "_path")
 
     def __init__(
-        self, fetch: Callable[[int | None], Awaitable[IdPage[I]]], *, limit: int, after: int | None = None
+        self,
+        fetch: Callable[[int | None], Awaitable[IdPage[I]]],
+        *,
+        limit: int,
+        after: int | None = None,
+        path: str = "ID-order listing",
     ) -> None:
         super().__init__()
         self._fetch = fetch
         self._limit = limit
         self._after = after
+        self._path = path
 
     def pages(self) -> AsyncGenerator[IdPage[I], None]:
         """Every step in order (of the records with ids above ``after``), each of at most ``limit``."""
-        return iter_id_pages(self._fetch, limit=self._limit, after=self._after)
+        return iter_id_pages(self._fetch, limit=self._limit, after=self._after, path=self._path)

@@ -52,9 +52,10 @@ import msgspec
 from basicai_async import (
     AsyncBasicAI,
     BasicAIError,
+    FileDone,
     Uploader,
+    UploadEvent,
     UploadReport,
-    UploadResult,
     export_results,
 )
 from basicai_async.emulator import Emulator, FaultRule, Faults
@@ -174,7 +175,7 @@ class EmulatorProcess:
 
 
 class Chaos:
-    """Progress callbacks that count registered files and switch faults at set points."""
+    """An ``on_event`` consumer that counts registered files and switches faults at set points."""
 
     def __init__(self, emulator: EmulatorProcess, loop: asyncio.AbstractEventLoop) -> None:
         self.emulator = emulator
@@ -184,14 +185,8 @@ class Chaos:
         self._storm_done = False
         self._expiry_done = False
 
-    def started(self, files: int, total_bytes: int) -> None:
-        pass
-
-    def advanced(self, nbytes: int) -> None:
-        pass
-
-    def finished(self, result: UploadResult) -> None:
-        if not result.ok or result.resumed:
+    def __call__(self, event: UploadEvent) -> None:
+        if not isinstance(event, FileDone) or event.result.resumed:
             return
         self.registered += 1
         if self.registered >= INTERRUPT_AFTER:
@@ -256,7 +251,7 @@ async def run(emulator: EmulatorProcess, work: Path) -> dict[str, object]:
     async with AsyncBasicAI(KEY, base_url=emulator.base_url) as client:
         dataset = await client.datasets.create(name="soak", type="IMAGE")
         emulator.send("faults", True)
-        uploader = Uploader(client, concurrency=CONCURRENCY, expiry_margin=0.2, progress=chaos)
+        uploader = Uploader(client, concurrency=CONCURRENCY, expiry_margin=0.2, on_event=chaos)
         report: UploadReport | None = None
         passes = 0
         for passes in range(1, PASSES + 1):

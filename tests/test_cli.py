@@ -17,14 +17,24 @@ import pytest
 import basicai_async._demo as demo_module
 import basicai_async.cli._export as cli_export
 import basicai_async.emulator._cli as emulator_cli
-from basicai_async import AsyncBasicAI, Uploader, UploadError, cli
+from basicai_async import (
+    AsyncBasicAI,
+    BytesSent,
+    FileDone,
+    FileFailed,
+    Uploader,
+    UploadError,
+    UploadStarted,
+    cli,
+)
 from basicai_async._demo import run_demo
 from basicai_async._progress import ConsoleProgress
 from basicai_async.emulator import sample_png
 from basicai_async.resources import Datasets
 from basicai_async.uploader import UploadResult
 
-pytestmark = pytest.mark.integration
+# every_python: asyncio's lifecycle meets the interpreter here (see .ci/run).
+pytestmark = [pytest.mark.integration, pytest.mark.every_python]
 
 KEY = "cli-key"
 
@@ -196,11 +206,22 @@ def test_upload_into_a_batch_and_into_a_scene(
 
     async def names_under(dataset_id: int, parent_id: int) -> list[str]:
         async with AsyncBasicAI() as client:
-            return sorted([i.name async for i in client.items.iter_by_id(dataset_id, parent_id=parent_id)])
+            listed = client.items.iter_by_id(dataset_id, parent_id=parent_id)
+            return sorted([i.name async for i in listed if i.is_data and i.name is not None])
+
+    async def scene_in(dataset_id: int, batch_id: int) -> int:
+        async with AsyncBasicAI() as client:
+            return (await client.scenes.add(dataset_id, name="s-in-b", batch_id=batch_id)).id
 
     dataset_id, batch_id, scene_id = asyncio.run(make_parents())
-    for flag, parent in (("--batch", batch_id), ("--scene", scene_id)):
-        args = ["upload", str(tmp_path / "into"), "--dataset", str(dataset_id), flag, str(parent)]
+    inner = asyncio.run(scene_in(dataset_id, batch_id))
+    into = (
+        ["--batch", str(batch_id)],
+        ["--scene", str(scene_id)],
+        ["--batch", str(batch_id), "--scene", str(inner)],
+    )
+    for flags, parent in zip(into, (batch_id, scene_id, inner), strict=True):
+        args = ["upload", str(tmp_path / "into"), "--dataset", str(dataset_id), *flags]
         assert cli.main(args) == 0
         assert "3 of 3 files registered" in capsys.readouterr().out
         assert asyncio.run(names_under(dataset_id, parent)) == [f"img-{i:03d}.png" for i in range(3)]
@@ -247,6 +268,7 @@ def test_interrupt_says_what_to_do_for_the_command_that_ran(
     monkeypatch.setattr(Uploader, "upload", interrupted)
     monkeypatch.setattr(Datasets, "list", lambda *a, **k: InterruptedListing())
     monkeypatch.setattr(cli_export, "export_results", interrupted)
+    _images(tmp_path, 1)  # something to upload: an empty directory fails before the upload starts
     assert cli.main([a.format(dir=tmp_path) for a in argv]) == 130
     # The last line (an upload's progress may stand above it).
     last = capsys.readouterr().err.strip().splitlines()[-1]
@@ -282,6 +304,7 @@ def test_bad_input_is_one_line_and_exit_2(
 def test_a_bad_argument_of_the_sdk_is_one_line_and_exit_1(
     env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    _images(tmp_path, 1)
     assert cli.main(["upload", str(tmp_path), "--create", " "]) == 1
     assert capsys.readouterr().err == "error: name must not be empty\n"
 
@@ -376,12 +399,12 @@ def test_console_progress_counts_files_bytes_and_failures(
     plain: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with ConsoleProgress(plain=plain) as progress:
-        progress.started(3, 30)
-        progress.advanced(10)
-        progress.advanced(25)
-        progress.advanced(-5)  # a retry starts a file over
-        progress.finished(UploadResult("a.png", 10, ok=True, data_id=1))
-        progress.finished(UploadResult("b.png", 10, stage="put", error="storage answered HTTP 503"))
+        progress(UploadStarted(files=3, to_upload=3, bytes=30))
+        progress(BytesSent(10))
+        progress(BytesSent(25))
+        progress(BytesSent(-5))  # a retry starts a file over
+        progress(FileDone(UploadResult("a.png", 10, ok=True, data_id=1)))
+        progress(FileFailed(UploadResult("b.png", 10, stage="put", error="storage answered HTTP 503")))
     assert (progress.files_done, progress.failures, progress.bytes_sent) == (2, 1, 30)
     out, err = capsys.readouterr()
     assert "failed: b.png at put: storage answered HTTP 503" in out + err
@@ -392,8 +415,8 @@ def test_console_progress_counts_files_bytes_and_failures(
 def test_console_progress_defaults_to_plain_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     # pytest captures stderr, so it is not a terminal: plain lines, no rich bars.
     with ConsoleProgress() as progress:
-        progress.started(1, 3)
-        progress.finished(UploadResult("a.png", 3, ok=True, data_id=1))
+        progress(UploadStarted(files=1, to_upload=1, bytes=3))
+        progress(FileDone(UploadResult("a.png", 3, ok=True, data_id=1)))
     assert capsys.readouterr().err.strip().splitlines()[-1] == "1/1 files, 0.0 MB, 0 failed"
 
 
@@ -454,9 +477,131 @@ def test_a_resumed_progress_line_never_shows_more_done_than_in_all(
 ) -> None:
     """Issue 10 #10: the resumed progress line showed "1000/600 files"."""
     with ConsoleProgress(plain=True) as progress:
-        for i in range(4):  # resumed from the manifest: finished before the upload starts
-            progress.finished(UploadResult(f"{i}.png", 1, ok=True, data_id=i + 1, resumed=True))
-        progress.started(2, 2)
-        progress.finished(UploadResult("4.png", 1, ok=True, data_id=5))
-        progress.finished(UploadResult("5.png", 1, ok=True, data_id=6))
+        progress(UploadStarted(files=6, to_upload=2, bytes=2))
+        for i in range(4):  # resumed from the manifest: settled before the PUTs start
+            progress(FileDone(UploadResult(f"{i}.png", 1, ok=True, data_id=i + 1, resumed=True)))
+        progress(FileDone(UploadResult("4.png", 1, ok=True, data_id=5)))
+        progress(FileDone(UploadResult("5.png", 1, ok=True, data_id=6)))
     assert capsys.readouterr().err.strip().splitlines()[-1] == "6/6 files, 0.0 MB, 0 failed"
+
+
+def test_upload_needs_a_source_or_a_url_list(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BASICAI_API_KEY", "k")
+    monkeypatch.setenv("BASICAI_BASE_URL", "http://127.0.0.1:9/api/v1")  # never reached
+    assert cli.main(["upload", "--dataset", "1"]) == 1
+    assert "nothing to upload" in capsys.readouterr().err
+    listed = tmp_path / "urls.txt"
+    listed.write_text("# a comment\nftp://host/x.png\n")
+    assert cli.main(["upload", "--url-list", str(listed), "--dataset", "1"]) == 1
+    assert "is not an http(s) URL" in capsys.readouterr().err
+    assert cli.main(["upload", "gopher://x/y", "--dataset", "1"]) == 1
+    assert "not a source this command reads" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad_shard:
+        cli.main(["upload", str(tmp_path), "--shard", "4/4", "--dataset", "1"])
+    assert bad_shard.value.code == 2
+    assert "0 <= I < N" in capsys.readouterr().err
+
+
+def _dataset_ids_named(name: str) -> list[int]:
+    async def ids() -> list[int]:
+        async with AsyncBasicAI() as client:
+            return [ds.id async for ds in client.datasets.list(name=name) if ds.name == name]
+
+    return asyncio.run(ids())
+
+
+def test_an_empty_directory_fails_before_the_dataset_is_created(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16: `upload ./empty --create cars` created the dataset and exited 0 with "0 of 0"."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / ".hidden.png").write_bytes(b"x")
+    assert cli.main(["upload", str(tmp_path / "empty"), "--create", "cli-empty"]) == 1
+    out, err = capsys.readouterr()
+    assert "created dataset" not in out
+    assert err.strip() == (
+        f"error: nothing to upload: no file in {tmp_path / 'empty'}; dataset 'cli-empty' was not created"
+    )
+    assert _dataset_ids_named("cli-empty") == []
+    _images(tmp_path / "empty", 1)
+    pattern = ["--pattern", "*.jpg"]
+    assert cli.main(["upload", str(tmp_path / "empty"), "--dataset", "1", *pattern]) == 1
+    assert "nothing to upload: no file matching --pattern '*.jpg' in" in capsys.readouterr().err
+
+
+def test_the_retry_hint_says_what_is_true_of_the_run(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16: after a run that registered nothing, the hint warned of registering files twice."""
+    _images(tmp_path / "imgs", 3)
+    assert cli.main(["upload", str(tmp_path / "imgs"), "--dataset", "987654"]) == 1
+    out, err = capsys.readouterr()
+    assert "0 of 3 files registered" in out
+    last = err.strip().splitlines()[-1]
+    assert last == "no file was registered: once the cause above is fixed, rerunning the same command is safe"
+    (tmp_path / "imgs" / "notes.txt").write_text("not an image")
+    assert cli.main(["upload", str(tmp_path / "imgs"), "--create", "cli-hint"]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("3 files are registered: rerunning without a manifest would register them again")
+
+
+def test_a_resumed_upload_never_draws_files_out_of_zero(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16: a resumed upload's progress first showed "1/0 files"."""
+    _images(tmp_path / "imgs", 4)
+    argv = [
+        "upload",
+        str(tmp_path / "imgs"),
+        "--create",
+        "cli-resumed",
+        "--manifest",
+        str(tmp_path / "m.jsonl"),
+    ]
+    assert cli.main(argv) == 0
+    dataset_id = int(capsys.readouterr().out.split("created dataset ")[1].split()[0])
+    argv[2:4] = ["--dataset", str(dataset_id)]
+    assert cli.main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "4 of 4 files registered" in out
+    counts = [(int(done), int(total)) for done, total in re.findall(r"(\d+)/(\d+) files", err)]
+    assert counts
+    assert counts[-1] == (4, 4)
+    assert all(0 < done <= total == 4 for done, total in counts), err
+
+
+def test_files_skipped_while_listing_are_counted_and_named(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16: broken links and link loops vanished from an upload without a word."""
+    imgs = tmp_path / "imgs"
+    _images(imgs, 2)
+    (imgs / "gone.png").symlink_to(tmp_path / "missing.png")
+    (imgs / "loop.png").symlink_to(imgs / "loop.png")
+    (tmp_path / "elsewhere").mkdir()
+    (imgs / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (imgs / ".hidden-gone.png").symlink_to(tmp_path / "missing.png")  # hidden: left out on purpose
+    assert cli.main(["upload", str(imgs), "--create", "cli-skipped"]) == 0
+    out, err = capsys.readouterr()
+    assert "2 of 2 files registered" in out
+    assert "3 skipped while listing (named above)" in out
+    assert (
+        f"skipped 3 in {imgs} that cannot be uploaded: "
+        f"gone.png (a broken symbolic link (to {tmp_path / 'missing.png'})), "
+        "linked (a symbolic link to a directory (not followed)), loop.png (a symbolic link loop)"
+    ) in err
+    assert ".hidden" not in err
+
+
+def test_console_progress_draws_no_files_line_before_the_upload_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 16: a file settled before ``UploadStarted`` (any consumer order) never draws "1/0 files"."""
+    with ConsoleProgress(plain=True) as progress:
+        progress(FileDone(UploadResult("0.png", 1, ok=True, data_id=1, resumed=True)))
+        assert capsys.readouterr().err == ""
+        progress(UploadStarted(files=2, to_upload=1, bytes=1))
+        progress(FileDone(UploadResult("1.png", 1, ok=True, data_id=2)))
+    assert "/0 files" not in capsys.readouterr().err

@@ -59,17 +59,23 @@ async def test_xtreme1_envelope_datasets_and_pages(x1: Api) -> None:
     assert done["data"] == {"list": None}
 
 
-async def test_xtreme1_pre_sign_answers_an_access_url_that_is_not_the_signed_one(x1: Api) -> None:
+async def test_xtreme1_pre_sign_answers_a_signed_access_url_registered_only_as_sent(x1: Api) -> None:
     ds = (await _raw(x1, "POST", "/dataset/create", json={"name": "d", "type": "IMAGE"}))["data"]
     signed = await _upload(x1, "a.jpg", b"jpeg")
     assert set(signed) == {"presignedUrl", "accessUrl"}
+    access = URL(signed["accessUrl"])
+    assert access.name == "a.jpg"
+    assert access.query["X-Amz-Signature"]
+    assert access.query["X-Amz-Expires"] == "604800"
+    # Storage only knows the object under the exact URL it named: not the PUT URL's path,
+    # not the access URL without its query, not one with its signature redacted.
     bare = str(URL(signed["presignedUrl"]).with_query(None))
-    assert bare != signed["accessUrl"]
-    assert URL(signed["accessUrl"]).name == "a.jpg"
-    # Storage only knows the object under the path it named.
-    wrong = {"name": "f", "files": [{"path": bare, "size": 4, "mimeType": "image/jpeg"}]}
-    refused = await _raw(x1, "POST", f"/dataset/addData/{ds['id']}", json=wrong)
-    assert refused["code"] == "ILLEGAL_PARAM"
+    unsigned = str(access.with_query(None))
+    redacted = str(access.update_query({"X-Amz-Signature": "REDACTED"}))
+    for path in (bare, unsigned, redacted):
+        wrong = {"name": "f", "files": [{"path": path, "size": 4, "mimeType": "image/jpeg"}]}
+        refused = await _raw(x1, "POST", f"/dataset/addData/{ds['id']}", json=wrong)
+        assert refused["code"] == "DATASET_DATA_FILE_URL_ERROR", path
     right = {"name": "f", "files": [{"path": signed["accessUrl"], "size": 4, "mimeType": "image/jpeg"}]}
     data = (await _raw(x1, "POST", f"/dataset/addData/{ds['id']}", json=right))["data"]
     assert x1.emu.read_object(signed["accessUrl"]) == b"jpeg"
@@ -79,14 +85,45 @@ async def test_xtreme1_pre_sign_answers_an_access_url_that_is_not_the_signed_one
         None,
         None,
     )
-    [file] = data["files"]
-    assert set(file) == {"id", "name", "originalName", "path", "type", "size", "url", "extraInfo"}
-    assert (file["path"], file["type"], file["size"], file["name"]) == (
-        signed["accessUrl"],
+    assert "files" not in data
+    [folder] = data["content"]
+    assert (folder["name"], folder["type"]) == ("image_0", "directory")
+    [leaf] = folder["files"]
+    assert (leaf["type"], leaf["name"]) == ("file", "a.jpg")
+    file = leaf["file"]
+    assert (file["@type"], file["type"], file["size"], file["name"]) == (
+        "imageFile",
         "image/jpeg",
         4,
         "a.jpg",
     )
+    # As the platform's, a URL the file can be read by: a signed GET of the same object.
+    readable = URL(file["url"])
+    assert readable.name == "a.jpg"
+    assert readable.path.rsplit("/", 2)[-2] == access.path.rsplit("/", 2)[-2]
+    async with x1.http.get(file["url"]) as got:
+        assert (got.status, await got.read()) == (200, b"jpeg")
+    # The path is the object's key, as the platform lists it: the access URL's path ends with it.
+    assert access.path.endswith("/" + file["path"])
+    assert x1.emu.read_object(file["path"]) == b"jpeg"
+    assert file["largeThumbnail"]["name"] == "large_a.jpg"
+
+
+async def test_xtreme1_writes_the_platforms_code_names_and_empty_updates(x1: Api) -> None:
+    ds = (await _raw(x1, "POST", "/dataset/create", json={"name": "d", "type": "IMAGE"}))["data"]
+    assert (await _raw(x1, "GET", "/dataset/info/999999"))["code"] == "DATASET_NOT_FOUND"
+    again = await _raw(x1, "POST", "/dataset/create", json={"name": "d", "type": "IMAGE"})
+    assert again["code"] == "DATASET_NAME_DUPLICATED"
+    bad = await _raw(x1, "POST", "/dataset/create", json={"name": "e", "type": "NOPE"})
+    assert bad["code"] == "PARAM_ERROR"
+    gone = await _raw(x1, "POST", f"/dataset/removeData/{ds['id']}/999999")
+    assert gone["code"] == "DATA_NOT_FOUND"
+    signed = await _upload(x1, "a.pcd", b"pcd!")
+    pcd = {"path": signed["accessUrl"], "size": 4, "mimeType": "application/octet-stream"}
+    unsupported = await _raw(x1, "POST", f"/dataset/addData/{ds['id']}", json={"name": "f", "files": [pcd]})
+    assert unsupported["code"] == "FILE_TYPE_NOT_SUPPORT"
+    updated = await _raw(x1, "POST", f"/dataset/update/{ds['id']}", json={"description": "x"})
+    assert (updated["code"], updated["data"]) == ("ok", None)
 
 
 async def test_xtreme1_items_and_results(x1: Api) -> None:
@@ -105,8 +142,8 @@ async def test_xtreme1_items_and_results(x1: Api) -> None:
         (empty["id"], "SCENE"),
         (data["id"], "SINGLE_DATA"),
     ]
-    assert all("itemType" not in i for i in level["list"])
-    assert [i["files"] is None for i in level["list"]] == [True, True, False]
+    assert all("itemType" not in i and "files" not in i for i in level["list"])
+    assert [len(i["content"]) for i in level["list"]] == [0, 0, 1]
     results = (await _raw(x1, "GET", f"/dataset/dataAnnotationResult/{ds['id']}/{data['id']}"))["data"]
     by_type = {r["sourceType"]: r for r in results}
     model, truth = by_type["MODEL"], by_type["EXTERNAL_GROUND_TRUTH"]
@@ -135,7 +172,12 @@ async def test_guide_answers_keep_the_main_shapes(api: Api) -> None:
     file = {**await api.upload("b.jpg"), "deviceName": "cam-front"}
     body = {"name": "f", "files": [file]}
     data = (await _raw(api, "POST", f"/dataset/addData/{created['data']['id']}", json=body))["data"]
-    assert data["files"] == [file]
+    (answered,) = data["files"]
+    # The file as registered, plus a signed URL to read it (BasicAI's export answers carry one).
+    url = answered.pop("url")
+    assert answered == file
+    assert url.startswith(file["path"] + "?")
+    assert "Signature=" in url
 
 
 def test_an_unknown_dialect_is_refused_naming_the_choices() -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 import test_integration_support as support
 from test_integration_support import KEY, as_refs, capture, loose_limiter, upload
+from yarl import URL
 
 from basicai_async import AsyncBasicAI, ResourceNotFoundError, UploadSource
 from basicai_async.emulator import Emulator
@@ -75,11 +76,13 @@ async def test_storage_presign_then_put(client: AsyncBasicAI, emu: Emulator) -> 
             assert s.expires_at is not None
             assert s.expires_at.tzinfo is not None
         else:
-            # Storage names the path to register, and it is not the signed URL minus its query.
+            # Storage names the path to register, itself a signed URL, and it is not the PUT URL.
             assert s.register_path == s.access_url
             assert s.access_url is not None
+            assert "X-Amz-Signature=" in s.access_url
+            assert s.display_path == s.access_url.split("?", 1)[0]
             assert not s.pre_signed_url.startswith(f"{s.access_url}?")
-    assert [s.register_path.rsplit("/", 1)[1] for s in signed] == ["f0.jpg", "f1.jpg", "f2.jpg"]
+    assert [URL(s.register_path).name for s in signed] == ["f0.jpg", "f1.jpg", "f2.jpg"]
     file = await upload(client, "cam.jpg", b"0123456789")
     assert emu.read_object(file.path) == b"0123456789"
 
@@ -90,7 +93,12 @@ async def test_data_scenes_batches_items_every_method(client: AsyncBasicAI) -> N
 
     one = await client.data.add(ds.id, name="frame-0", files=[file])
     assert isinstance(one, DataItem)
-    assert (one.name, one.dataset_id, one.parent_id, as_refs(one.files)) == ("frame-0", ds.id, None, [file])
+    assert (one.name, one.dataset_id, one.parent_id, as_refs(one.files)) == (
+        "frame-0",
+        ds.id,
+        None,
+        as_refs([file]),
+    )
 
     batch = await client.batches.add(ds.id, name="batch-1")
     assert isinstance(batch, Batch)
@@ -120,7 +128,7 @@ async def test_data_scenes_batches_items_every_method(client: AsyncBasicAI) -> N
         *[(d.id, "DATA") for d in many],
         (empty_scene.id, "SCENE"),
     ]
-    assert as_refs(top[0].files) == [file]
+    assert as_refs(top[0].files) == as_refs([file])
     assert [i.id async for i in client.items.iter_by_id(ds.id, limit=2)] == [i.id for i in top]
     in_level = [(i.id, i.item_type) async for i in client.items.list(ds.id, parent_id=batch.id)]
     assert in_level == [(in_batch.id, "DATA"), (scene.id, "SCENE")]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from basicai_async import AsyncBasicAI
 from basicai_async.emulator import Emulator, Fault, FaultRule, Faults
@@ -30,6 +31,7 @@ __all__ = [
     "emu",
     "loose_limiter",
     "as_refs",
+    "object_key",
     "upload",
 ]
 
@@ -110,10 +112,24 @@ async def upload(client: AsyncBasicAI, name: str = "a.jpg", content: bytes = b"\
     return FileRef(path=signed.register_path, size=len(content), mime_type=mime)
 
 
-def as_refs(files: list[DataFile]) -> list[FileRef]:
-    """The registration references of files an answer returned (to compare with what was sent)."""
+def object_key(path: str) -> str:
+    """The emulator's object key in a path: what a registered URL and a listed path have in common.
+
+    The guide's dialect lists a file under the URL it was registered with; the
+    xtreme1 dialect, as BasicAI's platform, under the object's key alone, while
+    the URL registered was a signed one.
+    """
+    return "/".join(URL(path).path.strip("/").split("/")[-2:])
+
+
+def as_refs(files: list[DataFile | FileRef]) -> list[FileRef]:
+    """Files as registration references by object key (to compare what an answer lists with what was sent)."""
     return [
-        FileRef(path=f.path or "", size=-1 if f.size is None else f.size, mime_type=f.mime_type or "")
+        FileRef(
+            path=object_key(f.path or ""),
+            size=-1 if f.size is None else f.size,
+            mime_type=f.mime_type or "",
+        )
         for f in files
     ]
 

@@ -187,7 +187,8 @@ CASES: dict[str, tuple[Any, Callable[[Any], object], object]] = {
     ),
     "POST /storage/batchGeneratePreSignedUploadUrl": (
         list[PresignedUpload],
-        lambda us: [(u.register_path, u.expires_at, "?" in u.pre_signed_url) for u in us],
+        # Where the object lives (what is registered, without the signature a signed accessUrl carries).
+        lambda us: [(u.register_path.split("?", 1)[0], u.expires_at, "?" in u.pre_signed_url) for u in us],
         [
             ("https://bucket.example/u/1/a.jpg", datetime(2024, 3, 29, 11, 5, 45, tzinfo=timezone.utc), True),
             ("https://bucket.example/u/2/b.pcd", datetime(2024, 3, 29, 11, 5, 45, tzinfo=timezone.utc), True),
@@ -237,15 +238,18 @@ def test_what_only_the_xtreme1_form_carries() -> None:
         "NOT_ANNOTATED",
         None,
     )
+    # The files came in a `content` tree: each leaf once, its folder's name as the device, no thumbnail.
     [file] = data.files
-    assert (file.id, file.name, file.original_name, file.type, file.url) == (
+    assert (file.id, file.name, file.original_name, file.type, file.url, file.device_name) == (
         900,
         "a.jpg",
         "a.jpg",
         "image/jpeg",
         "https://cdn.example/u/1/a.jpg",
+        "image_0",
     )
     assert file.extra_info == {"width": 1920, "height": 1080}
+    assert (file.width, file.height) == (1920, 1080)
     splits = decode("xtreme1", "POST /dataset/batchAddData/{datasetId}", list[DataItem])
     assert [(d.annotation_status, d.split_type) for d in splits] == [
         ("ANNOTATED", "TRAINING"),
@@ -264,10 +268,15 @@ def test_what_only_the_xtreme1_form_carries() -> None:
     assert scene_result.version == "2"
     uploads = decode("xtreme1", "POST /storage/batchGeneratePreSignedUploadUrl", list[PresignedUpload])
     for u in uploads:
-        # accessUrl is registered, and it is not the signed URL minus its query.
+        # accessUrl is registered exactly as sent (a signed URL itself), and it is not the PUT URL.
         assert u.register_path == u.access_url
-        assert not u.pre_signed_url.startswith(u.register_path)
+        assert "X-Amz-Signature=" in u.register_path
+        assert not u.pre_signed_url.startswith(u.register_path.split("?", 1)[0])
         assert u.pre_signed_url.startswith("https://minio.example:9000/x1-bucket/")
+        # ...and never shown: no signature in its repr or its display path.
+        signature = u.register_path.rsplit("=", 1)[1]
+        assert signature not in repr(u)
+        assert signature not in u.display_path
     page = decode("xtreme1", "GET /dataset/list (page 2)", Page[Dataset])
     assert (page.items, page.total) == ([], 2)
 

@@ -137,9 +137,7 @@ def test_a_pre_signed_upload_never_shows_its_signature() -> None:
     )
     shown = repr(upload)
     assert "s3cr3t" not in shown
-    assert (
-        shown == "PresignedUpload(pre_signed_url='https://s.test/a.jpg?<signed>', access_url='https://c/a')"
-    )
+    assert shown == "PresignedUpload(pre_signed_url='https://s.test/a.jpg', access_url='https://c/a')"
     assert "s3cr3t" in upload.pre_signed_url
 
 

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from basicai_async import UploadError
-from basicai_async._redact import REDACTED, RedactedException, redact_text, redact_url, scrub_exception
+from basicai_async._redact import (
+    REDACTED,
+    RedactedException,
+    chain_scrubbed,
+    query_secrets,
+    redact_text,
+    redact_url,
+    scrub_exception,
+)
 
 API_KEY = "sk-DISTINCTIVE-7f3a9c1e-do-not-log"
 
@@ -124,7 +132,7 @@ def test_no_secret_survives_in_any_encoding(signed: tuple[str, list[str], str, s
 @given(signed=signed_urls())
 def test_non_secret_parameters_stay(signed: tuple[str, list[str], str, str]) -> None:
     url, _, host, path = signed
-    out = redact_url(url + "&partNumber=7&uploadId=abc")
+    out = redact_text(url + "&partNumber=7&uploadId=abc")
     assert out.startswith(f"https://{host}{path}?")
     assert out.endswith("&partNumber=7&uploadId=abc")
 
@@ -237,3 +245,38 @@ def test_notes_and_attributes_are_cleaned() -> None:
     scrub_exception(exc)
     assert "5ecre7beef" not in exc.filename
     assert "5ecre7beef" not in exc.__notes__[0]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://b.s3/k.jpg?X-Amz-Signature=5ecre7beef&x=1", "https://b.s3/k.jpg"),
+        ("https://user:pw@b.s3:9000/a/k.jpg?whatever=5ecre7beef#frag", "https://b.s3:9000/a/k.jpg"),
+        ("https://b.s3/a%20b/k.jpg", "https://b.s3/a%20b/k.jpg"),
+        (yarl.URL("http://127.0.0.1:8/p?token=5ecre7beef"), "http://127.0.0.1:8/p"),
+        ("no-scheme/k.jpg", "no-scheme/k.jpg"),
+        ("http://[::1/x?a=5ecre7beef", "<unparsable URL>"),
+    ],
+)
+def test_a_url_for_display_keeps_where_and_drops_any_query(url: object, shown: str) -> None:
+    assert redact_url(url) == shown
+    assert redact_url(shown) == shown or shown == "<unparsable URL>"
+
+
+def test_a_query_is_a_secret_as_a_whole_for_the_scrubber() -> None:
+    url = "https://b.s3/k.jpg?vendorSig=5ecre7beef&n=1#f"
+    assert query_secrets(url) == ("vendorSig=5ecre7beef&n=1",)
+    assert query_secrets("https://b.s3/k.jpg") == ()
+    assert "5ecre7beef" not in redact_text(f"PUT {url} failed", secrets=query_secrets(url))
+
+
+def test_chain_scrubbed_redacts_the_message_and_chains_only_a_scrubbed_copy() -> None:
+    try:
+        raise aiohttp.ClientConnectionError(f"reset on {SIGNED} with ApiKey {API_KEY}")
+    except aiohttp.ClientError as exc:
+        failure = chain_scrubbed(UploadError(f"PUT failed: {exc}", filename="k", stage="put"), exc)
+    assert failure.__context__ is None
+    assert failure.__cause__ is not None
+    assert "5ecre7beef" not in _chain_text(failure)
+    assert API_KEY not in _chain_text(failure)
+    assert str(failure).startswith("PUT failed: reset on https://")

@@ -9,12 +9,27 @@ from types import SimpleNamespace
 import aiohttp
 import pytest
 
-from basicai_async import MAX_PRESIGNED_SIZE, AsyncBasicAI, UploadSource
-from basicai_async._errors import FileTooLargeError, InvalidSourceError, UploadError
+from basicai_async import (
+    MAX_PRESIGNED_SIZE,
+    AsyncBasicAI,
+    BytesSent,
+    FileDone,
+    FileFailed,
+    UploadEvent,
+    UploadSource,
+    UploadStarted,
+)
+from basicai_async._errors import (
+    FileFormatNotSupportedError,
+    FileTooLargeError,
+    InvalidSourceError,
+    UploadError,
+)
 from basicai_async._sources import guess_mime_type
 from basicai_async._validate import check_file_size
 from basicai_async.emulator import Emulator
 from basicai_async.uploader import Uploader, UploadReport, UploadResult
+from basicai_async.uploader._feed import WINDOW
 
 pytestmark = pytest.mark.integration
 
@@ -38,21 +53,20 @@ def _payload(i: int) -> bytes:
 
 
 class Recorder:
-    """An UploadProgress that remembers every callback."""
+    """An ``on_event`` consumer that remembers what the events said."""
 
     def __init__(self) -> None:
         self.started_with: list[tuple[int, int]] = []
         self.bytes = 0
         self.done: list[UploadResult] = []
 
-    def started(self, files: int, total_bytes: int) -> None:
-        self.started_with.append((files, total_bytes))
-
-    def advanced(self, nbytes: int) -> None:
-        self.bytes += nbytes
-
-    def finished(self, result: UploadResult) -> None:
-        self.done.append(result)
+    def __call__(self, event: UploadEvent) -> None:
+        if isinstance(event, UploadStarted):
+            self.started_with.append((event.to_upload, event.bytes))
+        elif isinstance(event, BytesSent):
+            self.bytes += event.nbytes
+        elif isinstance(event, (FileDone, FileFailed)):
+            self.done.append(event.result)
 
 
 async def test_two_thousand_small_files_all_land_byte_for_byte(emu: Emulator, client: AsyncBasicAI) -> None:
@@ -61,7 +75,7 @@ async def test_two_thousand_small_files_all_land_byte_for_byte(emu: Emulator, cl
     sources = [UploadSource.from_bytes(name, data) for name, data in payloads.items()]
     progress = Recorder()
 
-    report = await client.uploader(concurrency=32, progress=progress).upload(ds.id, sources)
+    report = await client.uploader(concurrency=32, on_event=progress).upload(ds.id, sources)
 
     assert [r.name for r in report.results] == list(payloads)
     assert report.failed == []
@@ -78,8 +92,10 @@ async def test_two_thousand_small_files_all_land_byte_for_byte(emu: Emulator, cl
     data = [item for item in rec.items.values() if item.kind == "DATA"]
     assert sorted(item.name for item in data) == sorted(payloads)
     assert {item.id for item in data} == {r.data_id for r in report.results}
-    # Progress: one start, every byte once, every file finished once.
-    assert progress.started_with == [(2000, report.bytes_uploaded)]
+    # Progress: a start per window of sources taken, every byte once, every file finished once.
+    assert len(progress.started_with) == 2000 // WINDOW
+    assert sum(files for files, _ in progress.started_with) == 2000
+    assert sum(nbytes for _, nbytes in progress.started_with) == report.bytes_uploaded
     assert progress.bytes == report.bytes_uploaded
     assert sorted(r.name for r in progress.done) == sorted(payloads)
     # Batched: 20 pre-sign calls and 20 registrations for 2000 files, nothing else.
@@ -226,7 +242,7 @@ async def test_a_file_that_fails_every_time_leaves_the_others_alone(
     sources.insert(200, gone_source)
     progress = Recorder()
 
-    report = await client.uploader(progress=progress).upload(ds.id, sources)
+    report = await client.uploader(on_event=progress).upload(ds.id, sources)
 
     failed = {r.name: r for r in report.failed}
     assert set(failed) == {"broken.png", "notes.txt", "gone.png"}
@@ -237,7 +253,8 @@ async def test_a_file_that_fails_every_time_leaves_the_others_alone(
     assert failed["gone.png"].stage == "put"
     assert "FileNotFoundError" in (failed["gone.png"].error or "")
     assert failed["notes.txt"].stage == "register"
-    assert "FILE_FORMAT_NOT_SUPPORTED" in (failed["notes.txt"].error or "")
+    # Typed by meaning whichever name the server gave it (or the platform's FILE_TYPE_NOT_SUPPORT).
+    assert isinstance(failed["notes.txt"].exception, FileFormatNotSupportedError)
     assert len(report.succeeded) == 250
     names = sorted(i.name for i in emu.state.datasets[ds.id].items.values())
     assert names == sorted(f"ok-{i:03d}.png" for i in range(250))

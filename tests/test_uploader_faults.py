@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from basicai_async import AsyncBasicAI, Limits, RetryPolicy, UploadSource, Window
-from basicai_async._errors import UploadError
+from basicai_async._errors import IllegalParamError, UploadError
 from basicai_async.emulator import Emulator
 from basicai_async.emulator._faults import STORE_ENDPOINT, FaultRule
 from basicai_async.models import DataItem, NewData, PresignedUpload, PresignRequest
@@ -215,7 +215,9 @@ async def test_a_presign_failure_fails_its_batch_at_presign(emu: Emulator, clien
     )
     # The server refuses the whole call for one bad name: both fail at presign, saying why.
     assert [r.stage for r in report.results] == ["presign", "presign"]
-    assert "ILLEGAL_PARAM" in (report.results[0].error or "")
+    # Typed by meaning whichever name the server gave it (ILLEGAL_PARAM, the platform's PARAM_ERROR).
+    assert all(isinstance(r.exception, IllegalParamError) for r in report.results)
+    assert "bad?name.png" in (report.results[0].error or "")
     assert emu.state.datasets[ds.id].items == {}
 
 

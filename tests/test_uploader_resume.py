@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from basicai_async import AsyncBasicAI, Limits, RetryPolicy, UploadSource, Window
+from basicai_async import AsyncBasicAI, FileDone, Limits, RetryPolicy, UploadEvent, UploadSource, Window
 from basicai_async._manifest import Manifest, ManifestEntry
 from basicai_async.emulator import Emulator
 from basicai_async.emulator._faults import FaultRule
-from basicai_async.uploader import UploadResult
 
 pytestmark = pytest.mark.integration
 
@@ -65,16 +64,11 @@ class StopAfter:
         self.registered = 0
         self.reached = asyncio.Event()
 
-    def started(self, files: int, total_bytes: int) -> None:
-        pass
-
-    def advanced(self, nbytes: int) -> None:
-        pass
-
-    def finished(self, result: UploadResult) -> None:
-        self.registered += result.ok
-        if self.registered >= self.count:
-            self.reached.set()
+    def __call__(self, event: UploadEvent) -> None:
+        if isinstance(event, FileDone):
+            self.registered += 1
+            if self.registered >= self.count:
+                self.reached.set()
 
 
 async def test_a_cancelled_run_resumes_without_duplicates(
@@ -85,7 +79,7 @@ async def test_a_cancelled_run_resumes_without_duplicates(
     manifest = tmp_path / "m" / "upload.jsonl"
     stop = StopAfter(150)
     task = asyncio.create_task(
-        client.uploader(concurrency=8, progress=stop).upload(ds.id, _sources(payloads), manifest=manifest)
+        client.uploader(concurrency=8, on_event=stop).upload(ds.id, _sources(payloads), manifest=manifest)
     )
     await stop.reached.wait()
     task.cancel()  # Ctrl-C in the middle of the run

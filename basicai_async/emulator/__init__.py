@@ -29,7 +29,7 @@ from ._dialects import DIALECTS, Dialect, GuideDialect, Xtreme1Dialect
 from ._emulator import DEFAULT_DIALECT, DIALECT_ENV, SERVER_LIMITS, Emulator
 from ._faults import STORE_ENDPOINT, Fault, FaultRule, Faults
 from ._samples import sample_png
-from ._state import DATASET_TYPES, State
+from ._state import DATASET_TYPES, NewDataRec, State
 from ._store import STORE_PREFIX, ObjectStore
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "FaultRule",
     "Faults",
     "GuideDialect",
+    "NewDataRec",
     "ObjectStore",
     "RequestLog",
     "RequestRecord",

@@ -34,11 +34,12 @@ def endpoint_of(path: str) -> str:
     return "/".join(path[len(API_PREFIX) + 1 :].split("/")[:2])
 
 
-def _business_error(error: ApiError) -> web.Response:
+def _business_error(error: ApiError, ctx: Context) -> web.Response:
+    code = ctx.dialect.error_code(error)
     if error.status == 200:
-        body = envelope_bytes(error.code, error.message, None)
+        body = envelope_bytes(code, error.message, None)
         return web.Response(body=body, content_type="application/json")
-    return http_error(error.status, error.code, error.message)
+    return http_error(error.status, code, error.message)
 
 
 async def _serve(
@@ -47,7 +48,7 @@ async def _serve(
     try:
         request[KEY] = ctx.keys.check(key)
     except ApiError as exc:
-        return _business_error(exc)
+        return _business_error(exc, ctx)
     assert key is not None
     limiter = ctx.keys.limiter(key)
     if limiter is not None and not await limiter.try_acquire():
@@ -65,7 +66,7 @@ async def _serve(
     try:
         response = await handler(request)
     except ApiError as exc:
-        response = _business_error(exc)
+        response = _business_error(exc, ctx)
     except web.HTTPException as exc:
         # 404 for an unknown path, 405 for a wrong method, 413 for a huge body:
         # keep the status and headers (Allow) but answer JSON like every API error.

@@ -38,7 +38,7 @@ async def _change(request: web.Request, replace: bool) -> web.Response:
     else:
         part = await decode_body(request, DatasetPatch)
         state.update_dataset(rec, part.name, part.type, part.description, replace=False)
-    return reply(request, context(request).dialect.dataset(rec))
+    return reply(request, context(request).dialect.changed_dataset(rec))
 
 
 @routes.post("/dataset/update/{datasetId}")

@@ -4,11 +4,16 @@
 expectation). ``xtreme1`` writes the variants BasicAI's open-source platform is
 known to send (API.md, "Variants the real server may send"): ``code: "ok"``,
 nulls written out, ``version`` as a string, objects under ``objects``,
-``type: SINGLE_DATA`` instead of ``itemType``, files as
-``{id, name, originalName, path, type, size, url, extraInfo}``, class ids as
-strings, ``classValues`` as ``null`` or ``{}``, ``presignedUrl`` with an
-``accessUrl`` that is not the signed URL minus its query, ``total`` on every
-page and ``list: null`` on an empty one.
+``type: SINGLE_DATA`` instead of ``itemType``, a data item's files in a
+``content`` tree of folders (``type: directory``, named after the sensor) whose
+leaves hold ``{@type, id, name, originalName, path (the object's key), type
+(the MIME type), size, url, extraInfo, thumbnails}``, class ids as strings,
+``classValues`` as ``null`` or ``{}``, ``presignedUrl`` with an ``accessUrl``
+that is itself a signed URL (registered only exactly as sent), the platform's
+error code names (``DATASET_NOT_FOUND``, ``PARAM_ERROR``, ...), updates
+answered with ``data: null``, ``total`` on every page and ``list: null`` on an
+empty one. The shapes follow answers the platform's own classes wrote
+(``tests/fixtures/evidence/xtreme1-jackson``).
 
 Everything here builds dicts and lists by hand, never through the SDK's
 models: the emulator is a second opinion on the wire format, not a mirror.
@@ -19,14 +24,22 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
-from ._state import TOP, DatasetRec, ItemRec, SourceRec
+from .._constants import EnvelopeCode, PlatformCode
+from ._bodies import FileBody
+from ._state import TOP, DatasetRec, FileInfo, ItemRec, SourceRec
 from ._store import PresignedPut
 from ._views import ResultRec
+from ._wire import ApiError
 
 __all__ = ["DIALECTS", "Dialect", "GuideDialect", "Xtreme1Dialect", "dialect_named"]
 
 JSON = dict[str, Any]
+
+
+def _info(rec: ItemRec, index: int) -> FileInfo | None:
+    return rec.infos[index] if index < len(rec.infos) else None
 
 
 def _parent(rec: ItemRec) -> int | None:
@@ -41,6 +54,16 @@ class Dialect:
     ok_message: str | None = ""
     # Where a registered file lives; the store accepts registrations under this prefix only.
     access_prefix = "/_store"
+    # Whether the URL to register is itself signed (and must be registered exactly as sent).
+    signed_access = False
+
+    def error_code(self, error: ApiError) -> str:
+        """The envelope code this dialect writes for ``error``."""
+        return error.code
+
+    def changed_dataset(self, rec: DatasetRec) -> JSON | None:
+        """The ``data`` of an update or replace answer: the dataset as changed."""
+        return self.dataset(rec)
 
     def dataset(self, rec: DatasetRec) -> JSON:
         """A dataset."""
@@ -56,6 +79,10 @@ class Dialect:
         out: JSON = {"path": file.path, "size": file.size, "mimeType": file.mime_type}
         if file.device_name is not None:
             out["deviceName"] = file.device_name
+        info = _info(rec, index)
+        if info is not None:
+            # A signed URL to read it, as BasicAI's export answers carry; no size: clients read the header.
+            out["url"] = info.url
         return out
 
     def _files(self, rec: ItemRec) -> list[JSON]:
@@ -144,6 +171,28 @@ class Dialect:
 
 GuideDialect = Dialect
 
+# The platform's names for the guide's codes (its UsecaseCode), each of the same meaning.
+_PLATFORM_CODES = {
+    EnvelopeCode.RESOURCE_NOT_FOUND: PlatformCode.NOT_FOUND,
+    EnvelopeCode.RESOURCE_DUPLICATED: PlatformCode.DUPLICATED,
+    EnvelopeCode.NAME_DUPLICATED: PlatformCode.DATASET_NAME_DUPLICATED,
+    EnvelopeCode.ILLEGAL_PARAM: PlatformCode.PARAM_ERROR,
+    EnvelopeCode.ILLEGAL_FORMAT: PlatformCode.DATASET_DATA_FILE_FORMAT_ERROR,
+    EnvelopeCode.FILE_FORMAT_NOT_SUPPORTED: PlatformCode.FILE_TYPE_NOT_SUPPORT,
+}
+
+
+def _folder(file: FileBody) -> str:
+    """The folder a file sits in: its device, else the platform's usual name for its kind."""
+    if file.device_name:
+        return file.device_name
+    mime = file.mime_type.lower()
+    if mime.startswith("image/"):
+        return "image_0"
+    if mime == "application/json":
+        return "camera_config"
+    return "lidar_point_cloud_0"
+
 
 def _millis(when: datetime) -> str:
     # Jackson's usual ISO form: milliseconds and a literal Z.
@@ -174,33 +223,92 @@ class Xtreme1Dialect(Dialect):
             "invalidCount": 0,
         }
 
+    signed_access = True
+
+    def error_code(self, error: ApiError) -> str:
+        """The platform's name: its own for this very case, else the one for the guide's code."""
+        return error.platform_code or _PLATFORM_CODES.get(error.code, error.code)
+
+    def changed_dataset(self, rec: DatasetRec) -> JSON | None:
+        """The platform answers its updates with no data."""
+        return None
+
     def file(self, rec: ItemRec, index: int) -> JSON:
-        """A FileDTO: the MIME type under ``type``, no ``mimeType``."""
+        """A leaf of the content tree: the file (a FileBO) under ``file``, the MIME type under ``type``."""
         file = rec.files[index]
-        name = PurePosixPath(file.path).name
-        return {
-            "id": rec.id * 100 + index,
+        name = PurePosixPath(urlsplit(file.path).path).name
+        info = _info(rec, index)
+        file_id = rec.id * 100 + index
+        kind = (
+            "imageFile"
+            if file.mime_type.startswith("image/")
+            else "pcdFile"
+            if name.endswith(".pcd")
+            else "file"
+        )
+        out: JSON = {
+            "@type": kind,
+            "id": file_id,
             "name": name,
             "originalName": name,
-            "path": file.path,
+            "path": self._key(file.path),
+            "zipPath": None,
             "type": file.mime_type,
             "size": file.size,
-            "url": file.path,
-            "extraInfo": None,
+            "bucketName": "emulator",
+            # As the platform's: a signed URL to read the file by.
+            "url": file.path if info is None else info.url,
+            # The platform's image files carry their size here.
+            "extraInfo": None
+            if info is None or info.size is None
+            else {"width": info.size[0], "height": info.size[1]},
         }
+        if kind == "imageFile":
+            # Thumbnails hang off an image; they are not files of the item.
+            thumb = f"thumb/large_{name}"
+            out.update(
+                largeThumbnail={
+                    "@type": "file",
+                    "id": -file_id,
+                    "name": f"large_{name}",
+                    "path": thumb,
+                    "type": file.mime_type,
+                    "size": 1,
+                    "url": file.path,
+                    "extraInfo": None,
+                },
+                mediumThumbnail=None,
+                smallThumbnail=None,
+            )
+        return {"name": name, "fileId": file_id, "type": "file", "file": out}
+
+    def _key(self, path: str) -> str:
+        """A registered URL's object key (the platform lists a file's path that way), else the path."""
+        url_path = urlsplit(path).path
+        prefix = self.access_prefix + "/"
+        return url_path[len(prefix) :] if url_path.startswith(prefix) else path
+
+    def content(self, rec: ItemRec) -> list[JSON]:
+        """A data item's files as the platform's tree: one folder per sensor, the files as its leaves."""
+        folders: dict[str, list[JSON]] = {}
+        for index, file in enumerate(rec.files):
+            folders.setdefault(_folder(file), []).append(self.file(rec, index))
+        return [{"name": name, "type": "directory", "files": leaves} for name, leaves in folders.items()]
 
     def data(self, rec: ItemRec) -> JSON:
-        """A DataInfoDTO."""
+        """A DataInfoDTO: its files in ``content``."""
         return {
             "id": rec.id,
             "datasetId": rec.dataset_id,
             "name": rec.name,
+            "orderName": rec.name,
+            "content": self.content(rec),
             "type": "SINGLE_DATA",
             "parentId": _parent(rec),
             "status": "VALID",
             "annotationStatus": "NOT_ANNOTATED",
             "splitType": None,
-            "files": self._files(rec),
+            "lockedBy": None,
             "createdAt": _millis(rec.created_at),
             "updatedAt": None,
         }
@@ -235,7 +343,7 @@ class Xtreme1Dialect(Dialect):
             "name": rec.name,
             "type": "SINGLE_DATA" if rec.kind == "DATA" else rec.kind,
             "parentId": _parent(rec),
-            "files": self._files(rec) if rec.kind == "DATA" else None,
+            "content": self.content(rec) if rec.kind == "DATA" else [],
             "createdAt": _millis(rec.created_at),
         }
 

@@ -96,7 +96,12 @@ class Emulator:
         self.ctx = Context(
             state=State(),
             store=ObjectStore(
-                root, secret or secrets.token_bytes(32), presign_ttl, self.faults, speaks.access_prefix
+                root,
+                secret or secrets.token_bytes(32),
+                presign_ttl,
+                self.faults,
+                speaks.access_prefix,
+                signed_access=speaks.signed_access,
             ),
             keys=KeyRing(limits, limiter_factory),
             log=RequestLog(),

@@ -72,11 +72,25 @@ class ObjectStore:
     """Objects on disk under ``root``, reachable through HMAC-signed URLs valid ``ttl`` seconds."""
 
     def __init__(
-        self, root: Path, secret: bytes, ttl: float, faults: Faults, access_prefix: str = STORE_PREFIX
+        self,
+        root: Path,
+        secret: bytes,
+        ttl: float,
+        faults: Faults,
+        access_prefix: str = STORE_PREFIX,
+        *,
+        signed_access: bool = False,
     ) -> None:
         self.root = root
         self.access_prefix = access_prefix
         """The path prefix of the URLs objects are registered under (the PUT URLs use ``STORE_PREFIX``)."""
+        self.signed_access = signed_access
+        """Whether the URL to register is itself signed (as BasicAI's platform's ``accessUrl`` is).
+
+        Then only that exact URL registers its object (:meth:`registrable`): one
+        stripped of its query or with its signature redacted is refused.
+        """
+        self._issued: dict[str, str] = {}
         self.ttl = ttl
         """Seconds a new pre-signed URL stays valid (0 = already expired); change it any time."""
         self._secret = secret
@@ -100,12 +114,35 @@ class ObjectStore:
             "Size": str(size),
             "Signature": self._sign("PUT", key, size, expires),
         }
+        access = origin.with_path(f"{self.access_prefix}/{key}")
+        if self.signed_access:
+            access = access.with_query(self._access_query(key))
+            self._issued[key] = str(access)
         return PresignedPut(
             signed_url=str(url.with_query(query)),
-            access_url=str(origin.with_path(f"{self.access_prefix}/{key}")),
+            access_url=str(access),
             filename=filename,
             expires_at=datetime.fromtimestamp(expires, timezone.utc),
         )
+
+    def _access_query(self, key: str) -> dict[str, str]:
+        # S3 SigV4's parameters, as the platform's MinIO writes them on its accessUrl (a week's GET).
+        now = datetime.now(timezone.utc)
+        return {
+            "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+            "X-Amz-Credential": f"emulator/{now:%Y%m%d}/us-east-1/s3/aws4_request",
+            "X-Amz-Date": f"{now:%Y%m%dT%H%M%SZ}",
+            "X-Amz-Expires": "604800",
+            "X-Amz-SignedHeaders": "host",
+            "X-Amz-Signature": self._sign("ACCESS", key, None, int(now.timestamp())),
+        }
+
+    def registrable(self, path: str) -> StoredObject | None:
+        """The uploaded object ``path`` may register, if any: with signed access, only its exact URL."""
+        found = self.lookup(path)
+        if found is None or not self.signed_access:
+            return found
+        return found if self._issued.get(found.key) == path else None
 
     def presign_get(self, path: str, ttl: float | None = None) -> str:
         """A signed GET URL for an object given by its registered URL."""
@@ -124,7 +161,10 @@ class ObjectStore:
         except (ValueError, TypeError):
             return None
         prefix = self.access_prefix + "/"
-        return url_path[len(prefix) :] if url_path.startswith(prefix) else None
+        if url_path.startswith(prefix):
+            return url_path[len(prefix) :]
+        # The platform lists a registered file's `path` as the object's key alone.
+        return path if path in self.objects else None
 
     def lookup(self, path: str) -> StoredObject | None:
         """The uploaded object at ``path`` (an object URL), if any."""

@@ -41,13 +41,21 @@ Code = EnvelopeCode
 
 
 class ApiError(Exception):
-    """A business error: answered as HTTP ``status`` (200 unless auth) with ``code``."""
+    """A business error: answered as HTTP ``status`` (200 unless auth) with ``code``.
 
-    def __init__(self, code: str, message: str, status: int = 200) -> None:
+    ``code`` is the guide's name; a dialect may write another
+    (``Dialect.error_code``), ``platform_code`` when the platform's name for
+    this very case is more precise than its name for the guide's code.
+    """
+
+    def __init__(
+        self, code: str, message: str, status: int = 200, *, platform_code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.platform_code = platform_code
 
 
 def envelope_bytes(code: str, message: str | None, data: Any) -> bytes:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import msgspec
 
+from .._redact import redact_text
+
 __all__ = ["Model", "NullList", "RequestModel", "as_list"]
 
 T = TypeVar("T")
@@ -46,7 +48,12 @@ class Model(
     plain records; only code that puts a model inside its own lists could make a
     cycle the collector would then miss. ``repr`` leaves out fields at their
     default, so a tolerant model with a dozen absent fields still reads well.
+    A repr never shows a signature: a file's ``url`` is often a signed GET URL,
+    and a signed URL is a credential, so its signing parameters are redacted.
     """
+
+    def __repr__(self) -> str:
+        return redact_text(super().__repr__())
 
 
 class RequestModel(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):

@@ -35,13 +35,32 @@ class AnnotationSource(Model):
     name: str | None = None
 
 
+# Instance fields a `classAttributes` object may carry, by its wire name.
+_NESTED_FIELDS = (
+    ("type", "type"),
+    ("track_id", "trackId"),
+    ("track_name", "trackName"),
+    ("class_id", "classId"),
+    ("class_name", "className"),
+    ("contour", "contour"),
+    ("model_confidence", "modelConfidence"),
+    ("model_class", "modelClass"),
+)
+
+
 class Instance(Model):
-    """One annotated object. ``contour`` keeps the geometry as the server sends it.
+    """One annotated object. ``contour`` keeps the geometry as the server sends it (any JSON).
 
     ``class_id`` is a number or a string (editors store class ids as strings);
     ``class_values`` is a list, or a dict when the server sends a non-empty
     object (``null`` and ``{}`` read as ``[]``); ``model_confidence`` and
-    ``model_class`` come with results of a model source.
+    ``model_class`` come with results of a model source. An object whose fields
+    sit under ``classAttributes`` (the platform's annotation listing) reads the
+    same as one that has them at its top. An older pre-annotation shape (Xtreme1
+    issue 85) puts a 3D box's ``center3D``, ``size3D`` and ``rotation3D`` on the
+    object itself with ``objType: "3d"`` and its class as ``classType``: those
+    are kept too. :func:`basicai_async.geometry.shape_of` reads any of these as
+    a typed shape.
     """
 
     id: str | int | None = None
@@ -51,13 +70,37 @@ class Instance(Model):
     class_id: int | str | None = None
     class_name: str | None = None
     class_values: NullList[Any] | dict[str, Any] = msgspec.field(default_factory=list)
-    contour: dict[str, Any] | None = None
+    contour: Any = None
     model_confidence: float | None = None
     model_class: str | None = None
+    obj_type: str | None = None
+    class_type: str | None = None
+    center3d: dict[str, Any] | None = msgspec.field(default=None, name="center3D")
+    size3d: dict[str, Any] | None = msgspec.field(default=None, name="size3D")
+    rotation3d: dict[str, Any] | None = msgspec.field(default=None, name="rotation3D")
+    # The platform's annotation listing nests the object under `classAttributes`: folded in on decode.
+    _class_attributes: dict[str, Any] | None = msgspec.field(default=None, name="classAttributes")
 
     def __post_init__(self) -> None:
+        if self._class_attributes is not None:
+            self._fold(self._class_attributes)
+            self._class_attributes = None
         if not self.class_values:
             self.class_values = []
+
+    def _fold(self, nested: dict[str, Any]) -> None:
+        """Fill what the outer object left empty from its ``classAttributes`` (the object as edited).
+
+        The nested ``id`` (the object's own, as export writes it) wins over the
+        outer one (a database row's).
+        """
+        if nested.get("id") is not None:
+            self.id = nested["id"]
+        for field, key in _NESTED_FIELDS:
+            if getattr(self, field) is None and nested.get(key) is not None:
+                setattr(self, field, nested[key])
+        if not self.class_values and nested.get("classValues"):
+            self.class_values = nested["classValues"]
 
 
 class AnnotationResult(Model):

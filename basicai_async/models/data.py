@@ -2,8 +2,20 @@
 
 Files have two shapes: :class:`FileRef` is what the SDK *sends* to register a
 file (strict: path, size and MIME type are required), :class:`DataFile` what the
-server *returns* (every field optional; the MIME type from ``mimeType`` or, in
-the Xtreme1 form ``{id, name, path, type, size, url}``, from ``type``).
+server *returns* (every field optional).
+
+A data item's files come in one of two forms, and read the same from both
+(:func:`files_of`):
+
+- a flat ``files`` list (the guide's form): ``{path, size, mimeType, deviceName}``;
+- a ``content`` tree (BasicAI's platform): folders (``type: "directory"``, a
+  ``name`` such as ``image_0`` or ``lidar_point_cloud_0``, and ``files``) whose
+  leaves (``type: "file"``) hold the file under ``file`` as
+  ``{id, name, path, type (the MIME type), size, url, extraInfo, ...}``. Folders
+  nest to any depth; each leaf becomes one :class:`DataFile` whose
+  ``device_name`` is the name of the folder holding it. Thumbnails, binary
+  copies and render images hanging off a file are not files of the item and are
+  left out.
 """
 
 from __future__ import annotations
@@ -15,7 +27,7 @@ import msgspec
 
 from ._base import Model, NullList, RequestModel
 
-__all__ = ["DataFile", "DataItem", "FileRef", "NewData"]
+__all__ = ["ContentNode", "DataFile", "DataItem", "FileRef", "NewData", "files_of"]
 
 
 class FileRef(Model):
@@ -31,12 +43,28 @@ class FileRef(Model):
     device_name: str | None = None
 
 
+def _pixels(value: object) -> int | None:
+    """A width or height from ``extraInfo``: an int, an integral float or a digit string."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
 class DataFile(Model):
     """A file of a data item as the API returns it.
 
-    ``mime_type`` is filled from ``type`` when the server sends the MIME type
-    there; ``url`` is where the server says the file can be read; ``filename``,
-    ``zip_path``, ``width`` and ``height`` appear in export-style answers.
+    ``mime_type`` is read from ``mimeType`` or, where the server writes the MIME
+    type there, ``type``; ``width`` and ``height`` (pixels, images only) from
+    those fields or from ``extraInfo`` (``{"width": 1920, "height": 1080}``),
+    which is also kept whole. ``url`` is where the server says the file can be
+    read (often a signed URL); ``device_name`` the sensor, or the folder the file
+    sat in when the server sent a ``content`` tree.
     """
 
     path: str | None = None
@@ -57,6 +85,67 @@ class DataFile(Model):
     def __post_init__(self) -> None:
         if self.mime_type is None:
             self.mime_type = self.type
+        extra = self.extra_info
+        if extra is not None and isinstance(extra, dict):
+            if self.width is None:
+                self.width = _pixels(extra.get("width"))
+            if self.height is None:
+                self.height = _pixels(extra.get("height"))
+
+
+class ContentNode(msgspec.Struct, rename="camel", kw_only=True, gc=False):
+    """One node of a ``content`` tree: a folder (``files`` under it) or a leaf (its ``file``).
+
+    Read only on the way to :attr:`DataItem.files`; users never see one.
+    """
+
+    name: str | None = None
+    type: str | None = None
+    files: list[ContentNode] | None = None
+    file: DataFile | None = None
+    file_id: int | str | None = None
+
+
+def _leaves(nodes: list[ContentNode], folder: str | None, out: list[DataFile]) -> None:
+    for node in nodes:
+        if node.files is not None:
+            # A folder (whatever its `type` says): its files sit under its name.
+            _leaves(node.files, node.name if node.name is not None else folder, out)
+            continue
+        file = node.file
+        if file is None:
+            if node.file_id is None and (node.type or "").lower() != "file":
+                continue  # an empty folder written without its `files`
+            file = DataFile(id=node.file_id, name=node.name)
+        if file.device_name is None:
+            file.device_name = folder
+        if file.name is None:
+            file.name = node.name
+        out.append(file)
+
+
+def _key(file: DataFile) -> object:
+    return file.id if file.id is not None else (file.path, file.name)
+
+
+def files_of(files: list[DataFile] | None, content: list[ContentNode] | None) -> list[DataFile]:
+    """A data item's files from its flat ``files`` list and/or its ``content`` tree, each file once.
+
+    A file that appears in both (the same ``id``, or without one the same path
+    and name) is kept once, as the flat list has it.
+    """
+    flat = [] if files is None else files
+    if not content:
+        return flat
+    leaves: list[DataFile] = []
+    _leaves(content, None, leaves)
+    seen = {_key(f) for f in flat}
+    for leaf in leaves:
+        key = _key(leaf)
+        if key not in seen:
+            seen.add(key)
+            flat.append(leaf)
+    return flat
 
 
 class NewData(RequestModel):
@@ -72,7 +161,9 @@ class DataItem(Model):
     """A data item as the API returns it.
 
     ``annotation_status`` is ``ANNOTATED``, ``NOT_ANNOTATED`` or ``INVALID`` where
-    the server says; ``files`` is ``[]`` when it sends none.
+    the server says; ``files`` holds every file of the item, from a flat
+    ``files`` list or a ``content`` tree (:func:`files_of`), and is ``[]`` when
+    the server sends neither.
     """
 
     id: int
@@ -86,8 +177,13 @@ class DataItem(Model):
     status: str | None = None
     annotation_status: str | None = None
     split_type: str | None = None
+    # The platform's tree of folders: folded into `files` on decode, so it never reaches users.
+    _content: list[ContentNode] | None = msgspec.field(default=None, name="content")
 
     def __post_init__(self) -> None:
-        # Inline, not as_list(): a page runs this once per item, and a call costs a tenth of a decode.
-        if self.files is None:
+        # Inline, not files_of(): a page runs this once per item, and a call costs a tenth of a decode.
+        if self._content is not None:
+            self.files = files_of(self.files, self._content)
+            self._content = None
+        elif self.files is None:
             self.files = []  # type: ignore[unreachable]  # NullList: None until this line

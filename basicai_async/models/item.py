@@ -3,6 +3,8 @@
 The kind comes as ``itemType: DATA|SCENE|BATCH`` or, in the Xtreme1 form, as
 ``type: SINGLE_DATA|SCENE``; :attr:`Item.is_data` and friends answer for both,
 and ``item_type`` is filled in from ``type`` so either spelling reads the same.
+A data entry's files come as a flat ``files`` list or a ``content`` tree, as a
+data item's do (:func:`~basicai_async.models.data.files_of`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import datetime
 import msgspec
 
 from ._base import Model, NullList
-from .data import DataFile
+from .data import ContentNode, DataFile, files_of
 
 __all__ = ["Item", "ItemType"]
 
@@ -50,9 +52,14 @@ class Item(Model):
     parent_id: int | None = None
     files: NullList[DataFile] = msgspec.field(default_factory=list)
     created_at: datetime | None = None
+    # The platform's tree of folders: folded into `files` on decode, so it never reaches users.
+    _content: list[ContentNode] | None = msgspec.field(default=None, name="content")
 
     def __post_init__(self) -> None:
-        if self.files is None:
+        if self._content is not None:
+            self.files = files_of(self.files, self._content)
+            self._content = None
+        elif self.files is None:
             self.files = []  # type: ignore[unreachable]  # NullList: None until this line
         if self.item_type in _CANONICAL:
             # The guide's spelling, as every entry of a guide-form page: nothing to fill in.

@@ -2,7 +2,12 @@
 
 The answer comes as ``{preSignedUrl, ...}`` or, in the Xtreme1 form, as
 ``{presignedUrl, accessUrl}``; ``accessUrl`` is the path storage wants
-registered, and need not be the signed URL minus its query.
+registered, and need not be the signed URL minus its query: BasicAI's platform
+answers with an ``accessUrl`` that is itself a signed URL (on the store's
+internal host, with ``X-Amz-Signature=...``). It is registered exactly as
+received and, like the PUT URL, never shown: a repr prints both without
+their query (``redact_url``), and upload results and manifests hold
+:attr:`PresignedUpload.display_path`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
+from .._redact import redact_url
 from ._base import Model, RequestModel
 
 __all__ = ["PresignRequest", "PresignedUpload", "expiry_of"]
@@ -78,17 +84,31 @@ class PresignedUpload(Model):
 
     def __repr__(self) -> str:
         # The signature in the query is a credential: never in a repr, so never in a log line.
-        fields = [f"pre_signed_url={self.pre_signed_url.split('?', 1)[0] + '?<signed>'!r}"]
+        # URLs are shown by the one display rule (``access_url`` may be signed too).
+        fields = [f"pre_signed_url={redact_url(self.pre_signed_url)!r}"]
         for name in ("access_url", "path", "filename", "expires_at"):
             value = getattr(self, name)
             if value is not None:
-                fields.append(f"{name}={value!r}")
+                shown = redact_url(value) if name in ("access_url", "path") else value
+                fields.append(f"{name}={shown!r}")
         return f"PresignedUpload({', '.join(fields)})"
 
     @property
     def register_path(self) -> str:
-        """The path to register the upload under.
+        """The path to register the upload under, exactly as the answer gave it.
 
-        ``access_url`` when the answer has one, else ``path``, else the signed URL without its query.
+        ``access_url`` when the answer has one (a signed URL included: the server
+        checks it whole), else ``path``, else the signed URL without its query.
+        It may hold a signature: what is shown or recorded is :attr:`display_path`.
         """
         return self.access_url or self.path or self.pre_signed_url.split("?", 1)[0]
+
+    @property
+    def display_path(self) -> str:
+        """:attr:`register_path` for display: scheme, host and path, without the query a signature sits in.
+
+        What upload results, manifests and log lines hold: it still names the
+        object (host and path), which is what the uploader matches a data item's
+        files against when it looks up what a failed registration did.
+        """
+        return redact_url(self.register_path)

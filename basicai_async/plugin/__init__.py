@@ -21,6 +21,7 @@ The public names live here (``basicai_async.plugin``), not in the top-level
 package: a service needs none of the API client, and the client none of this.
 """
 
+from .._errors import FetchError, PluginError
 from ._app import (
     KINDS,
     ImageItem,
@@ -33,7 +34,7 @@ from ._app import (
     serve_app,
 )
 from ._contract import ContractReport, check_answer
-from ._fetch import DEFAULT_MAX_SIZE, DEFAULT_MEMORY_THRESHOLD, FetchedFile, Fetcher, FetchError, PluginError
+from ._fetch import DEFAULT_MAX_SIZE, DEFAULT_MEMORY_THRESHOLD, FetchedFile, Fetcher
 from ._loader import load_function
 from ._models import (
     Box2D,

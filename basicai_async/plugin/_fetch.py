@@ -8,13 +8,14 @@ Safety, by default:
   link-local (cloud metadata at ``169.254.169.254``), shared, multicast or
   reserved address is refused. The check runs in the connector's resolver, so a
   name cannot resolve to a public address when checked and a private one when
-  connecting. ``allow_private=True`` lifts the fence (local trials, a model
-  next to its object storage) and is then the operator's responsibility;
+  connecting. ``allow_private=True`` lifts the fence (local trials, a
+  self-hosted platform whose file URLs point at its own object store, a model
+  next to its storage) and is then the operator's responsibility;
 - no proxies from the environment, no cookies kept between fetches;
 - a size cap (checked on ``Content-Length`` and again on the bytes read);
   bodies above a threshold are streamed to a temporary file instead of memory;
-- URLs appear in messages and reprs without their query string, which is where
-  pre-signed URLs keep their signature.
+- URLs appear in messages and reprs through ``_redact.redact_url``: without
+  their query string, which is where pre-signed URLs keep their signature.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
 from .._constants import MAX_PRESIGNED_SIZE
-from .._errors import BasicAIError
+from .._errors import FetchError, PluginError
+from .._redact import redact_url
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -59,23 +61,10 @@ MAX_REDIRECTS = 5
 _CHUNK = 256 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SCHEMES = frozenset({"http", "https"})
-
-
-class PluginError(BasicAIError):
-    """The Plugin API helper could not do what was asked (load a model, reach a service, fetch a file)."""
-
-
-class FetchError(PluginError):
-    """A referenced file could not be fetched; the message names the URL without its query."""
-
-
-def redact_url(url: str | URL) -> str:
-    """``url`` without its query string and fragment (pre-signed URLs carry their signature there)."""
-    try:
-        parsed = url if isinstance(url, URL) else URL(url)
-        return str(parsed.with_query(None).with_fragment(None).with_user(None))
-    except (ValueError, TypeError):
-        return "<unparsable URL>"
+_PRIVATE_REFUSED = (
+    "refused: private addresses are fetched only with `plugin serve --allow-private` "
+    "(create_app(allow_private=True)), which a self-hosted platform's file URLs need"
+)
 
 
 class FetchedFile:
@@ -152,7 +141,7 @@ def describe_failure(exc: BaseException) -> str:
     """Why a fetch failed, in words that never quote the URL's query (aiohttp's messages can)."""
     os_error = getattr(exc, "os_error", None)
     if isinstance(os_error, _BlockedAddressError):
-        return f"{os_error} (refused: private addresses are not fetched unless allow_private is set)"
+        return f"{os_error} ({_PRIVATE_REFUSED})"
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect to {exc.host}:{exc.port} ({exc.strerror or type(exc.os_error).__name__})"
     if isinstance(exc, asyncio.TimeoutError):
@@ -226,10 +215,7 @@ class Fetcher:
         if url.scheme not in _SCHEMES or not url.host:
             raise FetchError(f"cannot fetch {shown}: only absolute http and https URLs are fetched")
         if not self.allow_private and _looks_like_ip(url.host) and not _is_public(url.host):
-            raise FetchError(
-                f"cannot fetch {shown}: {url.host} is not a public address "
-                "(refused: private addresses are not fetched unless allow_private is set)"
-            )
+            raise FetchError(f"cannot fetch {shown}: {url.host} is not a public address ({_PRIVATE_REFUSED})")
 
     async def fetch(self, url: str) -> FetchedFile:
         """Fetch ``url`` (following at most ``MAX_REDIRECTS`` http(s) redirects).

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .._constants import MAX_PAGE_SIZE
-from .._errors import APIError, BasicAIError
-from .._http import is_ambiguous
+from .._errors import BasicAIError
+from .._exactly_once import Unsettled, create_once, name_key
 from .._validate import check_id, check_ids, check_name, check_page_size, chunked
 from ..models import Dataset, DatasetUpdate, IdPage, NewDataset, Page
 from ..pagination import AsyncIdPager, AsyncPager
@@ -14,8 +14,8 @@ from ._base import Resource
 
 __all__ = ["Datasets"]
 
-_CREATE_ROUNDS = 3
-"""Create calls after ambiguous failures whose look-up found nothing."""
+# `data: null` is an answer of these calls (the platform's updates carry no data).
+_MAYBE_DATASET: type[Dataset | None] = Dataset | None  # type: ignore[assignment]
 
 
 class Datasets(Resource):
@@ -28,16 +28,19 @@ class Datasets(Resource):
 
         ``type`` is one of ``DatasetType``'s values (``"IMAGE"``, ``"LIDAR_FUSION"``, ...).
 
-        Exactly once: after an ambiguous failure (a timeout, a connection lost after
-        sending, 500/502/504, a truncated answer) the name is looked up instead of
-        blindly retried. The server keeps names stripped of leading and trailing
-        whitespace, unique within a team, so a dataset found under the stripped name
+        Exactly once (:mod:`basicai_async._exactly_once`): after an ambiguous failure
+        (a timeout, a connection lost after sending, 500/502/504, a truncated answer)
+        the name is looked up, one backoff step later, instead of blindly retried.
+        The server keeps names stripped of leading and trailing whitespace, unique
+        within a team, so a dataset found under the stripped name
         and of this type is the one this call created, and is returned; none found
         means the call did nothing, and it is sent once more. When the look-up
         fails too, the original error is raised with a note saying the dataset may
         exist. (A dataset of that name made before the call would have been refused
-        with ``NameDuplicatedError``; after an ambiguous failure it is returned as
-        found, since the server cannot hold two of that name.)
+        with ``NameDuplicatedError``, whichever code the server names it by:
+        ``NAME_DUPLICATED`` or the platform's ``DATASET_NAME_DUPLICATED``; after an
+        ambiguous failure it is returned as found, since the server cannot hold
+        two of that name.)
 
         Example::
 
@@ -46,36 +49,22 @@ class Datasets(Resource):
         body = NewDataset(
             name=check_name("name", name), type=check_name("type", type), description=description
         )
-        for attempt in range(_CREATE_ROUNDS):
-            try:
-                return await self._pipeline.request(
-                    "POST", "/dataset/create", json=body, response_type=Dataset
-                )
-            except APIError as exc:
-                if not is_ambiguous(exc) or attempt + 1 == _CREATE_ROUNDS:
-                    raise
-                # A moment for a server still finishing the call (a timeout) before looking,
-                # as the uploader's reconciliation waits.
-                retry = self._pipeline.retry
-                await retry.sleep(retry.backoff(attempt + 1, retry.random()))
-                try:
-                    found = await self._find(name, type)
-                except BasicAIError:
-                    exc.add_note(f"dataset {name.strip()!r} may exist now: look it up before retrying")
-                    unknown = True
-                else:
-                    unknown = False
-                if unknown:
-                    raise
-                if found is not None:
-                    return found
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            return await create_once(
+                lambda: self._pipeline.request("POST", "/dataset/create", json=body, response_type=Dataset),
+                lambda: self._find(name, type),
+                retry=self._pipeline.retry,
+            )
+        except Unsettled as unsettled:
+            error = unsettled.error
+        error.add_note(f"dataset {name_key(name)!r} may exist now: look it up before retrying")
+        raise error
 
     async def _find(self, name: str, type: str) -> Dataset | None:
-        """The team's dataset named ``name`` (as the server stores it: stripped) of ``type``, if any."""
-        wanted = name.strip()
+        """The team's dataset named ``name`` (as the server stores it: ``name_key``) of ``type``, if any."""
+        wanted = name_key(name)
         async for ds in self.list(name=wanted, type=type):
-            if ds.name is not None and ds.name.strip() == wanted:
+            if ds.name is not None and name_key(ds.name) == wanted:
                 return ds
         return None
 
@@ -87,7 +76,11 @@ class Datasets(Resource):
         type: str | None = None,
         description: str | None = None,
     ) -> Dataset:
-        """Change only the given fields (``POST /dataset/update/{datasetId}``)."""
+        """Change only the given fields (``POST /dataset/update/{datasetId}``).
+
+        Returns the dataset as changed: from the answer, or read back when the
+        server answers with no data (as BasicAI's platform does).
+        """
         check_id("dataset_id", dataset_id)
         if name is not None:
             check_name("name", name)
@@ -98,26 +91,50 @@ class Datasets(Resource):
         if name is None and type is None and description is None:
             raise ValueError("update needs at least one of name, type, description")
         body = DatasetUpdate(name=name, type=type, description=description)
-        return await self._pipeline.request(
-            "POST", f"/dataset/update/{dataset_id}", json=body, response_type=Dataset, idempotent=True
-        )
+        return await self._changed(dataset_id, "/dataset/update/{datasetId}", body)
 
     async def replace(
         self, dataset_id: int, *, name: str, type: str, description: str | None = None
     ) -> Dataset:
-        """Replace every field; fields not given are cleared (``POST /dataset/replace/{datasetId}``)."""
+        """Replace every field; fields not given are cleared (``POST /dataset/replace/{datasetId}``).
+
+        Returns the dataset as replaced (read back when the answer carries no data).
+        """
         check_id("dataset_id", dataset_id)
         body = NewDataset(
             name=check_name("name", name), type=check_name("type", type), description=description
         )
-        return await self._pipeline.request(
-            "POST", f"/dataset/replace/{dataset_id}", json=body, response_type=Dataset, idempotent=True
+        return await self._changed(dataset_id, "/dataset/replace/{datasetId}", body)
+
+    async def _changed(self, dataset_id: int, template: str, body: NewDataset | DatasetUpdate) -> Dataset:
+        """Send an update or replace; the dataset as the answer has it, else as read back.
+
+        BasicAI's platform answers its updates with ``data: null``: the change is
+        made, so the dataset is read back (``GET /dataset/info``) rather than the
+        call failing after the server acted.
+        """
+        changed = await self._pipeline.request(
+            "POST",
+            template,
+            path_params={"datasetId": dataset_id},
+            json=body,
+            response_type=_MAYBE_DATASET,
+            idempotent=True,
         )
+        if changed is not None:
+            return changed
+        try:
+            return await self.get(dataset_id)
+        except BasicAIError as exc:
+            exc.add_note(f"dataset {dataset_id} was changed; only reading it back failed")
+            raise
 
     async def delete(self, dataset_id: int) -> None:
         """Delete one dataset (``POST /dataset/delete/{datasetId}``)."""
         check_id("dataset_id", dataset_id)
-        await self._pipeline.request("POST", f"/dataset/delete/{dataset_id}", idempotent=True)
+        await self._pipeline.request(
+            "POST", "/dataset/delete/{datasetId}", path_params={"datasetId": dataset_id}, idempotent=True
+        )
 
     async def delete_many(self, dataset_ids: Iterable[int]) -> None:
         """Delete datasets in bulk (``POST /dataset/delete?datasetIds=...``), 100 ids per call."""
@@ -130,7 +147,9 @@ class Datasets(Resource):
     async def get(self, dataset_id: int) -> Dataset:
         """One dataset (``GET /dataset/info/{datasetId}``)."""
         check_id("dataset_id", dataset_id)
-        return await self._pipeline.request("GET", f"/dataset/info/{dataset_id}", response_type=Dataset)
+        return await self._pipeline.request(
+            "GET", "/dataset/info/{datasetId}", path_params={"datasetId": dataset_id}, response_type=Dataset
+        )
 
     async def get_many(self, dataset_ids: Iterable[int]) -> list[Dataset]:
         """Several datasets in the order asked (``GET /dataset/info?datasetIds=...``), 100 ids per call."""
@@ -191,4 +210,4 @@ class Datasets(Resource):
                 response_type=IdPage[Dataset],
             )
 
-        return AsyncIdPager(fetch, limit=limit)
+        return AsyncIdPager(fetch, limit=limit, path="/dataset/listById")

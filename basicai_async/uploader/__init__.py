@@ -34,7 +34,7 @@ Example::
         report = await client.uploader().upload(dataset_id, Path("images").glob("*.jpg"))
         report.raise_for_failures()
 
-Modules: ``_report`` (results, report, progress), ``_run`` (the state of one
+Modules: ``_report`` (results, report), ``_run`` (the state of one
 run), ``_uploader`` (checks, resume), ``_batch`` (the pipeline of batches),
 ``_urls`` (URL renewal), ``_put`` (the storage PUT), ``_register``
 (registration: halving, aborting, reconciling), ``_reconcile`` (the look-up
@@ -42,8 +42,8 @@ and its name rule), ``_checks`` (argument and source checks), ``_resume``
 (manifest resume).
 """
 
-from ._report import UploadProgress, UploadReport, UploadResult
+from ._report import UploadReport, UploadResult
 from ._run import UploadClient
 from ._uploader import Uploader
 
-__all__ = ["UploadClient", "UploadProgress", "UploadReport", "UploadResult", "Uploader"]
+__all__ = ["UploadClient", "UploadReport", "UploadResult", "Uploader"]

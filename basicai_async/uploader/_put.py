@@ -11,19 +11,23 @@ size is sent, and a file that grew or shrank since it was checked fails with
 ``SourceChangedError`` at once (never stored truncated, never waiting out a
 socket timeout). A pre-signed URL's signature never reaches a message: aiohttp's
 messages are redacted parameter by parameter (it re-encodes the URL its own
-way), and its exception is chained only as a scrubbed copy.
+way) and with the whole query as a secret (``query_secrets``), and its
+exception is chained only as a scrubbed copy (``chain_scrubbed``).
 """
 
 from __future__ import annotations
 
+import time
+
 import aiohttp
 
 from .._constants import BODY_SNIPPET
-from .._errors import BasicAIError
-from .._redact import redact_text, scrub_exception
+from .._errors import BasicAIError, ObjectStoreError
+from .._redact import chain_scrubbed, query_secrets, redact_text
 from .._retry import parse_retry_after
-from .._sources import SizedBody, UploadSource
+from .._sources import SMALL_BODY, SizedBody, UploadSource
 from ..models import PresignedUpload
+from ..telemetry._events import BytesSent
 from ._run import UploadRun
 
 __all__ = ["PutFailed", "put_file"]
@@ -33,12 +37,20 @@ class PutFailed(Exception):
     """A PUT failed; ``retryable`` for 5xx and dropped connections, ``refused`` for a 403."""
 
     def __init__(
-        self, message: str, *, retryable: bool, refused: bool = False, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        refused: bool = False,
+        retry_after: float | None = None,
+        reason: str = "",
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.refused = refused
         self.retry_after = retry_after
+        self.reason = reason
+        """The status (``"503"``) or the error class: what telemetry counts a retry under."""
 
 
 async def put_file(
@@ -56,16 +68,29 @@ async def put_file(
             (upload,) = await run.presign([source])
             renewed = True
         first = False
-        body = SizedBody(source, on_chunk=run.progress.advanced)
+        body = SizedBody(source, on_chunk=run.bytes_counter())
         try:
-            await _put_once(run, source, upload.pre_signed_url, body)
+            # A small body goes as one payload write instead of a stream of chunks: most of a small
+            # file's CPU otherwise. Either way a failing read sets ``body.error``.
+            data: bytes | SizedBody = await body.read_all() if source.size <= SMALL_BODY else body
+            await _put_once(run, source, upload.pre_signed_url, data)
             return upload
-        except PutFailed as exc:
-            run.progress.advanced(-body.sent)
+        except Exception as exc:
+            if body.sent and run.on_event is not None:
+                run.on_event(BytesSent(-body.sent))
             if body.error is not None:
-                # aiohttp reports a failing body as a connection error; it is a local one
-                # (the file changed size, vanished or cannot be read) that a retry would repeat.
-                raise PutFailed(_reason(source, body.error), retryable=False) from body.error
+                # The source's own failure (aiohttp reports a failing body as a connection error):
+                # the file changed size, vanished or cannot be read, which a retry would repeat,
+                # unless the source's object store failed for a moment: a retry re-opens the object.
+                retryable = _transient(body.error)
+                if not retryable or not await run.retry.wait(retry + 1):
+                    raise PutFailed(_reason(source, body.error), retryable=retryable) from body.error
+                if run.telemetry is not None:
+                    run.telemetry.retried("PUT", type(body.error).__name__)
+                retry += 1
+                continue
+            if not isinstance(exc, PutFailed):
+                raise
             if exc.refused and not renewed:
                 # Storage refused the signature (expired in flight, clock skew): one fresh URL.
                 (upload,) = await run.presign([source])
@@ -73,7 +98,14 @@ async def put_file(
                 continue
             if not exc.retryable or not await run.retry.wait(retry + 1, exc.retry_after):
                 raise
+            if run.telemetry is not None:
+                run.telemetry.retried("PUT", exc.reason)
             retry += 1
+
+
+def _transient(error: Exception) -> bool:
+    """Whether a source's read error may pass: its object store was unreachable or failing."""
+    return isinstance(error, ObjectStoreError) and error.transient
 
 
 def _reason(source: UploadSource, error: Exception) -> str:
@@ -82,34 +114,37 @@ def _reason(source: UploadSource, error: Exception) -> str:
     return f"cannot read {source.name}: {type(error).__name__}: {error}"
 
 
-async def _put_once(run: UploadRun, source: UploadSource, url: str, body: SizedBody) -> None:
+async def _put_once(run: UploadRun, source: UploadSource, url: str, body: bytes | SizedBody) -> None:
     # Explicit Content-Length keeps aiohttp from chunked encoding, which S3 refuses;
     # only these two headers go to storage, never the API key.
     headers = {"Content-Length": str(source.size), "Content-Type": source.mime_type}
+    started = time.perf_counter()
+    status = 0
     try:
-        async with run.session.put(url, data=body, headers=headers, timeout=run.put_timeout) as resp:
+        timeout = run.small_put_timeout if isinstance(body, bytes) else run.put_timeout
+        async with run.session.put(url, data=body, headers=headers, timeout=timeout) as resp:
             text = (await resp.read())[:BODY_SNIPPET].decode("utf-8", errors="replace")
             status = resp.status
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
     except (aiohttp.ClientError, TimeoutError) as exc:
-        failure = PutFailed(
-            redact_text(f"PUT failed: {type(exc).__name__}: {exc}", secrets=_query(url)), retryable=True
+        failure = chain_scrubbed(
+            PutFailed(f"PUT failed: {type(exc).__name__}: {exc}", retryable=True, reason=type(exc).__name__),
+            exc,
+            secrets=query_secrets(url),
         )
-        failure.__cause__ = scrub_exception(exc, secrets=_query(url))
     else:
         if 200 <= status < 300:
+            if run.telemetry is not None:
+                run.telemetry.stored(url, status, time.perf_counter() - started, None)
             return
         failure = PutFailed(
-            redact_text(f"storage answered HTTP {status}: {text}", secrets=_query(url)),
+            redact_text(f"storage answered HTTP {status}: {text}", secrets=query_secrets(url)),
             retryable=status >= 500,
             refused=status == 403,
             retry_after=retry_after,
+            reason=str(status),
         )
+    if run.telemetry is not None:
+        run.telemetry.stored(url, status, time.perf_counter() - started, failure.reason)
     # Raised outside the except block, so aiohttp's exception is not chained as the context.
     raise failure
-
-
-def _query(url: str) -> tuple[str, ...]:
-    """The URL's query string: a secret as a whole, whatever its parameters are called."""
-    _, _, query = url.partition("?")
-    return (query,) if query else ()

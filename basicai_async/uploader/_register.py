@@ -11,10 +11,12 @@ How each answer is handled:
   aborted (:meth:`UploadRun.abort`): these files fail with the refusal and every
   file not yet sent fails at ``aborted``, without a further call;
 - an ambiguous failure (:func:`~basicai_async._http.is_ambiguous`), or an answer
-  with a wrong number of items: the files are looked up in the target
-  (:mod:`._reconcile`); those found are registered, the rest (certainly not
-  registered, since the call is all or none) are registered again. A look-up
-  that fails leaves the files ``maybe_registered``, never plain failed;
+  with a wrong number of items: by the rule of :mod:`basicai_async._exactly_once`
+  (shared with ``datasets.create``) the files are looked up in the target
+  (:mod:`._reconcile`, at ``target.parent_id``) one backoff step later; those
+  found are registered, the rest (certainly not registered, since the call is
+  all or none) are registered again. A look-up that fails leaves the files
+  ``maybe_registered``, never plain failed;
 - any other refusal: these files fail at ``register``.
 """
 
@@ -35,13 +37,15 @@ from .._errors import (
     ResourceNotFoundError,
     UploadError,
 )
+from .._exactly_once import Unsettled, create_once
+from .._halves import in_halves
 from .._http import is_ambiguous
 from .._manifest import ManifestStatus
 from .._sources import UploadSource
-from ..models import FileRef, NewData
+from ..models import DataItem, FileRef, NewData
 from ._reconcile import find_registered
 from ._report import UploadResult
-from ._run import UploadRun
+from ._run import RunAborted, UploadRun
 
 __all__ = ["PER_FILE_REFUSALS", "TARGET_REFUSALS", "register"]
 
@@ -62,91 +66,106 @@ TARGET_REFUSALS = (
 )
 """Refusals of the dataset, batch or scene as a whole: the run stops."""
 
-_ROUNDS = 3
-"""Registrations of one batch after ambiguous failures whose look-up found nothing."""
-
 Uploaded = Sequence[tuple[UploadSource, UploadResult]]
 
 
-async def register(run: UploadRun, uploaded: Uploaded, *, rounds: int = 0) -> None:
-    """Register PUT files; every result ends registered, failed or maybe registered."""
-    if run.aborted is not None:
-        for _, result in uploaded:
-            run.fail(result, "aborted", run.aborted)
-        return
-    for source, result in uploaded:
-        run.journal_file(source, result, ManifestStatus.REGISTERING)
-    try:
-        created = await run.client.data.add_many(run.dataset_id, [_new_data(run, s, r) for s, r in uploaded])
-    except TARGET_REFUSALS as exc:
-        run.abort(exc)
-        for _, result in uploaded:
-            run.fail(result, "register", exc)
-        return
-    except PER_FILE_REFUSALS as exc:
-        if len(uploaded) > 1:
-            half = len(uploaded) // 2
-            await register(run, uploaded[:half])
-            await register(run, uploaded[half:])
-            return
-        run.fail(uploaded[0][1], "register", exc)
-        return
-    except BasicAIError as exc:
-        if is_ambiguous(exc):
-            await _reconcile(run, uploaded, exc, rounds)
-        else:
-            for _, result in uploaded:
-                run.fail(result, "register", exc)
-        return
-    if len(created) != len(uploaded):
-        # Never guess which file an answer belongs to: look them up instead.
-        mismatch = UploadError(
-            f"batchAddData answered {len(created)} items for {len(uploaded)} files",
-            filename=uploaded[0][0].name,
-            stage="register",
-        )
-        await _reconcile(run, uploaded, mismatch, rounds)
-        return
-    for (source, result), item in zip(uploaded, created, strict=True):
-        run.registered(source, result, item.id)
+class _CountMismatch(UploadError):
+    """``batchAddData`` answered another number of items than files sent: treated as ambiguous."""
 
 
-async def _reconcile(run: UploadRun, uploaded: Uploaded, exc: BaseException, rounds: int) -> None:
-    """Look the files up after an ambiguous failure; register again only those certainly not there."""
-    # A moment for a server still finishing the call (a timeout) before its result is looked for:
-    # one backoff step, also when the PUTs' policy allows no retries (``wait`` would return at once).
-    await run.retry.sleep(run.retry.backoff(1, run.retry.random()))
-    try:
+def _ambiguous(exc: BaseException) -> bool:
+    # Never guess which file an answer belongs to: look them up instead.
+    return isinstance(exc, _CountMismatch) or is_ambiguous(exc)
+
+
+async def register(run: UploadRun, uploaded: Uploaded) -> None:
+    """Register PUT files; every result ends registered, failed or maybe registered.
+
+    A batch refused for one file is split in halves (:func:`~basicai_async._halves.in_halves`)
+    until the refused file fails alone.
+    """
+    await in_halves(
+        uploaded,
+        lambda part: _register_part(run, part),
+        refused=PER_FILE_REFUSALS,
+        alone=lambda file, exc: run.fail(file[0], file[1], "register", exc),
+    )
+
+
+async def _register_part(run: UploadRun, part: Uploaded) -> None:
+    """Register ``part`` exactly once (:func:`~basicai_async._exactly_once.create_once`).
+
+    A per-file refusal of all of ``part`` propagates, for :func:`register` to halve.
+    """
+    pending = list(part)
+    # The high-water mark each call is sent with: whatever it creates lies past it (``_highwater``).
+    sent: int | None = None
+
+    async def add() -> list[DataItem]:
+        nonlocal sent
+        if run.aborted is not None:
+            raise RunAborted(run.aborted)
+        sent = run.high_water.mark
+        run.journal_files(pending, ManifestStatus.REGISTERING, after=run.high_water.after(sent))
+        created = await run.client.data.add_many(run.dataset_id, [_new_data(run, s, r) for s, r in pending])
+        if len(created) != len(pending):
+            raise _CountMismatch(
+                f"batchAddData answered {len(created)} items for {len(pending)} files",
+                filename=pending[0][0].name,
+                stage="register",
+            )
+        return created
+
+    async def look_up() -> list[DataItem] | None:
         found = await find_registered(
             run.client.items,
-            run.dataset_id,
-            run.batch_id or run.scene_id,
-            [(source.name, result.path) for source, result in uploaded],
+            run.target,
+            [(source.name, result.path) for source, result in pending],
+            after=run.high_water.after(sent),
+            high_water=run.high_water,
         )
-    except BasicAIError:
-        for _, result in uploaded:
-            run.maybe(result, exc)
+        for index, (source, result) in enumerate(pending):
+            if index in found:
+                run.registered(source, result, found[index])
+        # Looked up and not there: certainly not registered (the call is all or none), safe to send again.
+        pending[:] = [file for index, file in enumerate(pending) if index not in found]
+        return [] if not pending else None
+
+    try:
+        created = await create_once(add, look_up, retry=run.retry, ambiguous=_ambiguous)
+    except RunAborted as exc:
+        for source, result in pending:
+            run.fail(source, result, "aborted", exc.reason)
         return
-    rest = []
-    for index, (source, result) in enumerate(uploaded):
-        data_id = found.get(index)
-        if data_id is None:
-            rest.append((source, result))
-        else:
-            run.registered(source, result, data_id)
-    if not rest:
+    except TARGET_REFUSALS as exc:
+        run.abort(exc)
+        for source, result in pending:
+            run.fail(source, result, "register", exc)
         return
-    if rounds + 1 >= _ROUNDS:
-        # Looked up and not there: certainly not registered, safe to upload again.
-        for _, result in rest:
-            run.fail(result, "register", exc)
+    except PER_FILE_REFUSALS:
+        if len(pending) == len(part):
+            raise
+        # A later round, some files already found: halve only those still to register.
+        await register(run, pending)
         return
-    await register(run, rest, rounds=rounds + 1)
+    except Unsettled as unsettled:
+        for source, result in pending:
+            run.maybe(source, result, unsettled.error)
+        return
+    except BasicAIError as exc:
+        for source, result in pending:
+            run.fail(source, result, "register", exc)
+        return
+    if created:
+        ids = [item.id for item in created]
+        run.high_water.answered(sent, ids)
+        run.batch_registered(len(created))
+        run.registered_many(pending, ids)
 
 
 def _new_data(run: UploadRun, source: UploadSource, result: UploadResult) -> NewData:
     ref = FileRef(
-        path=result.path or "",
+        path=run.register_path(result),
         size=source.size,
         mime_type=source.mime_type,
         device_name=source.device_name,
