@@ -175,6 +175,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         if process is not None:
             process.terminate()
             process.wait(timeout=10)
+            if process.stdout is not None:
+                process.stdout.close()
 
 
 _SAVED_ENV = ("BASICAI_API_KEY", "BASICAI_BASE_URL", "BASICAI_REDIS_URL", "PATH")

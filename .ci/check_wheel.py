@@ -11,8 +11,8 @@
 4. installs the wheel (and pytest, pytest-asyncio) into a fresh venv in WORKDIR,
    outside the checkout, and from there runs ``basicai-async --help``, the
    README's first Python example against the emulator the wheel ships (started
-   with the wheel's own ``basicai-async emulator``), and the README's pytest
-   example as a test of a user's own project (the fixtures arrive through the
+   with the wheel's own ``basicai-async emulator``), and the pytest example of
+   docs/testing.md as a test of a user's own project (the fixtures arrive through the
    ``pytest11`` entry point, under ``filterwarnings = error``).
 
 Everything it runs gets an environment without ``PYTHONPATH`` and without
@@ -76,8 +76,9 @@ def step(name: str) -> None:
     _last[0] = now
 
 
-def readme_python_blocks() -> list[str]:
-    return _FENCE.findall((ROOT / "README.md").read_text())
+def python_blocks(page: str) -> list[str]:
+    """The Python blocks of a page of the docs (README.md, docs/testing.md), in order."""
+    return _FENCE.findall((ROOT / page).read_text())
 
 
 def build(work: Path) -> tuple[Path, Path]:
@@ -143,14 +144,14 @@ def readme_example(venv: Path, work: Path) -> None:
     step("the README's first Python example, against the wheel's emulator")
     here = work / "readme-example"
     (here / "images").mkdir(parents=True)
-    (here / "example.py").write_text(readme_python_blocks()[0])
+    (here / "example.py").write_text(python_blocks("README.md")[0])
     # The emulator stores whatever bytes it is sent; the wheel's own sample images do.
     run(
         [
             venv / "bin" / "python",
             "-c",
             "import sys; from pathlib import Path; from basicai_async.emulator import sample_png\n"
-            "for i in range(3): Path(sys.argv[1], f'car{i}.jpg').write_bytes(sample_png(i, size=8))",
+            "for i in range(3): Path(sys.argv[1], f'car{i}.png').write_bytes(sample_png(i, size=8))",
             here / "images",
         ],
         cwd=here,
@@ -177,16 +178,16 @@ def readme_example(venv: Path, work: Path) -> None:
         emulator.terminate()
         emulator.wait(timeout=30)
     printed = sorted(line.split()[0] for line in out.splitlines() if line.strip())
-    if printed != ["car0.jpg", "car1.jpg", "car2.jpg"]:
+    if printed != ["car0.png", "car1.png", "car2.png"]:
         raise StepFailed(f"the example printed:\n{out}")
     print("  " + out.strip().replace("\n", "\n  "))
 
 
 def user_project_test(venv: Path, work: Path, log: Path) -> None:
-    step("the README's pytest example, as a test of a user's own project")
+    step("the pytest example of docs/testing.md, as a test of a user's own project")
     project = work / "user-project"
     (project / "tests").mkdir(parents=True)
-    [test] = [block for block in readme_python_blocks() if "def test_" in block][:1]
+    [test] = [block for block in python_blocks("docs/testing.md") if "def test_" in block][:1]
     (project / "tests" / "test_ingest.py").write_text(test)
     (project / "pyproject.toml").write_text(
         '[project]\nname = "user-project"\nversion = "0"\n\n'

@@ -35,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dialect",
         choices=sorted(DIALECTS),
         default=None,
-        help=f"answer shapes: guide (the published guide's; default) or xtreme1 (the real server's variants, see docs/shapes.md); "
-        f"default ${DIALECT_ENV} or guide",
+        help="answer shapes: guide (the published guide's; default) or xtreme1 (the real server's "
+        f"variants, see docs/shapes.md); default ${DIALECT_ENV} or guide",
     )
 
 
