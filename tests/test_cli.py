@@ -221,10 +221,16 @@ def test_upload_into_a_batch_and_into_a_scene(
         ["--scene", str(scene_id)],
         ["--batch", str(batch_id), "--scene", str(inner)],
     )
-    for flags, parent in zip(into, (batch_id, scene_id, inner), strict=True):
+    said = (
+        f"batch {batch_id} of dataset {dataset_id}",
+        f"scene {scene_id} of dataset {dataset_id}",
+        f"scene {inner} of batch {batch_id} of dataset {dataset_id}",
+    )
+    for flags, parent, where in zip(into, (batch_id, scene_id, inner), said, strict=True):
         args = ["upload", str(tmp_path / "into"), "--dataset", str(dataset_id), *flags]
         assert cli.main(args) == 0
-        assert "3 of 3 files registered" in capsys.readouterr().out
+        # The summary names the level the files went into, not only the dataset.
+        assert f"3 of 3 files registered in {where}, 0 failed" in capsys.readouterr().out
         assert asyncio.run(names_under(dataset_id, parent)) == [f"img-{i:03d}.png" for i in range(3)]
 
 

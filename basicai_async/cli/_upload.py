@@ -298,7 +298,7 @@ async def _upload(client: AsyncBasicAI, args: argparse.Namespace) -> int:
     shard = f" (shard {args.shard})" if args.shard is not None else ""
     skipped = f"; {args.skipped} skipped while listing (named above)" if args.skipped else ""
     print(
-        f"{report.registered_count} of {report.total} files{shard} registered in dataset {dataset_id}, "
+        f"{report.registered_count} of {report.total} files{shard} registered in {_target(args)}, "
         f"{report.failed_count} failed" + (f", {unsure} maybe registered" if unsure else "") + skipped
     )
     for failed in report.failed[:20]:
@@ -307,6 +307,16 @@ async def _upload(client: AsyncBasicAI, args: argparse.Namespace) -> int:
         return 0
     say(_retry_hint(args, report))
     return 1
+
+
+def _target(args: argparse.Namespace) -> str:
+    """Where the files went, as the summary says it: the scene or batch, not only the dataset."""
+    where = f"dataset {args.dataset}"
+    if args.batch is not None:
+        where = f"batch {args.batch} of {where}"
+    if args.scene is not None:
+        where = f"scene {args.scene} of {where}"
+    return where
 
 
 async def _nonempty(args: argparse.Namespace, sources: AsyncIterator[Source]) -> AsyncIterator[Source]:
