@@ -217,3 +217,14 @@ def test_a_registered_path_and_a_listed_one_name_the_same_object(
 ) -> None:
     assert same_object(registered, listed) is same
     assert same_object(listed, registered) is same
+
+
+def test_a_refusal_quoting_a_signed_url_shows_no_signature() -> None:
+    raw = msgspec.json.encode(
+        {"code": "FILE_TYPE_NOT_SUPPORT", "message": f"{SIGNED} is not supported", "data": None}
+    )
+    with pytest.raises(FileFormatNotSupportedError) as caught:
+        decode_answer(raw, Dataset, "POST", "/dataset/addData/1")
+    for shown in (str(caught.value), repr(caught.value), caught.value.server_message):
+        assert "5ecret5ecret" not in shown
+        assert "http://minio:9000/b/12/a.jpg?" in shown
