@@ -6,8 +6,9 @@ with retries cut short, so many files fail and every error path writes text.
 Then the API key and every signature value handed out are searched for in all
 of it: the PUT URLs' and, in the xtreme1 dialect, the signed ``accessUrl`` each
 file is registered under (as BasicAI's platform answers), which the server's
-refusals quote back (a text file refused in an image dataset names its path). The emulator's own server-side log lines are the server's, not the
-SDK's, and are left out (a real server logs its own requests too).
+refusals quote back (a text file refused in an image dataset names its path).
+The emulator's own server-side log lines are the server's, not the SDK's, and
+are left out (a real server logs its own requests too).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ async def test_a_faulty_upload_leaks_neither_key_nor_signature(
     for report in reports:
         try:
             report.raise_for_failures()
-        except Exception as exc:  # noqa: BLE001 - the text of whatever it raises is grepped
+        except Exception as exc:
             texts += _chain_texts(exc)
     formatter = logging.Formatter("%(name)s %(message)s")
     client_records = [r for r in caplog.records if not r.name.startswith(SERVER_LOGGERS)]
