@@ -58,13 +58,23 @@ from ._errors import (
     UploadError,
     UploadStage,
 )
-from ._http import is_ambiguous
+from ._http import is_ambiguous, send_trace
 from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
 from ._redact import RedactedException
 from ._retry import RetryPolicy
 from ._shard import Shard, shard_of
 from ._sources import UploadSource
-from .export import ExportSummary, export_results, iter_data_ids, iter_results
+from .export import (
+    ExportedData,
+    ExportedFile,
+    ExportSummary,
+    export_results,
+    iter_data_ids,
+    iter_exported,
+    iter_results,
+)
+from .formats import FORMATS, SkippedObject
+from .geometry import Box2D, Box3D, KeyPoints, Polygon, Polyline, Shape, Unreadable, shape_of
 from .models import (
     AnnotationResult,
     AnnotationSource,
@@ -96,6 +106,7 @@ from .ratelimit import (
     Limits,
     PacedLimiter,
     RedisLimiter,
+    Reservation,
     Window,
 )
 from .telemetry import (
@@ -136,6 +147,7 @@ __all__ = [
     "BASICAI_LIMITS",
     "DEFAULT_BASE_URL",
     "MAX_PRESIGNED_SIZE",
+    "FORMATS",
     "APIConnectionError",
     "APIDecodeError",
     "APIError",
@@ -160,6 +172,16 @@ __all__ = [
     "DatasetUpdate",
     "ExactLimiter",
     "ExportSummary",
+    "ExportedData",
+    "ExportedFile",
+    "Box2D",
+    "Box3D",
+    "KeyPoints",
+    "Polygon",
+    "Polyline",
+    "Shape",
+    "SkippedObject",
+    "Unreadable",
     "FetchError",
     "FileFormatNotSupportedError",
     "FileRef",
@@ -201,6 +223,7 @@ __all__ = [
     "RateLimitError",
     "RedactedException",
     "RedisLimiter",
+    "Reservation",
     "ResourceDuplicatedError",
     "ResourceNotFoundError",
     "RetryPolicy",
@@ -221,7 +244,10 @@ __all__ = [
     "__version__",
     "export_results",
     "is_ambiguous",
+    "send_trace",
     "iter_data_ids",
+    "iter_exported",
+    "shape_of",
     "iter_results",
     "object_sources",
     "shard_of",

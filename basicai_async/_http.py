@@ -9,7 +9,12 @@ them with the same ``RetryPolicy``.)
 
 Retry policy (``RetryPolicy`` in ``_retry.py`` decides the delays):
 
-- Every attempt first takes a slot from the rate limiter, retries included.
+- Every attempt first takes a slot from the rate limiter, retries included,
+  and is counted from when it leaves: the slot is reserved at admission and
+  stamped (``Reservation.sent()``) when aiohttp hands the request's headers to
+  the connection (``send_trace``), or when the attempt ends if the session does
+  not carry that trace. A burst admitted at once but sent over tens of
+  milliseconds is counted as the server sees it, not as it was admitted.
 - Idempotent calls (GET, and the POSTs that update, replace, delete or remove)
   retry on connection errors, timeouts, 429, 500, 502, 503 and 504.
 - Pre-signing creates nothing a retry could duplicate (unused URLs expire), so
@@ -36,7 +41,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
-from typing import Any, TypeVar, get_args, get_origin, overload
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin, overload
 
 import aiohttp
 import msgspec
@@ -45,6 +51,7 @@ from ._constants import BODY_SNIPPET
 from ._errors import (
     APIConnectionError,
     APIDecodeError,
+    APIError,
     APIResponseError,
     APIStatusError,
     APITimeoutError,
@@ -58,10 +65,13 @@ from ._errors import (
 from ._redact import chain_scrubbed, redact_text
 from ._retry import RetryPolicy, parse_retry_after
 from .models.envelope import Envelope
-from .ratelimit import Limiter
+from .ratelimit import Limiter, Reservation, ReservingLimiter
 from .telemetry._events import limiter_waited
 
-__all__ = ["Pipeline", "decode_answer", "encode_params", "is_ambiguous"]
+if TYPE_CHECKING:
+    from .telemetry._otel import Telemetry
+
+__all__ = ["Pipeline", "decode_answer", "encode_params", "is_ambiguous", "send_trace"]
 
 T = TypeVar("T")
 
@@ -122,6 +132,32 @@ def is_ambiguous(exc: BaseException) -> bool:
     return isinstance(exc, (InternalServerError, BadGatewayError, GatewayTimeoutError, APIDecodeError))
 
 
+async def _on_headers_sent(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestHeadersSentParams
+) -> None:
+    slot = context.trace_request_ctx
+    if isinstance(slot, Reservation):
+        slot.sent()
+
+
+def send_trace() -> aiohttp.TraceConfig:
+    """An aiohttp ``TraceConfig`` that stamps each API call's limiter slot as its headers go out.
+
+    ``AsyncBasicAI``'s own session carries one. Give one to a session you pass
+    in (``aiohttp.ClientSession(trace_configs=[send_trace()])``) so that its calls
+    are counted from when they leave; without it they are counted from when
+    their answer (or failure) came, which is safe but holds each slot longer.
+    """
+    config = aiohttp.TraceConfig()
+    config.on_request_headers_sent.append(_on_headers_sent)
+    return config
+
+
+async def _acquired(limiter: Limiter) -> Reservation:
+    """A limiter without ``reserve``: its admission is counted at once, nothing left to stamp."""
+    return Reservation(await limiter.acquire())
+
+
 def _snippet(raw: bytes) -> str:
     # An answer may quote what was sent (a signed accessUrl registered as a file's path).
     return redact_text(raw[:BODY_SNIPPET].decode("utf-8", errors="replace"))
@@ -137,9 +173,11 @@ class Pipeline:
         "_base_url",
         "_headers",
         "_limiter",
+        "_reserve",
         "_retry",
         "_secrets",
         "_session_factory",
+        "_telemetry",
         "_timeout",
     )
 
@@ -152,6 +190,7 @@ class Pipeline:
         retry: RetryPolicy,
         session: Callable[[], Awaitable[aiohttp.ClientSession]],
         timeout: float | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         # The key lives only in this header dict: never logged, never in a repr or an error.
@@ -163,10 +202,16 @@ class Pipeline:
         # What the scrub of aiohttp's exceptions looks for besides signing parameters.
         self._secrets = (api_key, api_key.strip())
         self._limiter = limiter
+        # Resolved once: a runtime protocol check costs microseconds per call.
+        self._reserve: Callable[[], Awaitable[Reservation]] = (
+            limiter.reserve if isinstance(limiter, ReservingLimiter) else lambda: _acquired(limiter)
+        )
         self._retry = retry
         self._session_factory = session
         # Per request, so a session the user passed in gets the client's timeout too.
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # None without OpenTelemetry: then each attempt pays one `is None` test for it.
+        self._telemetry = telemetry
 
     @property
     def limiter(self) -> Limiter:
@@ -178,12 +223,18 @@ class Pipeline:
         """The retry policy of every call."""
         return self._retry
 
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The spans and metrics every attempt records, or None."""
+        return self._telemetry
+
     @overload
     async def request(
         self,
         method: str,
         path: str,
         *,
+        path_params: Mapping[str, int] | None = None,
         params: Mapping[str, object] | None = None,
         json: object = None,
         response_type: type[T],
@@ -196,6 +247,7 @@ class Pipeline:
         method: str,
         path: str,
         *,
+        path_params: Mapping[str, int] | None = None,
         params: Mapping[str, object] | None = None,
         json: object = None,
         response_type: None = None,
@@ -207,12 +259,16 @@ class Pipeline:
         method: str,
         path: str,
         *,
+        path_params: Mapping[str, int] | None = None,
         params: Mapping[str, object] | None = None,
         json: object = None,
         response_type: type[T] | None = None,
         idempotent: bool | None = None,
     ) -> T | None:
         """Call the API and return the envelope's ``data`` decoded as ``response_type``.
+
+        With ``path_params``, ``path`` is the endpoint's template
+        (``"/dataset/info/{datasetId}"``, filled in here): spans name the call by it.
 
         Without ``response_type`` the call returns None, whatever ``data`` holds (the
         paths that only act); ``response_type=object`` gives plain data (the escape hatch).
@@ -227,6 +283,9 @@ class Pipeline:
             raise ValueError(f"path must start with '/', got {path!r}")
         if idempotent is None:
             idempotent = method == "GET"
+        template: str | None = None
+        if path_params:
+            template, path = path, path.format_map(path_params)
         url = self._base_url + path
         query = encode_params(params)
         headers = self._headers
@@ -239,34 +298,56 @@ class Pipeline:
             headers = {**headers, "Content-Type": "application/json"}
         session = await self._session_factory()
 
+        telemetry = self._telemetry
         retry = 0
         while True:
-            waited = await self._limiter.acquire()
+            slot = await self._reserve()
+            waited = slot.waited
             if waited:
                 limiter_waited(waited)
             started = time.perf_counter()
             try:
-                status, raw, retry_after = await self._send(session, method, url, query, body, headers, path)
+                status, raw, retry_after = await self._send(
+                    session, method, url, query, body, headers, path, slot
+                )
             except APIConnectionError as exc:
                 self._log(method, path, "error", started, retry, waited)
+                if telemetry is not None:
+                    elapsed = time.perf_counter() - started
+                    telemetry.attempt(method, path, template, 0, elapsed, retry, waited, exc, None)
                 if (idempotent or not exc.sent) and await self._retry.wait(retry + 1):
+                    if telemetry is not None:
+                        telemetry.retried(method, type(exc).__name__)
                     retry += 1
                     continue
                 raise
             self._log(method, path, status, started, retry, waited)
             if status == 200:
-                if response_type is None:
-                    decode_answer(raw, object, method, path)
-                    return None
-                data: T = decode_answer(raw, response_type, method, path)
-                return data
+                try:
+                    data: T = decode_answer(raw, response_type or object, method, path)
+                except APIError as exc:
+                    if telemetry is not None:
+                        elapsed = time.perf_counter() - started
+                        code = exc.code if isinstance(exc, APIResponseError) else None
+                        telemetry.attempt(method, path, template, status, elapsed, retry, waited, exc, code)
+                    raise
+                if telemetry is not None:
+                    elapsed = time.perf_counter() - started
+                    telemetry.attempt(method, path, template, status, elapsed, retry, waited, None, None)
+                return data if response_type is not None else None
 
             error = self._status_error(status, raw, retry_after, method, path)
+            if telemetry is not None:
+                elapsed = time.perf_counter() - started
+                code = _envelope_code(raw)
+                telemetry.attempt(method, path, template, status, elapsed, retry, waited, error, code)
             retryable = _IDEMPOTENT_RETRY_STATUSES if idempotent else _CREATE_RETRY_STATUSES
             # The server says the key is over its quota: hold every caller, not just this one.
             pause = self._limiter.pause if status == 429 else None
             if status not in retryable or not await self._retry.wait(retry + 1, retry_after, pause=pause):
                 raise error
+            if telemetry is not None:
+                telemetry.retried(method, str(status))
             retry += 1
 
     async def _send(
@@ -278,16 +359,26 @@ class Pipeline:
         body: bytes | None,
         headers: Mapping[str, str],
         path: str,
+        slot: Reservation,
     ) -> tuple[int, bytes, float | None]:
         """One HTTP exchange; aiohttp's exceptions become ours here and nowhere else.
 
+        ``slot`` is stamped as the headers go out (``send_trace``), and here at the
+        latest, whatever the outcome: no reservation outlives its attempt.
         The error is raised outside the ``except`` block, so Python does not chain
         aiohttp's exception (with the request's headers) as its ``__context__``.
         """
         try:
             async with session.request(
-                method, url, params=query, data=body, headers=headers, timeout=self._timeout
+                method,
+                url,
+                params=query,
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                trace_request_ctx=slot,
             ) as resp:
+                slot.sent()  # a session without send_trace: its answer is here, so it left
                 raw = await resp.read()
                 return resp.status, raw, parse_retry_after(resp.headers.get("Retry-After"))
         except aiohttp.ConnectionTimeoutError as exc:
@@ -308,6 +399,8 @@ class Pipeline:
                 f"connection failed: {type(exc).__name__}: {exc}", method=method, path=path
             )
             cause = exc
+        finally:
+            slot.sent()  # failed or cancelled, sent or not: counted from now at the latest
         raise chain_scrubbed(error, cause, secrets=self._secrets)
 
     @staticmethod
@@ -380,6 +473,14 @@ def _decode_error(message: str, raw: bytes, method: str, path: str) -> APIDecode
 def _code_error(code: str, message: str | None, method: str, path: str) -> APIResponseError:
     """The exception for a non-OK envelope code; a URL the server's message quotes shows no signature."""
     return error_for_code(code)(redact_text(message or ""), method=method, path=path, code=code)
+
+
+def _envelope_code(raw: bytes) -> str | None:
+    """The envelope code of a non-200 answer that has one (``TOO_MANY_REQUESTS``), else None."""
+    try:
+        return _CODE_DECODER.decode(raw).code
+    except _UNDECODABLE:
+        return None
 
 
 def _status_reason(raw: bytes) -> str:

@@ -47,7 +47,7 @@ not is truncated away (that step is redone), so no record is glued onto it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import IO
@@ -57,7 +57,15 @@ import yarl
 
 from ._errors import ManifestMismatchError
 
-__all__ = ["Manifest", "ManifestEntry", "ManifestStatus", "ManifestTarget"]
+__all__ = [
+    "bound_to",
+    "UNSURE_STATUSES",
+    "Manifest",
+    "ManifestEntry",
+    "ManifestStatus",
+    "ManifestTarget",
+    "mismatch_error",
+]
 
 FORMAT_VERSION = 2
 
@@ -76,7 +84,11 @@ class ManifestStatus(StrEnum):
     @property
     def unsure(self) -> bool:
         """``registering`` or ``maybe_registered``: look the file up before trusting either way."""
-        return self in (ManifestStatus.REGISTERING, ManifestStatus.MAYBE_REGISTERED)
+        return self in UNSURE_STATUSES
+
+
+UNSURE_STATUSES = (ManifestStatus.REGISTERING, ManifestStatus.MAYBE_REGISTERED)
+"""The statuses a file is looked up in before it is trusted either way (``ManifestStatus.unsure``)."""
 
 
 class ManifestEntry(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
@@ -89,6 +101,9 @@ class ManifestEntry(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=
     path: str | None = None
     error: str | None = None
     mtime_ns: int | None = None
+    after: int | None = None
+    """On a ``registering`` line: the highest data id known at the level before the call was sent,
+    when ids were seen to ascend (a look-up after a crash then lists only the ids past it)."""
 
 
 class ManifestTarget(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
@@ -230,9 +245,7 @@ class Manifest:
 
         Raises ``ManifestMismatchError`` naming the recorded target and the fix.
         """
-        if self._target is not None:
-            if self._target != target:
-                raise _mismatch(self.path, self._target, target)
+        if bound_to(self.path, self._target, target):
             return
         self._target = target
         if self._has_lines:
@@ -263,6 +276,11 @@ class Manifest:
         if entry is None or (mtime_ns is not None and entry.mtime_ns not in (None, mtime_ns)):
             return None
         return entry
+
+    def get_many(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], ManifestEntry]:
+        """``{(name, size): entry}`` of the files of ``keys`` that have one."""
+        entries = self._entries
+        return {key: entries[key] for key in keys if key in entries}
 
     def entries(self) -> list[ManifestEntry]:
         """The latest entry of every file, in the order first recorded."""
@@ -298,6 +316,17 @@ class Manifest:
         self._file.flush()
         self._entries[(entry.name, entry.size)] = entry
 
+    def record_many(self, entries: Sequence[ManifestEntry]) -> None:
+        """Append several entries with one write and one flush."""
+        if not entries:
+            return
+        if self._file is None:
+            self._file = self._open()
+        self._file.write(b"".join(_encoder.encode(e) + b"\n" for e in entries))
+        self._file.flush()
+        for entry in entries:
+            self._entries[(entry.name, entry.size)] = entry
+
     def close(self) -> None:
         """Close the journal file."""
         if self._file is not None:
@@ -311,7 +340,21 @@ class Manifest:
         self.close()
 
 
-def _mismatch(path: Path, recorded: ManifestTarget, requested: ManifestTarget) -> ManifestMismatchError:
+def bound_to(path: Path, recorded: ManifestTarget | None, requested: ManifestTarget) -> bool:
+    """Whether a manifest recorded for ``recorded`` is bound to ``requested`` already (None: not bound).
+
+    Raises ``ManifestMismatchError`` when it belongs to another target: the one
+    binding rule of both manifest formats.
+    """
+    if recorded is None:
+        return False
+    if recorded != requested:
+        raise mismatch_error(path, recorded, requested)
+    return True
+
+
+def mismatch_error(path: Path, recorded: ManifestTarget, requested: ManifestTarget) -> ManifestMismatchError:
+    """The error for a manifest of ``recorded`` used for ``requested``, saying how to go on."""
     return ManifestMismatchError(
         f"manifest {path} belongs to {recorded.describe()}, not {requested.describe()}. "
         f"To resume that upload, upload to the same target (CLI: {recorded.cli_flags()} with the same "

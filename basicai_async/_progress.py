@@ -39,6 +39,7 @@ class ConsoleProgress:
         self.bytes_sent = 0
         self.results_exported = 0
         self._total_files = 0
+        self._total_bytes = 0
         self._rich: Any = None
         self._files_task: Any = None
         self._bytes_task: Any = None
@@ -92,12 +93,21 @@ class ConsoleProgress:
             self._line(what=f"{event.results} results of {event.data_items} data items exported")
 
     def _started(self, event: UploadStarted) -> None:
+        # One event per window of sources taken: the totals grow as the sources are listed.
         # Files settled before the PUTs (resumed, failed their checks) are in the total too,
         # so a resumed run never shows more done than in all.
-        self._total_files = event.files
-        if self._rich is not None:
-            self._files_task = self._rich.add_task("files", total=event.files, completed=self.files_done)
-            self._bytes_task = self._rich.add_task("bytes", total=event.bytes)
+        self._total_files += event.files
+        self._total_bytes += event.bytes
+        if self._rich is None:
+            return
+        if self._files_task is None:
+            self._files_task = self._rich.add_task(
+                "files", total=self._total_files, completed=self.files_done
+            )
+            self._bytes_task = self._rich.add_task("bytes", total=self._total_bytes)
+        else:
+            self._rich.update(self._files_task, total=self._total_files)
+            self._rich.update(self._bytes_task, total=self._total_bytes)
 
     def _advanced(self, nbytes: int) -> None:
         self.bytes_sent += nbytes

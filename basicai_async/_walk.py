@@ -19,8 +19,11 @@ of ids ``(lo, hi]`` and walks several segments concurrently, each with its own
 - Memory: at most ``window`` segments (of about ``_SEGMENT`` ids each) are
   listed ahead of the consumer, and at most ``window`` levels' totals are
   fetched ahead, whatever the dataset's size.
+- Segments: a level of ``total`` items splits into about ``window`` segments
+  (whole steps of 100 ids, at most ``_SEGMENT``), so a small level keeps every
+  cursor the window allows busy and a large one keeps memory bound.
 - Calls: a level costs its ``listItemById`` steps, one ``total`` call, and one
-  boundary call per ``_SEGMENT`` items (a tenth more than one cursor's calls).
+  boundary call per segment (at most one per step, a tenth for large levels).
   The caller's ``slots`` cap the calls in flight; the client's rate limiter
   alone decides when each may go. Every call is a typed one of ``client.items``'
   pagers, started part way (at a page, after an id), so answers are decoded
@@ -40,7 +43,7 @@ from .models import IdPage, Item, Page
 if TYPE_CHECKING:
     from ._client import AsyncBasicAI
 
-__all__ = ["walk_data_ids"]
+__all__ = ["walk_data_items"]
 
 _STEP = MAX_PAGE_SIZE
 # Ten steps a segment: one boundary call per ten listing calls, and a window of
@@ -50,6 +53,19 @@ _SEGMENT = 10 * _STEP
 _T = TypeVar("_T")
 Bound = int | None
 """A segment boundary: an item id, or None for the end of the level."""
+
+
+def _span(total: int | None, window: int) -> int:
+    """Ids a segment of a level of ``total`` items covers: enough segments for every cursor.
+
+    A level splits into about ``window`` segments (whole steps each), so a small
+    level keeps every allowed cursor busy; no segment spans more than ``_SEGMENT``
+    ids, so a large one keeps the window's memory bound.
+    """
+    if not total:
+        return _SEGMENT
+    per_cursor = -(-total // window)
+    return min(_SEGMENT, max(_STEP, -(-per_cursor // _STEP) * _STEP))
 
 
 class _Segment:
@@ -67,8 +83,8 @@ class _Segment:
         self.parent = parent
         self.lo = lo
         self.hi = hi
-        # One list of data ids per step, None after the last; `room` bounds how many wait.
-        self.chunks: asyncio.Queue[list[int] | None] = asyncio.Queue()
+        # One list of data items per step, None after the last; `room` bounds how many wait.
+        self.chunks: asyncio.Queue[list[Item] | None] = asyncio.Queue()
         self.room = asyncio.Semaphore(_SEGMENT // _STEP + 1)
         self.containers: list[int] = []
         self.task: asyncio.Task[None] | None = None
@@ -94,14 +110,14 @@ class _TreeWalk:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def ids(self) -> AsyncIterator[int]:
+    async def items(self) -> AsyncIterator[Item]:
         planner = self._spawn(self._plan())
         try:
             while (segment := await self._out.get()) is not None:
                 while (chunk := await segment.chunks.get()) is not None:
                     segment.room.release()
-                    for data_id in chunk:
-                        yield data_id
+                    for item in chunk:
+                        yield item
                 assert segment.task is not None
                 await segment.task  # raises the walk's error, if any
                 self._room.release()
@@ -152,10 +168,11 @@ class _TreeWalk:
         Lazy: a segment's probe starts only when the planner asks for it.
         """
         # None: the variant without `total` walks the level with one cursor.
-        count = 1 if total is None else max(1, -(-total // _SEGMENT))
+        span = _span(total, self._window)
+        count = 1 if total is None else max(1, -(-total // span))
         lo: asyncio.Task[Bound] | None = None
         for index in range(1, count):
-            hi = self._spawn(self._bound(parent, index * _SEGMENT - 1, lo))
+            hi = self._spawn(self._bound(parent, index * span - 1, lo))
             yield _Segment(parent, lo, hi)
             lo = hi
         yield _Segment(parent, lo, None)
@@ -216,7 +233,7 @@ class _TreeWalk:
                 items = (await anext(steps)).items
             hi = None if segment.hi is None else await segment.hi
             done = len(items) < _STEP
-            data: list[int] = []
+            data: list[Item] = []
             # The pager has checked that the ids ascend.
             for item in items:
                 if hi is not None and item.id > hi:
@@ -224,7 +241,7 @@ class _TreeWalk:
                     break
                 last = item.id
                 if item.is_data:
-                    data.append(item.id)
+                    data.append(item)
                 else:
                     segment.containers.append(item.id)
             segment.chunks.put_nowait(data)
@@ -232,12 +249,12 @@ class _TreeWalk:
                 return
 
 
-def walk_data_ids(
+def walk_data_items(
     client: AsyncBasicAI, dataset_id: int, *, slots: asyncio.Semaphore, window: int
-) -> AsyncIterator[int]:
-    """Every data item's id of a dataset, level by level in ascending id (see the module docs).
+) -> AsyncIterator[Item]:
+    """Every data item of a dataset as listed (id, name, files), level by level in ascending id.
 
     ``slots`` caps the listing calls in flight (share it with other calls of the
     same job); ``window`` caps the segments listed ahead of the consumer.
     """
-    return _TreeWalk(client, dataset_id, slots, window).ids()
+    return _TreeWalk(client, dataset_id, slots, window).items()

@@ -1,16 +1,23 @@
 """moto's S3 server on loopback for the object-storage tests, and the environment obstore reads.
 
-moto and boto3 are imported plainly: without them the modules using this fail to
-collect, loudly, rather than skipping.
+The server runs in its own process (``python -m moto.server``), as a real store
+would: in the test's process its Python request handling would compete with the
+emulator and the client for one interpreter lock. moto and boto3 are imported
+plainly: without them the modules using this fail to collect, loudly, rather
+than skipping.
 """
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import boto3
+import moto.server
 import pytest
-from moto.server import ThreadedMotoServer
 
 __all__ = ["ACCESS_KEY", "SECRET_KEY", "S3Server", "s3_env", "s3_server"]
 
@@ -50,16 +57,40 @@ class S3Server:
             self.client.put_object(Bucket=name, Key=key, Body=body, **extra)
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"moto's server exited with status {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)  # nothing to await on: another process is starting
+    raise AssertionError("moto's server did not start within 30 s")
+
+
 @pytest.fixture(scope="module")
 def s3_server() -> Iterator[S3Server]:
     """moto's S3 server for the module (each test uses buckets of its own)."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", moto.server.__name__, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        host, port = server.get_host_and_port()
-        yield S3Server(f"http://{host}:{port}")
+        _wait_for(port, proc)
+        yield S3Server(f"http://127.0.0.1:{port}")
     finally:
-        server.stop()
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @pytest.fixture

@@ -205,11 +205,22 @@ def test_upload_into_a_batch_and_into_a_scene(
 
     async def names_under(dataset_id: int, parent_id: int) -> list[str]:
         async with AsyncBasicAI() as client:
-            return sorted([i.name async for i in client.items.iter_by_id(dataset_id, parent_id=parent_id)])
+            listed = client.items.iter_by_id(dataset_id, parent_id=parent_id)
+            return sorted([i.name async for i in listed if i.is_data and i.name is not None])
+
+    async def scene_in(dataset_id: int, batch_id: int) -> int:
+        async with AsyncBasicAI() as client:
+            return (await client.scenes.add(dataset_id, name="s-in-b", batch_id=batch_id)).id
 
     dataset_id, batch_id, scene_id = asyncio.run(make_parents())
-    for flag, parent in (("--batch", batch_id), ("--scene", scene_id)):
-        args = ["upload", str(tmp_path / "into"), "--dataset", str(dataset_id), flag, str(parent)]
+    inner = asyncio.run(scene_in(dataset_id, batch_id))
+    into = (
+        ["--batch", str(batch_id)],
+        ["--scene", str(scene_id)],
+        ["--batch", str(batch_id), "--scene", str(inner)],
+    )
+    for flags, parent in zip(into, (batch_id, scene_id, inner), strict=True):
+        args = ["upload", str(tmp_path / "into"), "--dataset", str(dataset_id), *flags]
         assert cli.main(args) == 0
         assert "3 of 3 files registered" in capsys.readouterr().out
         assert asyncio.run(names_under(dataset_id, parent)) == [f"img-{i:03d}.png" for i in range(3)]
@@ -471,6 +482,25 @@ def test_a_resumed_progress_line_never_shows_more_done_than_in_all(
         progress(FileDone(UploadResult("4.png", 1, ok=True, data_id=5)))
         progress(FileDone(UploadResult("5.png", 1, ok=True, data_id=6)))
     assert capsys.readouterr().err.strip().splitlines()[-1] == "6/6 files, 0.0 MB, 0 failed"
+
+
+def test_upload_needs_a_source_or_a_url_list(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BASICAI_API_KEY", "k")
+    monkeypatch.setenv("BASICAI_BASE_URL", "http://127.0.0.1:9/api/v1")  # never reached
+    assert cli.main(["upload", "--dataset", "1"]) == 1
+    assert "nothing to upload" in capsys.readouterr().err
+    listed = tmp_path / "urls.txt"
+    listed.write_text("# a comment\nftp://host/x.png\n")
+    assert cli.main(["upload", "--url-list", str(listed), "--dataset", "1"]) == 1
+    assert "is not an http(s) URL" in capsys.readouterr().err
+    assert cli.main(["upload", "gopher://x/y", "--dataset", "1"]) == 1
+    assert "not a source this command reads" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad_shard:
+        cli.main(["upload", str(tmp_path), "--shard", "4/4", "--dataset", "1"])
+    assert bad_shard.value.code == 2
+    assert "0 <= I < N" in capsys.readouterr().err
 
 
 def _dataset_ids_named(name: str) -> list[int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -224,3 +225,130 @@ def test_a_url_that_is_not_a_prefix_or_two_locations_are_refused() -> None:
         object_sources("s3://b/p", store=store)
     with pytest.raises(ValueError, match="either url"):
         object_sources()
+
+
+def _flaky(name: str, data: bytes, failures: list[ObjectStoreError]) -> tuple[UploadSource, list[int]]:
+    """A source whose reads fail with ``failures`` in turn (mid-stream), then succeed; and its opens."""
+    opens: list[int] = []
+
+    async def read() -> AsyncIterator[bytes]:
+        opens.append(1)
+        yield data[:3]
+        if failures:
+            raise failures.pop(0)
+        yield data[3:]
+
+    return UploadSource.from_stream(name, len(data), read), opens
+
+
+async def test_a_store_failing_for_a_moment_mid_read_is_retried_by_reopening_the_object(
+    emu_client: tuple[Emulator, AsyncBasicAI],
+) -> None:
+    emu, client = emu_client
+    ds = await client.datasets.create(name="flaky-store", type="IMAGE")
+    down = ObjectStoreError("cannot read s3://b/k: connection reset", url="s3://b/k", reason="unavailable")
+    denied = ObjectStoreError("cannot read s3://b/d: 403", url="s3://b/d", reason="permission_denied")
+    flaky, flaky_opens = _flaky("flaky.png", b"0123456789", [down, down])
+    refused, refused_opens = _flaky("refused.png", b"abcdefghij", [denied])
+
+    report = await client.uploader(put_retries=3).upload(ds.id, [flaky, refused])
+
+    ok, failed = report.results
+    assert ok.ok
+    assert emu.read_object(ok.path or "") == b"0123456789"
+    assert len(flaky_opens) == 3  # two failed reads, each retried from a fresh open
+    assert failed.stage == "put"
+    assert "403" in (failed.error or "")
+    assert len(refused_opens) == 1  # a refusal is not retried
+
+
+def test_a_prefix_url_the_store_cannot_use_is_a_configuration_error(s3_env: S3Server) -> None:
+    with pytest.raises(ConfigurationError, match=r"cannot use s3:// as an object-storage prefix") as caught:
+        object_sources("s3://")
+    assert isinstance(caught.value.__cause__, RedactedException)
+
+
+async def test_urls_from_an_async_iterable_are_looked_up_a_window_at_a_time(s3_env: S3Server) -> None:
+    s3_env.bucket("many", {f"u/{i:02d}.png": bytes([i]) * (i + 1) for i in range(20)}, public=True)
+
+    async def urls() -> AsyncIterator[str]:
+        for i in range(20):
+            yield f"{s3_env.endpoint}/many/u/{i:02d}.png"
+
+    found = [s async for s in url_sources(urls())]
+    assert [(s.name, s.size) for s in found if isinstance(s, UploadSource)] == [
+        (f"{i:02d}.png", i + 1) for i in range(20)
+    ]
+    assert await _read(found[19]) == bytes([19]) * 20  # type: ignore[arg-type]
+
+
+def test_the_cli_uploads_a_prefix_and_a_url_list_and_resumes_with_its_manifest(
+    s3_env: S3Server,
+    emulator_process: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from basicai_async import cli
+
+    s3_env.bucket(
+        "clibucket", {"a/1.png": b"1" * 9, "a/2.png": b"2" * 9, "a/x.txt": b"t", "b/3.png": b"3"}, public=True
+    )
+    signed = s3_env.client.generate_presigned_url(
+        "get_object", Params={"Bucket": "clibucket", "Key": "b/3.png"}, ExpiresIn=600
+    )
+    signature = signed.split("Signature=", 1)[1].split("&", 1)[0]
+    listed = tmp_path / "urls.txt"
+    listed.write_text(f"# more files\n{signed}\n")
+    manifest = tmp_path / "m.jsonl"
+    with emulator_process("cli-cloud-key") as url:
+        monkeypatch.setenv("BASICAI_API_KEY", "cli-cloud-key")
+        monkeypatch.setenv("BASICAI_BASE_URL", url)
+        argv = ["upload", "s3://clibucket/a/", "--pattern", "*.png", "--url-list", str(listed)]
+        assert cli.main([*argv, "--create", "cli-cloud", "--manifest", str(manifest)]) == 0
+        out, err = capsys.readouterr()
+        assert "3 of 3 files registered" in out
+        assert signature not in out + err
+        dataset_id = out.split("created dataset ")[1].split()[0]
+        assert cli.main([*argv, "--dataset", dataset_id, "--manifest", str(manifest)]) == 0
+        assert "3 of 3 files registered" in capsys.readouterr().out
+        assert cli.main([*argv, "--dataset", dataset_id, "--shard", "1/2", "--manifest", str(manifest)]) == 1
+        assert "belongs to" in capsys.readouterr().err
+    _no_secret_in(manifest.read_text())
+    assert signature not in manifest.read_text()
+
+
+def test_the_credentials_of_an_explicit_store_are_redacted_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from obstore.exceptions import GenericError
+    from obstore.store import S3Store
+
+    from basicai_async._cloud import _secrets
+
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_KEY", "azure-account-key-value")
+    store = S3Store("b", aws_access_key_id="AKIAEXPLICIT1", aws_secret_access_key="explicit-secret-xyz")
+    secrets = _secrets(store)
+    assert {"AKIAEXPLICIT1", "explicit-secret-xyz", "azure-account-key-value"} <= set(secrets)
+    leaky = GenericError("signed with AKIAEXPLICIT1/explicit-secret-xyz, azure-account-key-value")
+    error = store_error(leaky, action="list", url="s3://b/", secrets=secrets)
+    for secret in ("AKIAEXPLICIT1", "explicit-secret-xyz", "azure-account-key-value"):
+        assert secret not in str(error)
+        assert secret not in "".join(traceback.format_exception(error))
+
+
+def test_a_long_store_message_is_shortened_after_redaction_never_through_a_secret() -> None:
+    from obstore.exceptions import GenericError
+
+    secret = "tail-secret-value-that-straddles-the-cut-0123456789"
+    leaky = GenericError("x" * 495 + secret + " more")
+    error = store_error(leaky, action="list", url="s3://b/", secrets=(secret,))
+    assert secret[:10] not in str(error)
+    assert secret[:10] not in str(error.__cause__)
+    assert str(error).endswith("...")
+
+
+async def test_something_that_is_not_a_store_fails_as_a_typed_listing_error() -> None:
+    not_a_store: Any = object()
+    with pytest.raises(ObjectStoreError) as caught:
+        [s async for s in object_sources(store=not_a_store, prefix="p/")]
+    assert caught.value.reason == "invalid"
+    assert not any(type(e).__module__.startswith("obstore") for e in _chain(caught.value))

@@ -91,13 +91,18 @@ async def test_xtreme1_pre_sign_answers_a_signed_access_url_registered_only_as_s
     [leaf] = folder["files"]
     assert (leaf["type"], leaf["name"]) == ("file", "a.jpg")
     file = leaf["file"]
-    assert (file["@type"], file["type"], file["size"], file["name"], file["url"]) == (
+    assert (file["@type"], file["type"], file["size"], file["name"]) == (
         "imageFile",
         "image/jpeg",
         4,
         "a.jpg",
-        signed["accessUrl"],
     )
+    # As the platform's, a URL the file can be read by: a signed GET of the same object.
+    readable = URL(file["url"])
+    assert readable.name == "a.jpg"
+    assert readable.path.rsplit("/", 2)[-2] == access.path.rsplit("/", 2)[-2]
+    async with x1.http.get(file["url"]) as got:
+        assert (got.status, await got.read()) == (200, b"jpeg")
     # The path is the object's key, as the platform lists it: the access URL's path ends with it.
     assert access.path.endswith("/" + file["path"])
     assert x1.emu.read_object(file["path"]) == b"jpeg"
@@ -167,7 +172,12 @@ async def test_guide_answers_keep_the_main_shapes(api: Api) -> None:
     file = {**await api.upload("b.jpg"), "deviceName": "cam-front"}
     body = {"name": "f", "files": [file]}
     data = (await _raw(api, "POST", f"/dataset/addData/{created['data']['id']}", json=body))["data"]
-    assert data["files"] == [file]
+    (answered,) = data["files"]
+    # The file as registered, plus a signed URL to read it (BasicAI's export answers carry one).
+    url = answered.pop("url")
+    assert answered == file
+    assert url.startswith(file["path"] + "?")
+    assert "Signature=" in url
 
 
 def test_an_unknown_dialect_is_refused_naming_the_choices() -> None:

@@ -25,7 +25,9 @@ async def test_add_data_shape_and_item_count(api: Api) -> None:
     assert set(data) == {"id", "name", "type", "datasetId", "files", "createdAt"}
     item = msgspec.convert(data, DataItem)
     assert (item.name, item.dataset_id, item.parent_id) == ("frame", ds["id"], None)
-    assert data["files"] == [file]
+    # The file as registered, and a signed URL to read it by.
+    assert [{k: v for k, v in f.items() if k != "url"} for f in data["files"]] == [file]
+    assert data["files"][0]["url"].startswith(file["path"] + "?Expires=")
     assert (await api.ok("GET", f"/dataset/info/{ds['id']}"))["itemCount"] == 1
 
 

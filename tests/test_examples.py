@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _moto import S3Server, s3_server
 from _redis_server import redis_server
 
 from basicai_async.emulator import sample_png
 
-__all__ = ["redis_server"]  # the fixture, imported for pytest
+__all__ = ["redis_server", "s3_server"]  # the fixtures, imported for pytest
 
 pytestmark = pytest.mark.integration
 
@@ -44,9 +45,13 @@ ARGUMENTS: dict[str, Callable[[Path], list[str]]] = {
     # Serves itself on loopback and tries itself; it ignores the emulator.
     "plugin_detector.py": _plugin_args,
     "shared_quota_workers.py": lambda tmp: ["--workers", "3", "--calls", "20"],
+    "cloud_workers.py": lambda tmp: [f"s3://{BUCKET}/frames/", "--workers", "2", "--seed", "12"],
 }
 # Examples that share a key through Redis: they get a real server's URL in BASICAI_REDIS_URL.
-NEEDS_REDIS = {"shared_quota_workers.py"}
+NEEDS_REDIS = {"shared_quota_workers.py", "cloud_workers.py"}
+# Examples that read object storage: they get moto's S3 server (with bucket BUCKET) in the AWS variables.
+NEEDS_S3 = {"cloud_workers.py"}
+BUCKET = "examples"
 # What each example prints when it worked.
 EXPECTED: dict[str, list[str]] = {
     "quickstart.py": ["5 images in batch", "raw info: quickstart-"],
@@ -57,6 +62,7 @@ EXPECTED: dict[str, list[str]] = {
         "2 of 2 items OK; contract OK",
     ],
     "shared_quota_workers.py": ["worker 2: 20 calls", "3 workers made 60 calls through one shared quota"],
+    "cloud_workers.py": ["worker 1/2: ", "2 workers: 12 of 12 objects registered"],
 }
 
 
@@ -75,6 +81,11 @@ def test_example_runs(script: str, emulator_url: str, tmp_path: Path, request: p
     env = {**os.environ, "BASICAI_API_KEY": KEY, "BASICAI_BASE_URL": emulator_url}
     if script in NEEDS_REDIS:
         env["BASICAI_REDIS_URL"] = request.getfixturevalue("redis_server").url
+    if script in NEEDS_S3:
+        s3: S3Server = request.getfixturevalue("s3_server")
+        if BUCKET not in {b["Name"] for b in s3.client.list_buckets()["Buckets"]}:
+            s3.client.create_bucket(Bucket=BUCKET)
+        env.update(s3.env())
     args = ARGUMENTS[script](tmp_path)
     for _ in range(2):  # twice: a rerun (resume, existing dataset) must work too
         done = subprocess.run(

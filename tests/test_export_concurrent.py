@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import math
 import random
 import tracemalloc
 from collections import deque
@@ -137,16 +138,24 @@ async def _one_cursor(client: AsyncBasicAI, dataset_id: int) -> list[int]:
     return out
 
 
-def _listing_calls(ds: DatasetRec) -> int:
+def _segments(n: int, window: int = 20) -> tuple[int, int]:
+    """(segments, ids per segment) of a level of ``n`` items: about ``window`` segments of
+    whole steps of 100, at most 1,000 ids each, so every cursor works on a small level."""
+    per_cursor = math.ceil(n / window)
+    span = min(1000, max(100, math.ceil(per_cursor / 100) * 100))
+    return max(1, -(-n // span)), span
+
+
+def _listing_calls(ds: DatasetRec, window: int = 20) -> int:
     """What the walk should cost on a static dataset: per level a total, a probe per
-    1,000 items, 10 steps per full segment, and the last segment's steps (plus an
-    empty one when it ends on a full step)."""
+    segment boundary, the steps of each full segment, and the last segment's steps
+    (plus an empty one when it ends on a full step)."""
     calls = 0
     for parent in [TOP] + [i for i, rec in ds.items.items() if rec.kind != "DATA"]:
         n = len(ds.level(parent))
-        segments = max(1, -(-n // 1000))
-        rest = n - 1000 * (segments - 1)
-        calls += 1 + (segments - 1) + 10 * (segments - 1) + rest // 100 + 1
+        segments, span = _segments(n, window)
+        rest = n - span * (segments - 1)
+        calls += 1 + (segments - 1) + span // 100 * (segments - 1) + rest // 100 + 1
     return calls
 
 
@@ -163,9 +172,10 @@ async def test_a_static_export_equals_the_id_order_traversal(
 
     assert [i async for i in iter_data_ids(client, ds.id)] == expected
 
-    # A total per level and a boundary per 1,000 items: one cursor's calls and a little.
+    # A total per level and a boundary per segment: one cursor's calls and a little.
     assert listings.total == _listing_calls(ds)
-    assert listings.total - one_cursor_calls == 6 + 2 + 1
+    levels = [TOP] + [i for i, rec in ds.items.items() if rec.kind != "DATA"]
+    assert listings.total - one_cursor_calls == sum(_segments(len(ds.level(p)))[0] for p in levels)
     results = [r async for r in iter_results(client, ds.id, api_concurrency=5)]
     assert [r.data_id for r in results[::2]] == expected
 
@@ -179,7 +189,8 @@ async def test_a_flat_level_is_listed_by_many_cursors_at_once(
     assert [i async for i in iter_data_ids(client, ds.id)] == ds.level(TOP)
 
     assert listings.max_in_flight >= 10
-    assert listings.total == _listing_calls(ds) == 1 + 12 + 124
+    # 18 segments of 700 ids: every one of the 20 cursors the window allows has work.
+    assert listings.total == _listing_calls(ds) == 1 + 17 + 124
 
 
 async def test_the_knob_caps_the_calls_in_flight(

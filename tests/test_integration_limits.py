@@ -6,11 +6,14 @@ Windows are short so that saturating them takes about two seconds, not minutes.
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+from typing import Any
 
+import aiohttp
 import pytest
 from test_integration_support import KEY
 
-from basicai_async import AsyncBasicAI
+from basicai_async import APIConnectionError, AsyncBasicAI, send_trace
 from basicai_async.emulator import Emulator
 from basicai_async.ratelimit import ExactLimiter, Limits, Window
 
@@ -51,9 +54,11 @@ async def test_a_client_held_to_the_server_limits_never_sees_a_429() -> None:
     windows = (Window(8, 0.25), Window(20, 1.0))
     async with (
         Emulator({KEY: "team-a"}, limits=Limits(windows)) as emu,
-        # The margin absorbs delivery jitter between the client's clock and the server's;
-        # twice the default here, so a loaded CI machine's scheduling stall cannot fake a 429.
-        AsyncBasicAI(KEY, base_url=emu.base_url, limits=Limits(windows, margin=0.1), max_retries=0) as client,
+        # BasicAI's default margin: a loaded CI machine's scheduling stall between a call's
+        # admission and its send is not the margin's business, the call counts from its send.
+        AsyncBasicAI(
+            KEY, base_url=emu.base_url, limits=Limits(windows, margin=0.05), max_retries=0
+        ) as client,
     ):
         ds = await client.datasets.create(name="ds", type="IMAGE")
         calls = 50
@@ -74,3 +79,54 @@ async def test_a_client_held_to_the_server_limits_never_sees_a_429() -> None:
         assert emu.max_window_count(KEY, 1.0) >= 16
         assert emu.max_window_count(KEY, 0.25) >= 6
         assert client.limiter.stats().total_wait > 0
+
+
+async def test_a_call_counts_from_when_its_headers_left_not_from_its_admission() -> None:
+    now = [10.0]  # the limiter's clock, moved by the hooks below: no sleeps, no races
+    limiter = ExactLimiter(Limits((Window(1, 100.0),)), clock=lambda: now[0], max_wait=None)
+
+    async def starts(session: Any, context: SimpleNamespace, params: Any) -> None:
+        now[0] = 20.0  # admitted at 10; the request is only now on its way out
+
+    async def answered(session: Any, context: SimpleNamespace, params: Any) -> None:
+        now[0] = 30.0  # the answer's headers are in
+
+    hooks = aiohttp.TraceConfig()
+    hooks.on_request_start.append(starts)
+    hooks.on_request_end.append(answered)
+    async with Emulator({KEY: "team-a"}) as emu:
+        # With send_trace (as the client's own session has it): stamped as the headers left.
+        async with (
+            aiohttp.ClientSession(trace_configs=[hooks, send_trace()]) as session,
+            AsyncBasicAI(KEY, base_url=emu.base_url, session=session, limiter=limiter) as client,
+        ):
+            await client.request("GET", "/dataset/list", params={"pageNo": 1, "pageSize": 1})
+        assert limiter.stats().next_slot_in == 90.0  # at 30: the stamp at 20 holds until 120
+
+        # A session without it: counted from the answer, the first moment the pipeline knows
+        # the request left (later than the truth: safe, and the slot is held a little longer).
+        limiter = ExactLimiter(Limits((Window(1, 100.0),)), clock=lambda: now[0], max_wait=None)
+        now[0] = 10.0
+        async with (
+            aiohttp.ClientSession(trace_configs=[hooks]) as session,
+            AsyncBasicAI(KEY, base_url=emu.base_url, session=session, limiter=limiter) as client,
+        ):
+            await client.request("GET", "/dataset/list", params={"pageNo": 1, "pageSize": 1})
+        assert limiter.stats().next_slot_in == 100.0  # the stamp at 30 holds until 130
+
+
+async def test_a_call_that_never_left_still_gives_its_slot_back_to_the_windows() -> None:
+    now = [0.0]
+    limiter = ExactLimiter(Limits((Window(1, 100.0),)), clock=lambda: now[0], max_wait=None)
+    # Nothing listens on port 9 on loopback: the connection is refused, no headers go out.
+    async with AsyncBasicAI(
+        KEY, base_url="http://127.0.0.1:9/api/v1", limiter=limiter, max_retries=0
+    ) as client:
+        now[0] = 5.0
+        with pytest.raises(APIConnectionError, match="could not connect"):
+            await client.request("GET", "/dataset/list")
+    now[0] = 50.0
+    stats = limiter.stats()
+    assert (stats.admitted, stats.windows[0].remaining) == (1, 0)
+    # Stamped when the attempt ended (at 5), not left pending (which would say 100 here).
+    assert stats.next_slot_in == 55.0

@@ -24,6 +24,7 @@ from basicai_async import (
     LimiterWaited,
     Limits,
     ManifestMismatchError,
+    Reservation,
     UploadEvent,
     UploadFinished,
     UploadSource,
@@ -172,6 +173,11 @@ class SlowLimiter(ExactLimiter):
 
     async def acquire(self) -> float:
         return await super().acquire() + 0.25
+
+    async def reserve(self) -> Reservation:  # what the pipeline takes its slots with
+        slot = await super().reserve()
+        slot.waited += 0.25
+        return slot
 
 
 async def test_calls_held_by_the_limiter_are_reported_as_waits(emu: Emulator) -> None:

@@ -111,18 +111,34 @@ def test_a_huge_window_costs_memory_only_for_admissions_made() -> None:
 # -- acquire -----------------------------------------------------------------
 
 
-async def test_a_burst_goes_at_once_and_the_rest_when_the_window_turns() -> None:
+async def test_a_burst_goes_at_once_and_the_rest_paced_as_the_window_turns() -> None:
     limiter = ExactLimiter(one(3, 1.0), max_wait=None)
     times = await admit_all(limiter, 7)
-    assert times == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0]
+    # Queued, they go one window rate apart (1/3 s): as fast as the window allows anyway.
+    assert times == pytest.approx([0.0, 0.0, 0.0, 1.0, 4 / 3, 5 / 3, 2.0], abs=1e-5)
+    unpaced = ExactLimiter(one(3, 1.0), max_wait=None, pace=False)
+    times = await admit_all(unpaced, 7)  # from 2.0: all of them as the window turns
+    assert times == pytest.approx([2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 4.0], abs=1e-5)
+
+
+async def test_pacing_costs_no_throughput_at_basicai_limits() -> None:
+    limiter = ExactLimiter(max_wait=None)  # BasicAI's: queued waiters 10.5 ms apart
+    times = await admit_all(limiter, 300)
+    assert times[:100] == [0.0] * 100
+    assert times[100] == pytest.approx(1.05)
+    assert times[101] - times[100] == pytest.approx(0.0105, abs=1e-5)
+    # 300 in 3 turns of the 1 s window (+margin), as without pacing.
+    assert times[-1] == pytest.approx(1.05 + 199 * 0.0105, abs=1e-3)
+    assert times[-1] < 3 * 1.05
 
 
 async def test_margin_is_added_to_every_window() -> None:
     limiter = ExactLimiter(Limits((Window(2, 1.0), Window(3, 10.0)), margin=0.25), max_wait=None)
     times = await admit_all(limiter, 6)
     # 2 at 0; the 1 s window (+0.25) lets the 3rd go at 1.25; the 10 s window (+0.25)
-    # then holds the 4th and 5th until 10.25 and the 6th until 11.5 (= 1.25 + 10.25).
-    assert times == [0.0, 0.0, 1.25, 10.25, 10.25, 11.5]
+    # then holds the 4th until 10.25, the 5th paced 0.625 s (1.25 / 2) after it, and
+    # the 6th until 11.5 (= 1.25 + 10.25).
+    assert times == [0.0, 0.0, 1.25, 10.25, 10.875, 11.5]
 
 
 async def test_acquire_returns_the_seconds_waited() -> None:
@@ -251,10 +267,123 @@ async def test_one_timer_however_many_waiters(monkeypatch: pytest.MonkeyPatch) -
     live = [h for h in loop._scheduled if not h.cancelled() and h._callback == limiter._on_timer]  # type: ignore[attr-defined]
     assert len(live) == 1
     await asyncio.gather(*tasks)
-    # One timer per turn of the window (9 turns for 1000 at 100/s), give or take a
-    # re-arm on a tick boundary: no polling.
-    assert 9 <= len(armed) <= 18
+    # One timer per paced admission (900 queued at 100/s), give or take a re-arm on a
+    # tick boundary: no polling.
+    assert 850 <= len(armed) <= 950
     assert limiter._timer is None
+
+
+# -- reservations: counted from when the call left ----------------------------
+
+
+async def send_after(limiter: ExactLimiter, lags: list[float]) -> list[float]:
+    """Reserve one slot per lag at once; stamp each ``lag`` seconds after its admission.
+
+    Returns the admission times, in admission order.
+    """
+    loop = asyncio.get_running_loop()
+    admitted: list[float] = []
+
+    async def caller(lag: float) -> None:
+        slot = await limiter.reserve()
+        admitted.append(loop.time())
+        await asyncio.sleep(lag)  # the event loop's backlog between admission and send
+        slot.sent()
+
+    await asyncio.gather(*(caller(lag) for lag in lags))
+    return admitted
+
+
+async def test_a_burst_sent_late_is_counted_from_its_sends() -> None:
+    limiter = ExactLimiter(one(3, 1.0, margin=0.05), max_wait=None)
+    # Three admitted at 0 leave at 0.0, 0.5 and 0.9; the next three are admitted one
+    # window (+margin) after each of those sends (later than their pace, 0.35 s apart).
+    admitted = await send_after(limiter, [0.0, 0.5, 0.9, 0.0, 0.0, 0.0])
+    assert admitted[:3] == [0.0, 0.0, 0.0]
+    assert admitted[3:] == pytest.approx([1.05, 1.55, 1.95], abs=1e-5)
+
+
+async def test_random_send_lags_never_put_more_than_n_sends_in_a_window() -> None:
+    loop = asyncio.get_running_loop()
+    rng = random.Random(18)
+    limiter = ExactLimiter(Limits((Window(10, 1.0), Window(25, 5.0)), margin=0.05), max_wait=None)
+    sends: list[float] = []
+
+    async def caller() -> None:
+        for _ in range(6):
+            slot = await limiter.reserve()
+            await asyncio.sleep(rng.choice([0.0, 0.0, 0.001, 0.03, 0.2]))
+            sends.append(loop.time())
+            slot.sent()
+
+    await asyncio.gather(*(caller() for _ in range(20)))
+    sends.sort()
+    for count, length in ((10, 1.05), (25, 5.05)):
+        assert all(sends[k + count] - sends[k] >= length - 1e-9 for k in range(len(sends) - count))
+    # And the quota stays usable: the 101st-120th go in the 5th turn of the 5 s window
+    # (at 20.2), paced 0.105 s apart, plus what the lags add (no stall).
+    assert sends[-1] < 4 * 5.05 + 25 * 0.105 + 1.0
+
+
+async def test_acquire_counts_from_the_admission_as_before() -> None:
+    limiter = ExactLimiter(one(3, 1.0, margin=0.05), max_wait=None)
+    times = await admit_all(limiter, 6)
+    assert times == pytest.approx([0.0, 0.0, 0.0, 1.05, 1.40, 1.75], abs=1e-5)
+
+
+async def test_a_window_full_of_unsent_reservations_waits_for_their_stamps() -> None:
+    loop = asyncio.get_running_loop()
+    limiter = ExactLimiter(one(2, 1.0), max_wait=None)
+    first, second = await limiter.reserve(), await limiter.reserve()
+    assert (first.waited, first.pending) == (0.0, True)
+    third = asyncio.create_task(limiter.reserve())
+    await asyncio.sleep(5.0)  # unsent, they count as taking their places now, for as long
+    assert not third.done()
+    stats = limiter.stats()
+    assert ([w.remaining for w in stats.windows], stats.waiting, stats.admitted) == ([0], 1, 2)
+    assert stats.next_slot_in == 1.0  # the lower bound: were they sent right now
+    first.sent()
+    first.sent()  # once only
+    assert not first.pending
+    await asyncio.sleep(0.5)
+    second.sent()  # at 5.5
+    slot = await third
+    assert loop.time() == pytest.approx(6.0)  # one window after the first stamp
+    assert slot.waited == pytest.approx(6.0)
+    slot.sent()
+    assert limiter.stats().next_slot_in == pytest.approx(0.5)  # the stamp at 5.5 leaves at 6.5
+
+
+async def test_max_wait_counts_unsent_reservations_as_sent_now() -> None:
+    limiter = ExactLimiter(one(1, 10.0), max_wait=5.0)
+    await limiter.reserve()  # never sent in this test: the next slot is >= 10 s away
+    with pytest.raises(QuotaExhaustedError) as refused:
+        await limiter.reserve()
+    assert refused.value.retry_after == 10.0
+
+
+async def test_a_cancelled_reserve_takes_no_slot() -> None:
+    limiter = ExactLimiter(one(1, 1.0), max_wait=None)
+    held = await limiter.reserve()
+    waiter = asyncio.create_task(limiter.reserve())
+    await asyncio.sleep(0.5)
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)
+    held.sent()  # at 0.5
+    assert limiter.stats().admitted == 1
+    assert await limiter.acquire() == pytest.approx(1.0)  # from 0.5, one window after the stamp
+
+
+async def test_paced_reserve_passes_the_inner_reservation_on() -> None:
+    inner = ExactLimiter(one(2, 1.0), max_wait=None)
+    paced = PacedLimiter(inner, rate=10.0)
+    slots = [await paced.reserve() for _ in range(2)]
+    assert [s.pending for s in slots] == [True, True]
+    assert slots[1].waited == pytest.approx(0.1)
+    assert [w.remaining for w in inner.stats().windows] == [0]
+    for s in slots:
+        s.sent()
+    assert inner.stats().next_slot_in == pytest.approx(1.0)
 
 
 # -- try_acquire -------------------------------------------------------------
@@ -306,16 +435,16 @@ async def test_max_wait_refuses_at_once_with_retry_after() -> None:
 async def test_max_wait_counts_the_waiters_ahead() -> None:
     limiter = ExactLimiter(one(2, 10.0), max_wait=15.0)
     await admit_all(limiter, 2)
-    ahead = [asyncio.create_task(limiter.acquire()) for _ in range(2)]  # go at 10
+    ahead = [asyncio.create_task(limiter.acquire()) for _ in range(2)]  # go at 10 and 15 (paced)
     await asyncio.sleep(0)
-    later = [asyncio.create_task(limiter.acquire()) for _ in range(2)]  # would go at 20
+    later = [asyncio.create_task(limiter.acquire()) for _ in range(2)]  # would go at 20 or later
     await asyncio.sleep(0)
     assert [t.done() for t in later] == [True, True]
     for task in later:
         assert isinstance(task.exception(), QuotaExhaustedError)
         retry_after = task.exception().retry_after  # type: ignore[union-attr]
         assert retry_after == pytest.approx(20.0)
-    assert await asyncio.gather(*ahead) == [10.0, 10.0]
+    assert await asyncio.gather(*ahead) == [10.0, 15.0]
 
 
 async def test_a_wait_within_max_wait_is_accepted() -> None:
@@ -353,7 +482,7 @@ async def test_pause_holds_every_waiter_and_shows_in_stats() -> None:
     assert limiter.stats().next_slot_in == 3.0
     assert not await limiter.try_acquire()
     times = await admit_all(limiter, 3)
-    assert times == [3.0, 3.0, 3.0]
+    assert times == pytest.approx([3.0, 3.1, 3.2], abs=1e-5)  # after a pause, paced: no stampede
     assert limiter.stats().paused_for == 0.0
 
 
@@ -443,8 +572,9 @@ async def test_pacing_spreads_a_burst_evenly_and_keeps_the_guarantee() -> None:
     # exactly 0, or its timer re-arms a femtosecond ahead forever on a virtual clock.
     paced = PacedLimiter(inner, rate=8.0)
     times = await admit_all(paced, 5)
-    # The pacer alone would space them 0.125 s apart; the window still holds the 4th.
-    assert times == pytest.approx([0.0, 0.125, 0.25, 1.0, 1.125], abs=1e-5)
+    # The pacer alone would space them 0.125 s apart; the window still holds the 4th,
+    # and the limiter's own pace (1/3 s for its queued waiters) the 5th.
+    assert times == pytest.approx([0.0, 0.125, 0.25, 1.0, 4 / 3], abs=1e-5)
     assert paced.inner is inner
     assert paced.stats().admitted == 5
     await paced.pause(1.0)

@@ -7,7 +7,8 @@ moves when every task is idle, then checks the recorded admissions:
 - safety: for every window (N, T), admission k+N is at least T + margin after admission k,
   and nobody is admitted inside a pause;
 - no waste: every waiter is admitted (within a clock tick) at the earliest time its
-  arrival, the admissions before it, the windows and the pauses allow;
+  arrival, the admissions before it, the windows, the pauses and (once it had to
+  wait) the pace of queued waiters allow;
 - fairness: waiters are admitted in arrival order, and a try never succeeds over a queue;
 - cancellation: cancelled callers are never admitted and cost nobody anything
   (they appear in no one's earliest time, so any hold-up would break "no waste").
@@ -130,6 +131,7 @@ def run(limits: Limits, schedule: list[Event]) -> tuple[ExactLimiter, Trace]:
 def check(limits: Limits, limiter: ExactLimiter, trace: Trace) -> None:
     times = [t for t, _ in trace.admissions]
     spans = [(w.count, w.seconds + limits.margin) for w in limits.windows]
+    spacing = min(length / count for count, length in spans)
 
     # Safety.
     assert times == sorted(times)
@@ -160,6 +162,8 @@ def check(limits: Limits, limiter: ExactLimiter, trace: Trace) -> None:
         earliest = trace.arrivals[who]
         if k:
             earliest = max(earliest, times[k - 1])
+            if t > trace.arrivals[who] + TICK_SLACK:
+                earliest = max(earliest, times[k - 1] + spacing)  # it queued: paced
         for count, length in spans:
             if k >= count:
                 earliest = max(earliest, times[k - count] + length)

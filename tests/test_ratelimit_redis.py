@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import struct
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from redis.asyncio import Redis
 
 from basicai_async import AsyncBasicAI, ConfigurationError, LimiterUnavailableError, QuotaExhaustedError
 from basicai_async.ratelimit import BASICAI_LIMITS, Limiter, Limits, RedisLimiter, Window
-from basicai_async.ratelimit._ring import SharedRing, key_tag
+from basicai_async.ratelimit._ring import LEASE, SharedRing, key_tag
 
 __all__ = ["redis_server"]  # the fixture, imported for pytest
 
@@ -64,34 +65,34 @@ def over_limit(times: list[int], limits: Limits) -> int:
 async def test_the_boundary_is_exact_and_the_wait_is_exact(client: Redis) -> None:
     ring = SharedRing(client, key_tag(KEY), Limits((Window(3, 1.0), Window(5, 10.0))))
     for i in range(3):
-        assert (await ring._run("a", now_us=T0 + i)).admitted
-    refused = await ring._run("a", now_us=T0 + US - 1)  # just before t + T
+        assert (await ring._run("A", now_us=T0 + i)).admitted
+    refused = await ring._run("A", now_us=T0 + US - 1)  # just before t + T
     assert (refused.admitted, refused.value, refused.counts) == (False, 1, (3, 3))
-    admitted = await ring._run("a", now_us=T0 + US)  # at t + T exactly
+    admitted = await ring._run("A", now_us=T0 + US)  # at t + T exactly
     assert (admitted.admitted, admitted.now, admitted.counts) == (True, T0 + US, (3, 4))
-    await ring._run("a", now_us=T0 + US + 1)
+    await ring._run("A", now_us=T0 + US + 1)
     # Now the 10 s window is full: its wait is exact too.
-    refused = await ring._run("a", now_us=T0 + 3 * US)
+    refused = await ring._run("A", now_us=T0 + 3 * US)
     assert (refused.admitted, refused.value) == (False, 10 * US - 3 * US)
-    assert (await ring._run("a", now_us=T0 + 10 * US)).admitted
+    assert (await ring._run("A", now_us=T0 + 10 * US)).admitted
 
 
 async def test_a_clock_that_steps_back_never_over_admits(client: Redis) -> None:
     ring = SharedRing(client, key_tag(KEY), one(2, 1.0))
-    assert (await ring._run("a", now_us=T0)).admitted
+    assert (await ring._run("A", now_us=T0)).admitted
     # Redis's clock jumps back 5 s: time stands still at the latest time used instead.
-    back = await ring._run("a", now_us=T0 - 5 * US)
+    back = await ring._run("A", now_us=T0 - 5 * US)
     assert (back.admitted, back.now) == (True, T0)
-    refused = await ring._run("a", now_us=T0 - 4 * US)
+    refused = await ring._run("A", now_us=T0 - 4 * US)
     assert (refused.admitted, refused.now, refused.value) == (False, T0, US)
-    assert not (await ring._run("a", now_us=T0 + US - 1)).admitted
-    assert (await ring._run("a", now_us=T0 + US)).admitted
+    assert not (await ring._run("A", now_us=T0 + US - 1)).admitted
+    assert (await ring._run("A", now_us=T0 + US)).admitted
 
 
 async def test_a_full_day_ring_holds_and_stays_under_8_mb(client: Redis) -> None:
     ring = SharedRing(client, key_tag(KEY), BASICAI_LIMITS)
     ring_key, meta_key = ring.keys
-    first = await ring._run("a", now_us=T0)
+    first = await ring._run("A", now_us=T0)
     assert first.admitted
     # The first admission allocates the whole ring at once; fill it with a day at 10/s.
     size = 864_000
@@ -101,10 +102,10 @@ async def test_a_full_day_ring_holds_and_stays_under_8_mb(client: Redis) -> None
     assert await client.memory_usage(ring_key) < 8_000_000
     day = round((86_400 + BASICAI_LIMITS.margin) * US)
     now = T0 + 86_400 * US
-    refused = await ring._run("a", now_us=now)
+    refused = await ring._run("A", now_us=now)
     assert (refused.admitted, refused.value) == (False, T0 + day - now)
     assert refused.counts[3] == size
-    admitted = await ring._run("a", now_us=T0 + day)
+    admitted = await ring._run("A", now_us=T0 + day)
     assert admitted.admitted
     assert admitted.value == size + 1
     assert admitted.counts[3] == size  # the oldest left as the newest came in
@@ -115,6 +116,111 @@ async def test_a_full_day_ring_holds_and_stays_under_8_mb(client: Redis) -> None
     assert await client.getrange(ring_key, 0, 7) == struct.pack(">d", T0)
     assert int(await client.hget(meta_key, "seq")) == size
     assert await client.pttl(ring_key) > 86_400_000
+
+
+async def test_reservations_count_as_now_until_stamped(client: Redis) -> None:
+    ring = SharedRing(client, key_tag(KEY), one(2, 1.0))
+    first = await ring._run("a", now_us=T0)
+    assert (first.admitted, first.next_wait, first.counts) == (True, 0, (1,))
+    second = await ring._run("a", now_us=T0)
+    # Full of reservations: the next wait is at least a window (they are stamped now or later).
+    assert (second.admitted, second.next_wait, second.counts) == (True, US, (2,))
+    refused = await ring._run("a", now_us=T0 + 5 * US)  # unsent for 5 s: still taking their places
+    assert (refused.admitted, refused.value, refused.counts) == (False, US, (2,))
+    one_sent = await ring._run("t", now_us=T0 + 5 * US, sent=1)  # the first left at 5
+    assert one_sent.counts == (2,)
+    refused = await ring._run("p", now_us=T0 + 5 * US + US // 2, sent=1)  # the second at 5.5
+    assert (refused.admitted, refused.value) == (False, US // 2)  # the stamp at 5 leaves at 6
+    assert (await ring._run("A", now_us=T0 + 6 * US)).admitted
+    # A ring of two slots: the third stamp took the first's.
+    times = [int(t) for (t,) in struct.iter_unpack(">d", await client.getrange(ring.keys[0], 0, 15))]
+    assert times == [T0 + 6 * US, T0 + 5 * US + US // 2]
+
+
+async def test_a_dead_processes_reservations_stop_counting_when_its_lease_ends(client: Redis) -> None:
+    alive = SharedRing(client, key_tag(KEY), one(2, 1.0))
+    dead = SharedRing(client, key_tag(KEY), one(2, 1.0))  # another process, gone after this
+    assert (await dead._run("a", now_us=T0)).admitted
+    assert (await dead._run("a", now_us=T0)).admitted
+    assert not (await alive._run("a", now_us=T0 + round(LEASE * US) - 1)).admitted
+    later = await alive._run("a", now_us=T0 + round(LEASE * US))
+    assert (later.admitted, later.counts) == (True, (1,))
+    # The lease is per process: the live one's reservation still counts, and is renewed by its calls.
+    assert not any(k.startswith(b"h:") and k != alive_field(alive) for k in await client.hkeys(alive.keys[1]))
+
+
+def alive_field(ring: SharedRing) -> bytes:
+    return f"h:{ring._holder[0]}".encode()
+
+
+async def test_backfilled_calls_land_at_their_own_times_in_order(client: Redis) -> None:
+    ring = SharedRing(client, key_tag(KEY), one(5, 10.0))
+    assert (await ring._run("A", now_us=T0)).admitted
+    # Three calls made 3 s, 2 s and 0.5 s before this call (on a fallback); the one at
+    # T0 + 1 s would land before the stamp at T0 + 2 s... no: 3 s before T0 + 4 s is T0 + 1 s.
+    reply = await ring._run("b", now_us=T0 + 4 * US, ages=(3 * US, 2 * US, US // 2))
+    assert reply.counts == (4,)
+    raw = await client.getrange(ring.keys[0], 0, 31)
+    times = [int(t) for (t,) in struct.iter_unpack(">d", raw)]
+    assert times == [T0, T0 + US, T0 + 2 * US, T0 + 4 * US - US // 2]
+    # One older than the latest stamp is counted at the latest stamp: later, never earlier.
+    await ring._run("b", now_us=T0 + 5 * US, ages=(4 * US,))
+    times = [int(t) for (t,) in struct.iter_unpack(">d", await client.getrange(ring.keys[0], 32, 39))]
+    assert times == [T0 + 4 * US - US // 2]
+
+
+async def test_next_slot_in_shows_the_wait_right_after_an_admission_that_filled_a_window(
+    client: Redis,
+) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(2, 1.0))
+    await limiter.acquire()
+    assert limiter.stats().next_slot_in == 0.0
+    await limiter.acquire()
+    assert 0.9 < limiter.stats().next_slot_in <= 1.0
+    slot = await asyncio.wait_for(limiter.reserve(), 5)
+    assert slot.waited > 0.8
+    assert limiter.stats().next_slot_in == 0.0  # the first two left the window: room for one more
+    other = await limiter.reserve()
+    assert 0.99 < limiter.stats().next_slot_in <= 1.0  # two unsent: a window from now at the soonest
+    slot.sent()
+    other.sent()
+    await limiter.aclose()  # lets the stamps land
+
+
+async def test_reservations_are_stamped_in_batches_when_they_leave(client: Redis) -> None:
+    limiter = RedisLimiter(client, api_key=KEY, limits=one(20, 1.0))
+    slots = [await limiter.reserve() for _ in range(10)]
+    assert limiter.script_calls == 10
+    assert int(await client.hget(limiter.keys[1], "seq") or 0) == 0  # none left yet
+    for slot in slots:
+        slot.sent()  # in one go: one call carries all ten stamps
+    await limiter.aclose()
+    assert limiter.script_calls == 11
+    assert int(await client.hget(limiter.keys[1], "seq") or 0) == 10
+    assert not [k for k in await client.hkeys(limiter.keys[1]) if k.startswith(b"h:")]
+
+
+async def test_limiters_reserving_with_send_lags_never_put_n_plus_one_sends_in_a_window(
+    client: Redis,
+) -> None:
+    limits = Limits((Window(8, 0.25), Window(1000, 100.0)), margin=0.0)
+    limiters = [RedisLimiter(client, api_key=KEY, limits=limits, max_wait=None) for _ in range(2)]
+    rng = random.Random(18)
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 1.0
+
+    async def worker(limiter: RedisLimiter) -> None:
+        while loop.time() < end:
+            slot = await limiter.reserve()
+            await asyncio.sleep(rng.choice([0.0, 0.0, 0.02, 0.08]))  # a backlog before the send
+            slot.sent()
+
+    await asyncio.gather(*(worker(limiters[i % 2]) for i in range(12)))
+    for limiter in limiters:
+        await limiter.aclose()
+    times = await ring_times(client, limiters[0])
+    assert len(times) >= 24  # 8 per 0.25 s for ~1 s: the quota was used
+    assert over_limit(times, limits) == 0
 
 
 async def test_keys_share_a_hash_tag_of_the_key_never_the_key(client: Redis) -> None:
@@ -231,7 +337,11 @@ async def test_redis_killed_mid_run_falls_back_to_a_share_when_asked(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     limiter = RedisLimiter(
-        redis_server.url, api_key=KEY, limits=one(10, 1.0), fallback_share=0.2, fallback_retry=0.5
+        redis_server.url,
+        api_key=KEY,
+        limits=Limits((Window(10, 1.0), Window(20, 10.0))),
+        fallback_share=0.2,
+        fallback_retry=0.5,
     )
     await limiter.acquire()
     redis_server.kill()
@@ -241,13 +351,20 @@ async def test_redis_killed_mid_run_falls_back_to_a_share_when_asked(
         for _ in range(3):  # the fallback allows 2 per second
             await limiter.acquire()
         assert loop.time() - start >= 0.9
-    assert "local limit of 2/1s for 0.5s" in caplog.text
-    redis_server.start()  # back: after fallback_retry the shared ring is used again
+    assert "local limit of 2/1s, 4/10s for 0.5s" in caplog.text
+    redis_server.start()  # back (empty): after fallback_retry the shared ring is used again
     await asyncio.sleep(0.5)
     calls = limiter.script_calls
     await limiter.acquire()
-    assert limiter.script_calls == calls + 1
+    # One call stamps the fallback's three calls into the ring, at their own times, then the admission.
+    assert limiter.script_calls == calls + 2
     await limiter.aclose()
+    client = Redis.from_url(redis_server.url)
+    times = await ring_times(client, limiter)
+    await client.aclose()
+    assert len(times) == 4
+    assert 0.9 * US <= times[2] - times[0] <= 1.2 * US  # the fallback's 3rd call came a second after its 1st
+    assert times[3] - times[2] >= 0.4 * US  # and the admission half a second after that
 
 
 async def test_a_waiter_queued_behind_a_long_wait_leaves_and_the_driver_stops(client: Redis) -> None:
@@ -382,8 +499,8 @@ async def test_a_waiter_cancelled_after_its_grant_hands_it_to_the_next(
     second = asyncio.create_task(limiter.acquire())
     real = SharedRing.acquire
 
-    async def cancel_first_once_granted(ring: SharedRing) -> Any:
-        reply = await real(ring)
+    async def cancel_first_once_granted(ring: SharedRing, **kwargs: Any) -> Any:
+        reply = await real(ring, **kwargs)
         if not first.done():
             # Runs after the driver grants ``first`` and before ``first`` resumes.
             asyncio.get_running_loop().call_soon(first.cancel)

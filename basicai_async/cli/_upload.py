@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import errno
+import itertools
 import os
 import shlex
 import stat
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     up.add_argument(
         "sources",
-        nargs="+",
+        nargs="*",
         metavar="SOURCE",
         help="a directory, an object-storage prefix (s3://bucket/prefix/, gs://..., az://...) "
         "or the http(s) URL of a file",
@@ -49,10 +50,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     target.add_argument("--dataset", type=positive_int, help="id of an existing dataset")
     target.add_argument("--create", metavar="NAME", help="create a dataset with this name")
     up.add_argument("--type", default="IMAGE", help="type of the created dataset (default IMAGE)")
-    into = up.add_mutually_exclusive_group()
-    into.add_argument("--batch", type=positive_int, help="register the files into this batch of the dataset")
-    into.add_argument("--scene", type=positive_int, help="register the files as frames of this scene")
-    up.add_argument("--manifest", type=Path, help="JSONL journal that makes the upload resumable")
+    up.add_argument("--batch", type=positive_int, help="register the files into this batch of the dataset")
+    up.add_argument(
+        "--scene",
+        type=positive_int,
+        help="register the files as frames of this scene (with --batch: a scene inside that batch)",
+    )
+    up.add_argument(
+        "--manifest",
+        type=Path,
+        help="journal that makes the upload resumable (SQLite; a *.jsonl name keeps JSON lines)",
+    )
     up.add_argument("--pattern", default="*", help="glob of the files to take (default *)")
     up.add_argument(
         "--url-list", type=Path, metavar="FILE", help="also upload the http(s) file URLs in FILE, one a line"
@@ -112,18 +120,19 @@ def _on_interrupt(args: argparse.Namespace) -> str:
 Skipped = list[tuple[Path, str]]
 
 
-def _list_files(directory: Path, pattern: str, manifest: Path | None) -> tuple[list[Path], Skipped]:
-    """The files to upload, and those matching that cannot be (a broken link, a loop...) with why.
+def _survey(directory: Path, pattern: str, manifest: Path | None) -> Skipped:
+    """Walk the tree once before anything is created, holding no list of its files: the files
+    matching that cannot be uploaded (a broken link, a loop...) with why.
 
     Hidden files and the manifest itself are left out on purpose, without a word.
     A directory that cannot be read fails the command before any request, naming
-    it: skipping it silently would report an upload complete that is not.
+    it: skipping it silently would report an upload complete that is not. The
+    files themselves are walked again, lazily, as the uploader takes them
+    (``_walk_files``), so ten million files are never listed in memory.
     """
     if not directory.is_dir():
         raise ConfigurationError(f"{directory} is not a directory")
-    skip = manifest.resolve() if manifest is not None else None
     unreadable: list[OSError] = []
-    found = []
     skipped: Skipped = []
     for root, dirs, names in os.walk(directory, onerror=unreadable.append):
         for name in dirs:
@@ -132,14 +141,10 @@ def _list_files(directory: Path, pattern: str, manifest: Path | None) -> tuple[l
                 skipped.append((path, "a symbolic link to a directory (not followed)"))
         for name in names:
             path = Path(root, name)
-            rel = path.relative_to(directory)
-            if name.startswith(".") or not rel.match(pattern):
-                continue
-            why = _not_a_file(path)
-            if why is not None:
-                skipped.append((path, why))
-            elif path.resolve() != skip:
-                found.append(path)
+            if _wanted(directory, path, pattern):
+                why = _not_a_file(path)
+                if why is not None:
+                    skipped.append((path, why))
     if unreadable:
         first = unreadable[0]
         more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
@@ -147,7 +152,38 @@ def _list_files(directory: Path, pattern: str, manifest: Path | None) -> tuple[l
             f"cannot read directory {first.filename}: {first.strerror or first}{more}; "
             "fix its permissions or leave it out with --pattern"
         )
-    return sorted(found), sorted(skipped)
+    return sorted(skipped)
+
+
+def _wanted(directory: Path, path: Path, pattern: str) -> bool:
+    return not path.name.startswith(".") and path.relative_to(directory).match(pattern)
+
+
+def _walk_files(directory: Path, pattern: str, manifest: Path | None) -> Iterator[Path]:
+    """The files to upload, lazily, in path order (each directory's names sorted): what
+    ``_survey`` did not skip, less the manifest and its SQLite companions. Blocking: step
+    it in a worker thread."""
+    skip: set[Path] = set()
+    if manifest is not None:
+        resolved = manifest.resolve()
+        skip = {
+            resolved,
+            *(resolved.with_name(resolved.name + end) for end in ("-wal", "-shm", ".jsonl.bak")),
+        }
+    for root, dirs, names in os.walk(directory):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(root, name)
+            if _wanted(directory, path, pattern) and _not_a_file(path) is None and path.resolve() not in skip:
+                yield path
+
+
+async def _walked(directory: Path, pattern: str, manifest: Path | None) -> AsyncIterator[Path]:
+    """``_walk_files`` stepped in a worker thread, a thousand files at a time."""
+    files = _walk_files(directory, pattern, manifest)
+    while chunk := await anyio.to_thread.run_sync(lambda: list(itertools.islice(files, 1000))):
+        for path in chunk:
+            yield path
 
 
 def _not_a_file(path: Path) -> str | None:
@@ -210,18 +246,17 @@ async def _sources(args: argparse.Namespace) -> AsyncIterator[Source]:
     syntax, obstore installed) is checked first, so a typo fails before a
     dataset is created or a call is made.
     """
+    if not args.sources and args.url_list is None:
+        raise ConfigurationError("nothing to upload: give a directory, a prefix or URLs, or --url-list FILE")
     kinds = [(source, _kind(source)) for source in args.sources]
     urls = [s for s, kind in kinds if kind == "url"]
     if args.url_list is not None:
         urls += await anyio.to_thread.run_sync(_read_url_list, args.url_list)
-    # Directories are listed now (an unreadable one fails before anything is created);
-    # object-storage prefixes page by page as the uploader consumes them.
-    files: dict[str, list[Path]] = {}
+    # Directories are surveyed now (an unreadable one fails before anything is created) and
+    # walked as the uploader takes their files, as object-storage prefixes are listed page by page.
     for s, kind in kinds:
         if kind == "directory":
-            files[s], skipped = await anyio.to_thread.run_sync(
-                _list_files, Path(s), args.pattern, args.manifest
-            )
+            skipped = await anyio.to_thread.run_sync(_survey, Path(s), args.pattern, args.manifest)
             _say_skipped(s, skipped)
             args.skipped += len(skipped)
     listings = {s: object_sources(s, pattern=args.pattern) for s, kind in kinds if kind == "object"}
@@ -230,7 +265,7 @@ async def _sources(args: argparse.Namespace) -> AsyncIterator[Source]:
     async def chained() -> AsyncIterator[Source]:
         for source, kind in kinds:
             if kind == "directory":
-                for path in files[source]:
+                async for path in _walked(Path(source), args.pattern, args.manifest):
                     yield path
             elif kind == "object":
                 async for item in listings[source]:
@@ -259,12 +294,12 @@ async def _upload(client: AsyncBasicAI, args: argparse.Namespace) -> int:
             manifest=args.manifest,
             shard=args.shard,
         )
-    unsure = len(report.maybe_registered)
+    unsure = report.maybe_registered_count
     shard = f" (shard {args.shard})" if args.shard is not None else ""
     skipped = f"; {args.skipped} skipped while listing (named above)" if args.skipped else ""
     print(
-        f"{len(report.succeeded)} of {len(report.results)} files{shard} registered in dataset {dataset_id}, "
-        f"{len(report.failed)} failed" + (f", {unsure} maybe registered" if unsure else "") + skipped
+        f"{report.registered_count} of {report.total} files{shard} registered in dataset {dataset_id}, "
+        f"{report.failed_count} failed" + (f", {unsure} maybe registered" if unsure else "") + skipped
     )
     for failed in report.failed[:20]:
         print(f"  {failed.name}: {failed.stage}: {failed.error}", file=sys.stderr)
@@ -297,7 +332,7 @@ def _retry_hint(args: argparse.Namespace, report: UploadReport) -> str:
     """What to do after a run that left files unregistered: true of this run's outcome."""
     if args.manifest is not None:
         return f"to retry what is not registered (unsure files are looked up first): {_resume_command(args)}"
-    registered, unsure = len(report.succeeded), len(report.maybe_registered)
+    registered, unsure = report.registered_count, report.maybe_registered_count
     if not registered and not unsure:
         return "no file was registered: once the cause above is fixed, rerunning the same command is safe"
     said = []

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from .._constants import EnvelopeCode, PlatformCode
 from ._bodies import FileBody
-from ._state import TOP, DatasetRec, ItemRec, SourceRec
+from ._state import TOP, DatasetRec, FileInfo, ItemRec, SourceRec
 from ._store import PresignedPut
 from ._views import ResultRec
 from ._wire import ApiError
@@ -36,6 +36,10 @@ from ._wire import ApiError
 __all__ = ["DIALECTS", "Dialect", "GuideDialect", "Xtreme1Dialect", "dialect_named"]
 
 JSON = dict[str, Any]
+
+
+def _info(rec: ItemRec, index: int) -> FileInfo | None:
+    return rec.infos[index] if index < len(rec.infos) else None
 
 
 def _parent(rec: ItemRec) -> int | None:
@@ -75,6 +79,10 @@ class Dialect:
         out: JSON = {"path": file.path, "size": file.size, "mimeType": file.mime_type}
         if file.device_name is not None:
             out["deviceName"] = file.device_name
+        info = _info(rec, index)
+        if info is not None:
+            # A signed URL to read it, as BasicAI's export answers carry; no size: clients read the header.
+            out["url"] = info.url
         return out
 
     def _files(self, rec: ItemRec) -> list[JSON]:
@@ -229,6 +237,7 @@ class Xtreme1Dialect(Dialect):
         """A leaf of the content tree: the file (a FileBO) under ``file``, the MIME type under ``type``."""
         file = rec.files[index]
         name = PurePosixPath(urlsplit(file.path).path).name
+        info = _info(rec, index)
         file_id = rec.id * 100 + index
         kind = (
             "imageFile"
@@ -247,9 +256,12 @@ class Xtreme1Dialect(Dialect):
             "type": file.mime_type,
             "size": file.size,
             "bucketName": "emulator",
-            # As the platform's: a signed URL to read the file by (here the one it was registered under).
-            "url": file.path,
-            "extraInfo": None,
+            # As the platform's: a signed URL to read the file by.
+            "url": file.path if info is None else info.url,
+            # The platform's image files carry their size here.
+            "extraInfo": None
+            if info is None or info.size is None
+            else {"width": info.size[0], "height": info.size[1]},
         }
         if kind == "imageFile":
             # Thumbnails hang off an image; they are not files of the item.

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
+import imagesize
+
 from .._constants import PlatformCode
 from ._bodies import FileBody
+from ._state import FileInfo
 from ._store import ObjectStore
 from ._wire import ApiError, Code
 
-__all__ = ["check_files"]
+__all__ = ["check_files", "file_info"]
 
 _IMAGE = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 _POINTS = frozenset({".pcd", ".bin", ".las", ".laz", ".ply"})
@@ -60,3 +63,22 @@ def check_files(dataset_type: str, files: Sequence[FileBody], store: ObjectStore
                 Code.ILLEGAL_PARAM,
                 f"file path {file.path} has {stored.size} bytes, not the {file.size} given",
             )
+
+
+# A week: S3's longest pre-signed GET. Items are encoded once and listed for as long as they live.
+_GET_TTL = 7 * 24 * 3600.0
+
+
+def file_info(file: FileBody, store: ObjectStore) -> FileInfo | None:
+    """The registered file's signed GET URL and, for an image, its size read from its header."""
+    stored = store.lookup(file.path)
+    if stored is None:
+        return None
+    size: tuple[int, int] | None = None
+    if file.mime_type.lower().startswith("image/"):
+        try:
+            width, height = imagesize.get(str(stored.file))
+        except (ValueError, OSError):
+            width = height = -1
+        size = (width, height) if width > 0 and height > 0 else None
+    return FileInfo(store.presign_get(file.path, ttl=_GET_TTL), size)

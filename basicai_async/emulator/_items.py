@@ -10,7 +10,7 @@ from aiohttp import web
 from ._bodies import NewBatchBody, NewDataBody, NewSceneBody
 from ._context import context, reply, team
 from ._dialects import Dialect
-from ._files import check_files
+from ._files import check_files, file_info
 from ._paging import after_id, page
 from ._state import TOP, DatasetRec, ItemRec, NewDataRec
 from ._views import results_for
@@ -41,7 +41,12 @@ def _checked(request: web.Request, ds: DatasetRec, new: Sequence[NewDataBody]) -
     store = context(request).store
     for one in new:
         check_files(ds.type, one.files, store)
-    return [NewDataRec(one.name, one.files, one.batch_id, one.scene_id) for one in new]
+    return [
+        NewDataRec(
+            one.name, one.files, one.batch_id, one.scene_id, tuple(file_info(f, store) for f in one.files)
+        )
+        for one in new
+    ]
 
 
 @routes.post("/dataset/addData/{datasetId}")

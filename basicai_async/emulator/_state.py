@@ -21,7 +21,17 @@ from .._constants import DATASET_TYPES, PlatformCode
 from ._bodies import FileBody
 from ._wire import ApiError, Code
 
-__all__ = ["DATASET_TYPES", "TOP", "DatasetRec", "ItemRec", "NewDataRec", "SourceRec", "State", "check_name"]
+__all__ = [
+    "DATASET_TYPES",
+    "TOP",
+    "DatasetRec",
+    "FileInfo",
+    "ItemRec",
+    "NewDataRec",
+    "SourceRec",
+    "State",
+    "check_name",
+]
 
 """The dataset types the emulator accepts on create/update."""
 
@@ -54,6 +64,14 @@ class SourceRec:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """What the store knows of a registered file: a signed GET URL, and an image's size from its header."""
+
+    url: str
+    size: tuple[int, int] | None
+
+
 @dataclass(slots=True, eq=False)
 class ItemRec:
     """One batch, scene or data item; ``parent_id`` is ``TOP`` at the top level."""
@@ -69,6 +87,12 @@ class ItemRec:
     # Its listItem entry, encoded once: an item never changes after it is made, and
     # listings are the emulator's hottest path (a benchmark's server must not be its bottleneck).
     wire: msgspec.Raw | None = None
+    # Per file, when it was registered through the API: its readable URL and image size.
+    infos: tuple[FileInfo | None, ...] = ()
+
+    def canvas(self) -> tuple[int, int] | None:
+        """The size of the item's first image (from its bytes' header), if it has one."""
+        return next((info.size for info in self.infos if info is not None and info.size), None)
 
 
 @dataclass(slots=True, eq=False)
@@ -112,6 +136,7 @@ class NewDataRec:
     files: list[FileBody]
     batch_id: int | None = None
     scene_id: int | None = None
+    infos: tuple[FileInfo | None, ...] = ()
 
 
 class State:
@@ -230,7 +255,17 @@ class State:
         now = _now()
         created = []
         for one, name, (parent_id, batch_id) in zip(new, names, parents, strict=True):
-            rec = ItemRec(next(self._item_ids), ds.id, "DATA", name, parent_id, batch_id, one.files, now)
+            rec = ItemRec(
+                next(self._item_ids),
+                ds.id,
+                "DATA",
+                name,
+                parent_id,
+                batch_id,
+                one.files,
+                now,
+                infos=one.infos,
+            )
             self._insert(ds, rec)
             created.append(rec)
         return created
@@ -248,7 +283,15 @@ class State:
         created = []
         for frame, frame_name in zip(frames, frame_names, strict=True):
             rec = ItemRec(
-                next(self._item_ids), ds.id, "DATA", frame_name, scene.id, batch_id, frame.files, now
+                next(self._item_ids),
+                ds.id,
+                "DATA",
+                frame_name,
+                scene.id,
+                batch_id,
+                frame.files,
+                now,
+                infos=frame.infos,
             )
             self._insert(ds, rec)
             created.append(rec)

@@ -11,7 +11,7 @@ from typing import Any
 
 from ._state import DatasetRec, ItemRec, SourceRec
 
-__all__ = ["InstanceRec", "ResultRec", "results_for"]
+__all__ = ["CANVAS", "InstanceRec", "ResultRec", "results_for"]
 
 _CLASSES = ("Car", "Pedestrian", "Cyclist", "Truck")
 
@@ -41,12 +41,26 @@ class ResultRec:
     instances: list[InstanceRec]
 
 
-def _contour(dataset_type: str, seed: int) -> tuple[str, dict[str, Any]]:
-    x, y = 10 + seed % 500, 20 + (seed * 7) % 400
-    w, h = 16 + seed % 64, 12 + (seed * 3) % 48
+# Where 2D objects are drawn when a data item has no image whose size the store could read.
+CANVAS = (640, 480)
+
+
+def _contour(dataset_type: str, seed: int, k: int, canvas: tuple[int, int]) -> tuple[str, dict[str, Any]]:
+    """A deterministic object of data seed ``seed``: 2D ones lie inside ``canvas`` (width, height)."""
     if dataset_type in ("IMAGE", "TEXT"):
+        width, height = canvas
+        w = max(1, min(16 + seed % 64, width // 2))
+        h = max(1, min(12 + (seed * 3) % 48, height // 2))
+        x = (10 + seed % 500) % (width - w + 1)
+        y = (20 + (seed * 7) % 400) % (height - h + 1)
+        if k == 2:
+            # Every third object a polygon (a diamond inside the same box).
+            diamond = [(x + w / 2, y), (x + w, y + h / 2), (x + w / 2, y + h), (x, y + h / 2)]
+            return "POLYGON", {"points": [{"x": px, "y": py} for px, py in diamond]}
         points = [{"x": x, "y": y}, {"x": x + w, "y": y}, {"x": x + w, "y": y + h}, {"x": x, "y": y + h}]
         return "RECTANGLE", {"points": points}
+    x, y = 10 + seed % 500, 20 + (seed * 7) % 400
+    w, h = 16 + seed % 64, 12 + (seed * 3) % 48
     return "3D_BOX", {
         "center3D": {"x": x / 10, "y": y / 10, "z": 0.5},
         "size3D": {"x": w / 10, "y": h / 10, "z": 1.5},
@@ -63,7 +77,7 @@ def results_for(ds: DatasetRec, data: ItemRec, source_id: int | None) -> list[Re
         instances = []
         for k in range(1 + (data.id + index) % 3):
             seed = data.id * 31 + k * 7 + index
-            shape, contour = _contour(ds.type, seed)
+            shape, contour = _contour(ds.type, seed, k, data.canvas() or CANVAS)
             class_index = seed % len(_CLASSES)
             instances.append(
                 InstanceRec(

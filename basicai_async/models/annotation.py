@@ -49,14 +49,18 @@ _NESTED_FIELDS = (
 
 
 class Instance(Model):
-    """One annotated object. ``contour`` keeps the geometry as the server sends it.
+    """One annotated object. ``contour`` keeps the geometry as the server sends it (any JSON).
 
     ``class_id`` is a number or a string (editors store class ids as strings);
     ``class_values`` is a list, or a dict when the server sends a non-empty
     object (``null`` and ``{}`` read as ``[]``); ``model_confidence`` and
     ``model_class`` come with results of a model source. An object whose fields
     sit under ``classAttributes`` (the platform's annotation listing) reads the
-    same as one that has them at its top.
+    same as one that has them at its top. An older pre-annotation shape (Xtreme1
+    issue 85) puts a 3D box's ``center3D``, ``size3D`` and ``rotation3D`` on the
+    object itself with ``objType: "3d"`` and its class as ``classType``: those
+    are kept too. :func:`basicai_async.geometry.shape_of` reads any of these as
+    a typed shape.
     """
 
     id: str | int | None = None
@@ -66,9 +70,14 @@ class Instance(Model):
     class_id: int | str | None = None
     class_name: str | None = None
     class_values: NullList[Any] | dict[str, Any] = msgspec.field(default_factory=list)
-    contour: dict[str, Any] | None = None
+    contour: Any = None
     model_confidence: float | None = None
     model_class: str | None = None
+    obj_type: str | None = None
+    class_type: str | None = None
+    center3d: dict[str, Any] | None = msgspec.field(default=None, name="center3D")
+    size3d: dict[str, Any] | None = msgspec.field(default=None, name="size3D")
+    rotation3d: dict[str, Any] | None = msgspec.field(default=None, name="rotation3D")
     # The platform's annotation listing nests the object under `classAttributes`: folded in on decode.
     _class_attributes: dict[str, Any] | None = msgspec.field(default=None, name="classAttributes")
 

@@ -1,6 +1,15 @@
 """Rate limiters: the ``Limiter`` protocol, the exact in-process limiter, the shared Redis one, pacing."""
 
-from ._base import BASICAI_LIMITS, Limiter, LimiterStats, Limits, Window, WindowStats
+from ._base import (
+    BASICAI_LIMITS,
+    Limiter,
+    LimiterStats,
+    Limits,
+    Reservation,
+    ReservingLimiter,
+    Window,
+    WindowStats,
+)
 from ._exact import ExactLimiter
 from ._paced import PacedLimiter
 from ._redis import RedisLimiter
@@ -13,6 +22,8 @@ __all__ = [
     "Limits",
     "PacedLimiter",
     "RedisLimiter",
+    "Reservation",
+    "ReservingLimiter",
     "Window",
     "WindowStats",
 ]

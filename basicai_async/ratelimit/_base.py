@@ -1,19 +1,32 @@
 """What every limiter is: the ``Limits`` it enforces and the ``Limiter`` protocol.
 
-The request pipeline calls ``await limiter.acquire()`` once before every HTTP
-attempt to the API (retries and pre-sign calls included; object-storage PUTs
-are not API calls and never pass through here), and ``await limiter.pause(s)``
-when the server answers 429 with a ``Retry-After`` of ``s`` seconds.
+The request pipeline takes one slot before every HTTP attempt to the API
+(retries and pre-sign calls included; object-storage PUTs are not API calls and
+never pass through here): ``await limiter.reserve()`` when the limiter has it
+(``ReservingLimiter``; the SDK's limiters do), stamping the ``Reservation`` as the
+request leaves, else ``await limiter.acquire()``. It calls
+``await limiter.pause(s)`` when the server answers 429 with a ``Retry-After`` of
+``s`` seconds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from .._constants import RATE_WINDOWS
 
-__all__ = ["BASICAI_LIMITS", "Limiter", "LimiterStats", "Limits", "Window", "WindowStats"]
+__all__ = [
+    "BASICAI_LIMITS",
+    "Limiter",
+    "LimiterStats",
+    "Limits",
+    "Reservation",
+    "ReservingLimiter",
+    "Window",
+    "WindowStats",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +48,13 @@ class Limits:
     """The set of windows one API key is held to.
 
     ``margin`` seconds are added to every window's length when admitting, so that
-    clock jitter between this process and the server (network delay, a request
-    that left early but arrived late) cannot push a burst into the server's
-    previous window. The BasicAI default is 0.05 s: a call that took a 50 ms
-    detour still lands in a window the limiter already counted.
+    the way from this process to the server (network delay, a request that left
+    early but arrived late) cannot push a burst into the server's previous
+    window. The BasicAI default is 0.05 s: a call that took a 50 ms detour after
+    it left still lands in a window the limiter already counted. (The time a
+    call spends in this process between its admission and its send is not the
+    margin's business: the SDK's pipeline counts a call from when it leaves,
+    see ``Reservation``.)
 
     Example::
 
@@ -112,4 +128,52 @@ class Limiter(Protocol):
 
     def stats(self) -> LimiterStats:
         """A snapshot of the limiter's state."""
+        ...
+
+
+class Reservation:
+    """A slot a limiter admitted, counted in every window from when its request leaves.
+
+    From admission until ``sent()`` the slot counts as taking a place *now* in
+    every window (so nothing admitted later can overtake it); ``sent()`` stamps
+    it with the limiter's clock at that moment, and the windows count it from
+    there. A window therefore holds the later of admission and departure, which
+    is what a server counting arrivals sees (give or take the network, which the
+    margin covers).
+
+    Call ``sent()`` exactly when the request's headers have been written (the
+    pipeline does, from aiohttp's ``on_request_headers_sent``), and in any case
+    once the attempt is over, sent or not: an unsent reservation holds its slot
+    until it is stamped. Later calls do nothing.
+    """
+
+    __slots__ = ("_on_sent", "waited")
+
+    def __init__(self, waited: float, on_sent: Callable[[], None] | None = None) -> None:
+        self.waited = waited
+        """Seconds the caller waited for the slot."""
+        self._on_sent = on_sent
+
+    @property
+    def pending(self) -> bool:
+        """Whether the request has not been stamped as sent yet."""
+        return self._on_sent is not None
+
+    def sent(self) -> None:
+        """The request has left now: count it from now on (only the first call counts)."""
+        on_sent = self._on_sent
+        if on_sent is not None:
+            self._on_sent = None
+            on_sent()
+
+    def __repr__(self) -> str:
+        return f"<Reservation waited={self.waited:.6f} pending={self.pending}>"
+
+
+@runtime_checkable
+class ReservingLimiter(Limiter, Protocol):
+    """A ``Limiter`` that can count a call from when it leaves (``reserve``), not when admitted."""
+
+    async def reserve(self) -> Reservation:
+        """Wait for a slot and reserve it; the returned ``Reservation`` is stamped by ``sent()``."""
         ...

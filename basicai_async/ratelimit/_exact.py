@@ -1,4 +1,4 @@
-"""The exact in-process limiter: a ring of recent admission times, one timer, a FIFO queue.
+"""The exact in-process limiter: a ring of recent send times, one timer, a FIFO queue.
 
 Why not stacked token buckets (``aiolimiter.AsyncLimiter`` per window)? A token
 bucket of capacity N refilled at N/T per second starts full and refills while
@@ -10,14 +10,32 @@ spent the outer buckets' tokens. A bucket describes an average rate; the BasicAI
 contract is a count per sliding window, which only a record of the admissions
 themselves can honour.
 
-So the record is kept: the last ``max(N)`` admission times in a ring
-(``array('d')``; 864,000 doubles = 6.9 MB for BasicAI's daily window). A call may
-go at time ``now`` when, for every window ``(N, T)``, the N-th most recent
-admission is at least ``T + margin`` old: then the N-1 admissions since, plus
-this one, are the most any interval of length T ending now can hold. One ring
-serves all windows because they count the same admissions. The earliest such
-``now`` (``_next_at``) is recomputed in O(len(windows)) after each admission, so
-the uncontended path is a comparison and an array write.
+So the record is kept: the last ``max(N)`` stamps in a ring (``array('d')``;
+864,000 doubles = 6.9 MB for BasicAI's daily window). A stamp is the time a call
+*left*: the server counts arrivals, and a call admitted in a burst may leave
+tens of milliseconds later, behind the event loop's other work. ``reserve``
+admits a call as *pending*: until its ``Reservation.sent()`` stamps it, it counts
+as taking a place now, in every window. (``acquire`` stamps at admission, as a
+caller that does not say when it sent must be counted.) A call may go at time
+``now`` when, for every window ``(N, T)`` with P calls pending, the (N-P)-th most
+recent stamp is at least ``T + margin`` old. Why that is exact for the sends: if
+N+1 stamps fell in some interval of length ``T + margin``, take the one admitted
+last; at its admission each of the other N was either pending or stamped inside
+that interval, so less than ``T + margin`` old: counted, and it was refused.
+Stamps are written in time order, so the ring stays sorted whatever order the
+calls leave in. One ring serves all windows because they count the same calls.
+The earliest such ``now`` (``_next_at``) is recomputed in O(len(windows)) after
+each admission and each stamp, so the uncontended path is a comparison and an
+array write.
+
+Queued waiters are paced: each goes at least ``min((T + margin) / N)`` after the
+admission before it (10.5 ms at BasicAI's limits), so once the limiter is
+saturated a freed window's calls are sent evenly, as they are admitted, instead
+of a hundred at once that the event loop, and then the server, can only work
+through one after another (the server counts them when it gets to them: a burst
+that queues at the server arrives, as it counts, later than it left). A window's
+rate is at most N / (T + margin) anyway, so pacing costs no throughput; callers
+arriving at an idle limiter still go at once, up to each window's limit.
 
 Waiters queue in arrival order. Only the head is ever woken (by one
 ``loop.call_at`` timer, re-armed rather than stacked); it admits *itself* when it
@@ -37,11 +55,12 @@ from collections import deque
 from collections.abc import Callable
 
 from .._errors import QuotaExhaustedError
-from ._base import BASICAI_LIMITS, LimiterStats, Limits, WindowStats
+from ._base import BASICAI_LIMITS, LimiterStats, Limits, Reservation, WindowStats
 
 __all__ = ["ExactLimiter"]
 
 _NEVER = -math.inf
+_UNTIL_STAMPED = math.inf  # _next_at while a window is full of pending reservations
 _MIN_DELAY = 1e-6  # the shortest timer armed; see _wake_head
 
 
@@ -49,9 +68,12 @@ class ExactLimiter:
     """Admit calls as fast as ``limits`` allow and never faster, first come first served.
 
     For every window ``(N, T)`` no interval ``[t, t+T)`` of the limiter's clock
-    holds more than N admissions (``T + limits.margin`` is enforced). A waiter is
-    admitted as soon as every window has room, in arrival order; cancelling it
-    costs no quota. One limiter belongs to one event loop.
+    holds more than N calls (``T + limits.margin`` is enforced), each counted
+    from the later of its admission and its send (``reserve``; ``acquire``
+    counts from admission). A waiter is
+    admitted as soon as every window has room and its pace allows (one window
+    rate after the admission before it, see the module docstring), in arrival
+    order; cancelling it costs no quota. One limiter belongs to one event loop.
 
     Args:
         limits: the windows to enforce (BasicAI's published limits by default).
@@ -63,6 +85,9 @@ class ExactLimiter:
         jitter: a server pause of ``s`` seconds lasts a random ``s`` to
             ``s * (1 + jitter)``, so that clients sharing a key do not all come
             back at the same instant.
+        pace: space queued waiters one window rate apart (the default). False:
+            a freed window's waiters all go in the same instant, as the windows
+            allow (the limiter before it paced; benchmarks compare with it).
 
     Example::
 
@@ -74,14 +99,18 @@ class ExactLimiter:
         "_admitted",
         "_clock",
         "_jitter",
+        "_last_at",
         "_limits",
         "_max_wait",
         "_next_at",
         "_pause_until",
+        "_pending",
         "_pos",
         "_queued",
         "_ring",
         "_size",
+        "_spacing",
+        "_stamps",
         "_timer",
         "_total_wait",
         "_waiters",
@@ -95,6 +124,7 @@ class ExactLimiter:
         max_wait: float | None = 300.0,
         clock: Callable[[], float] | None = None,
         jitter: float = 0.1,
+        pace: bool = True,
     ) -> None:
         if max_wait is not None and not max_wait >= 0:
             raise ValueError(f"max_wait must be >= 0 seconds or None, got {max_wait!r}")
@@ -107,12 +137,17 @@ class ExactLimiter:
         # (N, T + margin), computed once: the admission check adds nothing else.
         self._windows = tuple((w.count, w.seconds + limits.margin) for w in limits.windows)
         self._size = max(w.count for w in limits.windows)
-        # The ring grows as admissions come (amortised O(1) appends) and wraps once
-        # it holds max(N): a limiter sized for a huge window costs memory only for
-        # the admissions it actually made. A window is consulted only once
-        # ``_admitted >= N``, i.e. once its N-th most recent slot has been written.
+        # The pace of queued waiters: the fastest window's rate (see the module docstring).
+        self._spacing = min(length / count for count, length in self._windows) if pace else 0.0
+        self._last_at = _NEVER  # the latest admission's time
+        # The ring grows as stamps come (amortised O(1) appends) and wraps once it
+        # holds max(N): a limiter sized for a huge window costs memory only for
+        # the calls it actually made. A ring slot k back is consulted only once
+        # ``_stamps >= k``, i.e. once it has been written.
         self._ring = array("d")
-        self._pos = 0  # where the next admission is written; pos-1 is the most recent
+        self._pos = 0  # where the next stamp is written; pos-1 is the most recent
+        self._stamps = 0
+        self._pending = 0  # reservations admitted and not stamped yet
         self._admitted = 0
         self._next_at = _NEVER  # earliest clock time the next admission may happen
         self._pause_until = _NEVER
@@ -148,7 +183,21 @@ class ExactLimiter:
         if not self._queued and now >= self._next_at:
             self._admit(now)
             return 0.0
-        return await self._wait(now)
+        return await self._wait(now, stamped=True)
+
+    async def reserve(self) -> Reservation:
+        """Wait for a slot as ``acquire`` does, and hold it until ``Reservation.sent()`` stamps it.
+
+        Until stamped, the slot counts as taken *now* in every window; from the
+        stamp on, from the stamp's time. Every reservation must be stamped once
+        its attempt is over (sent or not), else it holds its slot for good.
+        """
+        clock = self._clock
+        now = asyncio.get_running_loop().time() if clock is None else clock()
+        if not self._queued and now >= self._next_at:
+            self._hold(now)
+            return Reservation(0.0, self._stamp)
+        return Reservation(await self._wait(now, stamped=False), self._stamp)
 
     async def try_acquire(self) -> bool:
         """Take a slot if one is free now and nobody is queued; never wait."""
@@ -176,8 +225,14 @@ class ExactLimiter:
                 self._wake_head()  # re-arm the timer for the later time
 
     def stats(self) -> LimiterStats:
-        """A snapshot: remaining per window, next slot, admissions, waiters, waits, pause."""
+        """A snapshot: remaining per window, next slot, admissions, waiters, waits, pause.
+
+        While a window is full of pending reservations the next slot cannot be
+        known before they are sent; ``next_slot_in`` is then its lower bound
+        (the pending ones leaving now).
+        """
         now = self._now()
+        next_at = self._next_at if self._next_at != _UNTIL_STAMPED else self._earliest(1, now)
         return LimiterStats(
             windows=tuple(
                 WindowStats(w.count, w.seconds, w.count - self._in_window(count, length, now))
@@ -186,7 +241,7 @@ class ExactLimiter:
             admitted=self._admitted,
             waiting=self._queued,
             total_wait=self._total_wait,
-            next_slot_in=max(0.0, self._next_at - now),
+            next_slot_in=max(0.0, next_at - now),
             paused_for=max(0.0, self._pause_until - now),
         )
 
@@ -197,10 +252,35 @@ class ExactLimiter:
         return self._next_at
 
     def _admit(self, now: float) -> None:
-        """Record an admission at ``now`` (which must be >= ``_next_slot()``)."""
+        """Record an admission stamped at ``now`` (which must be >= ``_next_slot()``)."""
+        self._admitted += 1
+        self._last_at = now
+        self._record(now)
+
+    def _hold(self, now: float) -> None:
+        """Record an admission at ``now`` whose stamp comes later (``_stamp``): pending until then."""
+        self._admitted += 1
+        self._last_at = now
+        self._pending += 1
+        self._update()
+
+    def _queued_at(self) -> float:
+        """The earliest time the head of the queue may go: room in every window, and its pace."""
+        paced = self._last_at + self._spacing
+        return paced if paced > self._next_at else self._next_at
+
+    def _stamp(self) -> None:
+        """A pending reservation's request left now: count it from now."""
+        self._pending -= 1
+        self._record(self._now())
+        if self._queued:
+            self._wake_head()  # a window full of pending ones may have room now
+
+    def _record(self, now: float) -> None:
+        """Write the stamp ``now`` (never earlier than the stamps before it) into the ring."""
         ring = self._ring
         pos = self._pos
-        if self._admitted < self._size:
+        if self._stamps < self._size:
             ring.append(now)  # still filling: pos == len(ring) until it wraps
         else:
             ring[pos] = now
@@ -208,13 +288,27 @@ class ExactLimiter:
         if pos == self._size:
             pos = 0
         self._pos = pos
-        admitted = self._admitted = self._admitted + 1
+        self._stamps += 1
+        self._update()
+
+    def _update(self) -> None:
+        """Recompute ``_next_at`` from the stamps, the pending reservations and the pause."""
+        ring = self._ring
+        pos = self._pos
+        stamps = self._stamps
+        pending = self._pending
         next_at = self._pause_until
         for count, length in self._windows:
-            # ring[pos - count] is the count-th most recent admission; a negative
-            # index wraps around the ring, which is exactly what a ring wants.
-            if admitted >= count and ring[pos - count] + length > next_at:
-                next_at = ring[pos - count] + length
+            # With P pending (counted as now), the window has room once its
+            # (count-P)-th most recent stamp is `length` old. ring[pos - k] is the
+            # k-th most recent stamp; a negative index wraps around the ring,
+            # which is exactly what a ring wants.
+            k = count - pending
+            if k <= 0:
+                next_at = _UNTIL_STAMPED  # full of pending ones: a stamp recomputes
+                break
+            if stamps >= k and ring[pos - k] + length > next_at:
+                next_at = ring[pos - k] + length
         self._next_at = next_at
 
     def _earliest(self, nth: int, now: float) -> float:
@@ -224,32 +318,38 @@ class ExactLimiter:
         that chain back from the nth to an admission already made gives the bound.
         It is exact with one window and never later than the truth with several,
         so ``max_wait`` never refuses a call that could have gone in time.
+        Pending reservations count as the most recent calls, stamped now (they
+        can only be stamped later: a lower bound still).
         """
         start = max(now, self._pause_until)
         earliest = start
         ring = self._ring
         pos = self._pos
+        pending = self._pending
         for count, length in self._windows:
             periods, offset = divmod(nth - 1, count)
             first = start  # the bound of the (offset+1)-th admission from now
-            back = count - offset  # ... which follows the back-th most recent one
-            if self._admitted >= back and ring[pos - back] + length > first:
-                first = ring[pos - back] + length
+            back = count - offset  # ... which follows the back-th most recent call
+            if back <= pending:
+                first = max(first, now + length)
+            elif self._stamps >= back - pending and ring[pos - back + pending] + length > first:
+                first = ring[pos - back + pending] + length
             earliest = max(earliest, first + periods * length)
         return earliest
 
     def _in_window(self, count: int, length: float, now: float) -> int:
-        """How many of the last ``count`` admissions are less than ``length`` old."""
+        """The pending reservations plus the stamps (of the last ``count``) less than ``length`` old."""
         ring = self._ring
         pos = self._pos
-        lo, hi = 0, min(count, self._admitted)
-        while lo < hi:  # admission times only grow, so bisect on the k-th most recent
+        pending = min(self._pending, count)
+        lo, hi = 0, min(count - pending, self._stamps)
+        while lo < hi:  # stamps only grow, so bisect on the k-th most recent
             mid = (lo + hi + 1) // 2
             if ring[pos - mid] + length > now:
                 lo = mid
             else:
                 hi = mid - 1
-        return lo
+        return pending + lo
 
     # -- waiting -------------------------------------------------------------
 
@@ -264,7 +364,7 @@ class ExactLimiter:
             # a virtual-clock test loop, call stats() on the loop instead).
             return time.monotonic()
 
-    async def _wait(self, start: float) -> float:
+    async def _wait(self, start: float, *, stamped: bool) -> float:
         if self._max_wait is not None:
             earliest = self._earliest(self._queued + 1, start)
             if earliest - start > self._max_wait:
@@ -284,7 +384,7 @@ class ExactLimiter:
             while True:
                 await fut
                 now = self._now()
-                if now >= self._next_at:
+                if now >= self._queued_at():
                     break
                 # A pause arrived between our wake-up and now: wait again, still first.
                 fut = loop.create_future()
@@ -302,7 +402,10 @@ class ExactLimiter:
             raise
         waiters.popleft()  # only the head is ever woken, so it is us
         self._queued -= 1
-        self._admit(now)
+        if stamped:
+            self._admit(now)
+        else:
+            self._hold(now)
         waited = now - start
         self._total_wait += waited
         if self._queued:
@@ -325,10 +428,13 @@ class ExactLimiter:
             self._cancel_timer()
             return
         now = self._now()
-        at = self._next_at
+        at = self._queued_at()
         if now >= at:
             self._cancel_timer()
             head.set_result(None)
+            return
+        if at == _UNTIL_STAMPED:
+            self._cancel_timer()  # the next stamp wakes the head
             return
         loop = asyncio.get_running_loop()
         # The timer runs on the loop's clock; translate when the limiter has its own.

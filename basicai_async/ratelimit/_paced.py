@@ -15,7 +15,7 @@ import asyncio
 
 from aiolimiter import AsyncLimiter
 
-from ._base import Limiter, LimiterStats
+from ._base import Limiter, LimiterStats, Reservation, ReservingLimiter
 
 __all__ = ["PacedLimiter"]
 
@@ -53,6 +53,19 @@ class PacedLimiter:
         await self._bucket.acquire()
         await self._inner.acquire()
         return loop.time() - start
+
+    async def reserve(self) -> Reservation:
+        """Wait for the pacer, then reserve from the inner limiter (or acquire, if it cannot reserve)."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await self._bucket.acquire()
+        inner = self._inner
+        if isinstance(inner, ReservingLimiter):
+            reservation = await inner.reserve()
+            reservation.waited = loop.time() - start
+            return reservation
+        await inner.acquire()
+        return Reservation(loop.time() - start)
 
     async def try_acquire(self) -> bool:
         """Take a slot if both the pacer and the inner limiter have one now; never wait."""

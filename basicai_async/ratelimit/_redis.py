@@ -5,16 +5,27 @@ only queues, sleeps and hands out what the script admitted.
 
 Waiters queue locally in arrival order and only the head is served: one driver
 task calls the script for it, sleeps exactly the wait the script returned, and
-calls again, so a process never polls and never sends more than one script call
-at a time. The driver is not the waiter: a waiter cancelled while a call is in
+calls again, so a process never polls. A backlog is paced as ``ExactLimiter``
+paces its queue: after an admission the driver waits one window rate
+(``min((T + margin) / N)``, 10.5 ms at BasicAI's limits) before serving the next.
+The driver is not the waiter: a waiter cancelled while a call is in
 flight does not cancel the call, and an admission that comes back for it goes
 to the next live waiter, or is taken back from the ring (``refund``) if nobody
 is left. Cancelling costs no quota, as with ``ExactLimiter``.
 
+Calls are counted from when they leave, as with ``ExactLimiter``: ``reserve``
+admits a call as one of this process's pending reservations (counted as taking
+its place now, in every window, by every process), and ``Reservation.sent()``
+stamps it. Stamps are batched: one background call at a time carries every
+stamp since the previous one (and the driver's calls carry them too), stamped
+at Redis's time of that call, never before the call left. A process that dies
+holding reservations stops counting them ``LEASE`` (60) seconds after its last call.
+
 Redis unreachable or timing out fails closed: every waiter gets a
 ``LimiterUnavailableError``. ``fallback_share`` opts into an in-process
 ``ExactLimiter`` holding that share of each window instead, with a warning,
-until Redis answers again.
+until Redis answers again; the calls made on the fallback are then stamped into
+the shared ring at their own times (``SharedRing.backfill``).
 """
 
 from __future__ import annotations
@@ -28,10 +39,10 @@ import random
 import time
 from collections import deque
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError, LimiterUnavailableError, QuotaExhaustedError
-from ._base import BASICAI_LIMITS, LimiterStats, Limits, Window, WindowStats
+from ._base import BASICAI_LIMITS, LimiterStats, Limits, Reservation, Window, WindowStats
 from ._exact import ExactLimiter
 from ._ring import RingReply, SharedRing, key_tag
 
@@ -44,6 +55,7 @@ logger = logging.getLogger("basicai_async")
 
 _FALLBACK = object()  # a waiter's grant that says "ask the fallback limiter instead"
 _US = 1e-6
+_BACKFILL_CHUNK = 5000  # past stamps per script call
 
 
 class RedisLimiter:
@@ -51,9 +63,11 @@ class RedisLimiter:
 
     The same promises as ``ExactLimiter``, for all processes and machines using
     one API key against one Redis: no interval ``[t, t+T)`` of Redis's clock holds
-    more than N admissions of any window (N, T) (``T + limits.margin`` is
-    enforced), waiters in one process go in arrival order, cancelling one costs
-    no quota, and a 429 seen by any process pauses them all.
+    more than N calls of any window (N, T) (``T + limits.margin`` is enforced),
+    each counted from the later of its admission and its send (``reserve``;
+    ``acquire`` counts from admission), waiters in one process go in arrival
+    order, cancelling one costs no quota, and a 429 seen by any process pauses
+    them all.
 
     Args:
         redis: a ``redis://`` URL or a ``redis.asyncio`` client (not closed by
@@ -69,9 +83,11 @@ class RedisLimiter:
         fallback_share: ``None`` (default) fails closed with
             ``LimiterUnavailableError`` while Redis is unreachable. A share in
             (0, 1] falls back to an in-process ``ExactLimiter`` allowing that
-            share of each window (give each of k processes at most 1/k).
+            share of each window (give each of k processes at most 1/k). The
+            calls made on it are stamped into the shared ring once Redis is back.
         fallback_retry: seconds on the fallback before Redis is tried again.
         prefix: the first part of the Redis keys, ``<prefix>:{<hash>}:ring``.
+        pace: space this process's queued waiters one window rate apart (default).
 
     Example::
 
@@ -83,21 +99,27 @@ class RedisLimiter:
 
     __slots__ = (
         "_admitted",
+        "_backfiller",
         "_background",
         "_client",
         "_degraded_until",
         "_driver",
         "_fallback",
         "_fallback_retry",
+        "_flusher",
         "_jitter",
         "_limits",
         "_max_wait",
+        "_missed",
         "_owns_client",
         "_queued",
+        "_reservers",
         "_ring",
         "_snap",
         "_snap_at",
+        "_spacing",
         "_total_wait",
+        "_unsent",
         "_waiters",
         "_wake",
     )
@@ -114,6 +136,7 @@ class RedisLimiter:
         fallback_share: float | None = None,
         fallback_retry: float = 30.0,
         prefix: str = "basicai",
+        pace: bool = True,
     ) -> None:
         if max_wait is not None and not max_wait >= 0:
             raise ValueError(f"max_wait must be >= 0 seconds or None, got {max_wait!r}")
@@ -141,6 +164,7 @@ class RedisLimiter:
         # Futures of queued waiters, head first; cancelled ones stay until they reach
         # the head. ``_queued`` counts the live ones.
         self._waiters: deque[asyncio.Future[object]] = deque()
+        self._reservers: set[asyncio.Future[object]] = set()  # waiters that want a reservation
         self._queued = 0
         self._driver: asyncio.Task[None] | None = None
         self._wake: asyncio.Future[None] | None = None
@@ -149,6 +173,12 @@ class RedisLimiter:
         self._total_wait = 0.0
         self._snap: RingReply | None = None
         self._snap_at = 0.0
+        self._spacing = min((w.seconds + limits.margin) / w.count for w in limits.windows) if pace else 0.0
+        self._unsent = 0  # reservations sent and not yet stamped in Redis
+        self._flusher: asyncio.Task[None] | None = None
+        # Local times of the calls made on the fallback, to stamp into the ring once it is back.
+        self._missed: deque[float] = deque(maxlen=max(w.count for w in limits.windows))
+        self._backfiller: asyncio.Task[Any] | None = None
 
     @property
     def limits(self) -> Limits:
@@ -180,16 +210,63 @@ class RedisLimiter:
         """
         loop = asyncio.get_running_loop()
         start = loop.time()
-        if self._fallback is not None and start < self._degraded_until:
-            return await self._fallback.acquire()
+        grant = _FALLBACK
+        if self._fallback is None or start >= self._degraded_until:
+            grant = await self._queue(loop, reserve=False)
+        if grant is _FALLBACK:
+            assert self._fallback is not None
+            waited = await self._fallback.acquire()
+            self._missed.append(loop.time())
+            return waited
+        assert isinstance(grant, RingReply)
+        if grant.pending:
+            self._sent()  # a reservation came our way (its waiter left): counted from now
+        self._admitted += 1
+        waited = loop.time() - start
+        self._total_wait += waited
+        return waited
+
+    async def reserve(self) -> Reservation:
+        """Wait for a slot as ``acquire`` does, and hold it until ``Reservation.sent()`` stamps it.
+
+        Until stamped, the slot counts as taken now in every window, in every
+        process. The stamp reaches Redis with this process's next script call
+        (one is started at once if none is in flight).
+        """
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        grant = _FALLBACK
+        if self._fallback is None or start >= self._degraded_until:
+            grant = await self._queue(loop, reserve=True)
+        if grant is _FALLBACK:
+            assert self._fallback is not None
+            inner = await self._fallback.reserve()
+
+            def sent() -> None:
+                inner.sent()
+                self._missed.append(loop.time())
+
+            return Reservation(loop.time() - start, sent)
+        assert isinstance(grant, RingReply)
+        self._admitted += 1
+        waited = loop.time() - start
+        self._total_wait += waited
+        # A stamped grant (its waiter left) is counted from its admission already.
+        return Reservation(waited, self._sent if grant.pending else None)
+
+    async def _queue(self, loop: asyncio.AbstractEventLoop, *, reserve: bool) -> object:
+        """Queue for the driver's next admission; the grant: a RingReply, or _FALLBACK."""
         fut: asyncio.Future[object] = loop.create_future()
         self._waiters.append(fut)
+        if reserve:
+            self._reservers.add(fut)
         self._queued += 1
         if self._driver is None:
             self._driver = loop.create_task(self._drive())
         try:
-            grant = await fut
+            return await fut
         except BaseException:
+            self._reservers.discard(fut)
             # Cancelling our task cancels the future it awaits: either way we left unserved.
             if fut.cancelled() or not fut.done():
                 fut.cancel()
@@ -198,13 +275,6 @@ class RedisLimiter:
                 # Granted, then cancelled before we ran: the admission is still good.
                 self._pass_on(fut.result())
             raise
-        if grant is _FALLBACK:
-            assert self._fallback is not None
-            return await self._fallback.acquire()
-        self._admitted += 1
-        waited = loop.time() - start
-        self._total_wait += waited
-        return waited
 
     async def try_acquire(self) -> bool:
         """Take a slot if the shared quota has one now and nobody here is queued; never wait."""
@@ -213,18 +283,21 @@ class RedisLimiter:
         loop = asyncio.get_running_loop()
         if self._fallback is not None and loop.time() < self._degraded_until:
             return await self._fallback.try_acquire()
-        call = loop.create_task(self._ring.acquire())
+        sent = self._take_unsent()
+        call = loop.create_task(self._ring.acquire(sent=sent))
         try:
             reply = await asyncio.shield(call)
         except asyncio.CancelledError:
             call.add_done_callback(self._refund_unused)
             raise
         except LimiterUnavailableError as exc:
+            self._unsent += sent
             if not self._degrade(exc):
                 raise
             assert self._fallback is not None
             return await self._fallback.try_acquire()
         self._take_snapshot(reply)
+        self._back()
         if reply.admitted:
             self._admitted += 1
         return reply.admitted
@@ -245,7 +318,9 @@ class RedisLimiter:
             await self._fallback.pause(seconds)  # which adds its own jitter
             return
         if self._snap is not None:
-            self._take_snapshot(RingReply(False, reply.now, 0, reply.pause_left, self._snap.counts))
+            snap = self._snap
+            wait = max(snap.next_wait, reply.pause_left)
+            self._take_snapshot(RingReply(False, reply.now, wait, reply.pause_left, wait, snap.counts))
 
     def stats(self) -> LimiterStats:
         """A snapshot as of this process's latest call to Redis (``await refresh()`` for a fresh one).
@@ -263,7 +338,7 @@ class RedisLimiter:
             WindowStats(w.count, w.seconds, w.count - (snap.counts[i] if snap else 0))
             for i, w in enumerate(self._limits.windows)
         )
-        wait = 0.0 if snap is None or snap.admitted else snap.value * _US
+        wait = 0.0 if snap is None else snap.next_wait * _US
         return LimiterStats(
             windows=windows,
             admitted=self._admitted,
@@ -290,8 +365,10 @@ class RedisLimiter:
             # A driver cancelled before its first step never ran its finally.
             self._driver = None
             self._settle_all(LimiterUnavailableError("the RedisLimiter was closed"))
-        if self._background:
+        while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        if self._unsent:
+            await self._flush()  # the stamps of the last calls sent
         if self._owns_client:
             # aclose() since redis-py 5.0.1; close() before (deprecated after).
             close = getattr(self._client, "aclose", None) or self._client.close
@@ -302,18 +379,28 @@ class RedisLimiter:
     async def _drive(self) -> None:
         try:
             while self._queued:
+                if self._missed and self._backfiller is None:
+                    # Back from the fallback: its calls go into the ring before anything newer.
+                    self._backfiller = asyncio.current_task()
+                    await self._backfill()
+                sent = self._take_unsent()
                 try:
-                    reply = await self._ring.acquire()
+                    reply = await self._ring.acquire(stamped=not self._head_reserves(), sent=sent)
                 except (LimiterUnavailableError, ConfigurationError) as exc:
+                    self._unsent += sent  # stamped by a later call: later is never unsafe
                     grant: object = exc
                     if isinstance(exc, LimiterUnavailableError) and self._degrade(exc):
                         grant = _FALLBACK
                     self._settle_all(grant)
                     continue
                 self._take_snapshot(reply)
+                self._back()
                 if reply.admitted:
                     if not self._hand(reply):
                         await self._refund(reply)
+                    elif self._queued and self._spacing:
+                        # Paced as ExactLimiter paces its queue: a backlog goes out evenly.
+                        await self._sleep(self._spacing)
                     continue
                 wait = reply.value * _US
                 if self._max_wait is not None and wait > self._max_wait:
@@ -347,16 +434,25 @@ class RedisLimiter:
         waiters = self._waiters
         while waiters:
             fut = waiters.popleft()
+            self._reservers.discard(fut)
             if not fut.done():
                 self._queued -= 1
                 fut.set_result(grant)
                 return True
         return False
 
+    def _head_reserves(self) -> bool:
+        """Whether the first live waiter wants a reservation (the driver's next admission is for it)."""
+        for fut in self._waiters:
+            if not fut.done():
+                return fut in self._reservers
+        return False
+
     def _settle_all(self, outcome: object) -> None:
         """Resolve every live waiter with ``outcome``: an exception to raise, or a grant."""
         while self._waiters:
             fut = self._waiters.popleft()
+            self._reservers.discard(fut)
             if fut.done():
                 continue
             self._queued -= 1
@@ -383,14 +479,79 @@ class RedisLimiter:
             self._pass_on(call.result())
 
     async def _refund(self, reply: RingReply) -> None:
-        # On failure the slot stays spent: quota lost, never a limit broken.
+        # On failure the slot stays spent (a reservation: until its lease ends):
+        # quota lost, never a limit broken.
         with contextlib.suppress(LimiterUnavailableError):
-            await self._ring.refund(reply.value)
+            if reply.pending:
+                await self._ring.unreserve(1)
+            else:
+                await self._ring.refund(reply.value)
 
-    def _spawn(self, coro: Coroutine[object, object, object]) -> None:
+    # -- stamps: reservations sent, and the fallback's calls -------------------
+
+    def _sent(self) -> None:
+        """A reservation's request left: stamp it with this process's next script call."""
+        self._unsent += 1
+        if self._flusher is None:
+            self._flusher = self._spawn(self._flush())
+
+    def _take_unsent(self) -> int:
+        sent, self._unsent = self._unsent, 0
+        return sent
+
+    async def _flush(self) -> None:
+        """Carry the stamps to Redis, one call at a time, each with all stamps since the last."""
+        try:
+            while self._unsent:
+                sent = self._take_unsent()
+                try:
+                    reply = await self._ring.stamp(sent)
+                except (LimiterUnavailableError, ConfigurationError):
+                    # The next call that gets through carries them (later: never unsafe);
+                    # meanwhile they count as pending, until their lease ends.
+                    self._unsent += sent
+                    return
+                self._take_snapshot(reply)
+                self._back()
+        finally:
+            self._flusher = None
+
+    def _back(self) -> None:
+        """Redis answered: stamp the calls made on the fallback, if any, into the ring."""
+        if self._missed and self._backfiller is None:
+            self._backfiller = self._spawn(self._backfill())
+
+    async def _backfill(self) -> None:
+        """Stamp the fallback's calls at their own times (by age, so clocks need not agree).
+
+        Each lands at Redis's time of the call minus its age: never earlier than it
+        left (the call's transit only makes it later), and no earlier than the latest
+        stamp already in the ring (kept sorted: later, never unsafe). Calls older than
+        the longest window are dropped: no window can hold them any more.
+        """
+        loop = asyncio.get_running_loop()
+        horizon = max(w.seconds for w in self._limits.windows) + self._limits.margin
+        try:
+            while self._missed:
+                times = [self._missed.popleft() for _ in range(min(_BACKFILL_CHUNK, len(self._missed)))]
+                now = loop.time()
+                ages = [int((now - t) * 1e6) for t in times if now - t < horizon]
+                if not ages:
+                    continue
+                try:
+                    reply = await self._ring.backfill(ages, sent=self._take_unsent())
+                except (LimiterUnavailableError, ConfigurationError):
+                    self._missed.extendleft(reversed(times))  # the next answer from Redis retries
+                    return
+                self._take_snapshot(reply)
+        finally:
+            self._backfiller = None
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     # -- fallback and stats -------------------------------------------------
 

@@ -1,10 +1,12 @@
 """One API key's shared ring in Redis and the one Lua script that decides on it.
 
-The ring holds the last ``max(N)`` admission times of the key as fixed 8-byte
-slots in one Redis string (864,000 slots = 6.9 MB for BasicAI's daily window;
-a sorted set of the same admissions takes ~90 MB, a list of float strings ~17 MB).
-A hash beside it holds the admission count, per-window pointers, the shared
-429 pause and the limits the ring was made with. Both keys carry one hash tag
+The ring holds the last ``max(N)`` stamps of the key (the times its calls left,
+see ``Reservation``) as fixed 8-byte slots in one Redis string (864,000 slots =
+6.9 MB for BasicAI's daily window; a sorted set of the same times takes ~90 MB,
+a list of float strings ~17 MB). A hash beside it holds the stamp count,
+per-window pointers, the shared 429 pause, the limits the ring was made with,
+and per process the reservations it holds (admitted, not sent yet: counted as
+taking their places now), under a lease that a dead process's stop counting at. Both keys carry one hash tag
 made from a hash of the API key (never the key itself), so they live in one
 Redis Cluster slot and a script may touch both.
 
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -32,6 +36,8 @@ __all__ = ["RingReply", "SharedRing", "key_tag"]
 
 _SOURCE = resources.files("basicai_async.ratelimit").joinpath("_ring.lua").read_text(encoding="utf-8")
 _US = 1_000_000
+LEASE = 60.0
+"""Seconds a process's unsent reservations keep counting after its latest call (a dead one's stop)."""
 
 
 def key_tag(api_key: str) -> str:
@@ -44,22 +50,27 @@ def key_tag(api_key: str) -> str:
 class RingReply:
     """What the script decided, in Redis time (microseconds).
 
-    ``value`` is the admission's sequence number when ``admitted``, else the exact
-    wait until the next admission could happen. ``counts`` are the admissions in
-    each window (this one included) as of ``now``.
+    ``value`` is, when ``admitted``, the stamp's sequence number for a stamped
+    admission (0 for a reservation), else the exact wait until the next admission
+    could happen. ``next_wait`` is the wait for the next admission after this call
+    (a lower bound while reservations are pending). ``counts`` are the calls in
+    each window (this one and the pending ones included) as of ``now``.
     """
 
     admitted: bool
     now: int
     value: int
     pause_left: int
+    next_wait: int
     counts: tuple[int, ...]
+    pending: bool = False
+    """Admitted as a reservation: this process must stamp it (``stamp``) or take it back (``unreserve``)."""
 
 
 class SharedRing:
     """The ring of one API key under ``prefix``, and the calls the limiter makes on it."""
 
-    __slots__ = ("_args", "_calls", "_client", "_errors", "_limits", "_script", "_windows", "keys")
+    __slots__ = ("_args", "_calls", "_client", "_errors", "_holder", "_limits", "_script", "_windows", "keys")
 
     def __init__(self, client: Redis, tag: str, limits: Limits, *, prefix: str = "basicai") -> None:
         self._client = client
@@ -73,7 +84,9 @@ class SharedRing:
         ttl_ms = math.ceil(longest / 1000) + 1000  # a window past its end is empty: nothing lost
         size = max(count for count, _ in windows)
         self._args: tuple[str | int, ...] = (config, size, ttl_ms)
-        self._windows: tuple[int, ...] = tuple(x for pair in windows for x in pair)
+        self._windows: tuple[int, ...] = (len(windows), *(x for pair in windows for x in pair))
+        # This process's name for its reservations in the meta hash.
+        self._holder = (os.urandom(8).hex(), round(LEASE * _US))
         self._script = client.register_script(_SOURCE)
         self._calls = 0
         # Imported here, not at module level: the SDK works without the redis extra.
@@ -86,25 +99,48 @@ class SharedRing:
         """How many times the script ran (reloads after NOSCRIPT not counted)."""
         return self._calls
 
-    async def acquire(self) -> RingReply:
-        """Admit one call now if every window and the pause allow it, else say how long to wait."""
-        return await self._run("a")
+    async def acquire(self, *, stamped: bool = True, sent: int = 0) -> RingReply:
+        """Admit one call now if every window and the pause allow it, else say how long to wait.
 
-    async def peek(self) -> RingReply:
-        """The counts and the wait, admitting nothing."""
-        return await self._run("p")
+        ``stamped``: counted from now; else a reservation of this process, pending
+        until ``stamp``. ``sent``: this process's reservations sent since its last
+        call, stamped now first.
+        """
+        reply = await self._run("A" if stamped else "a", sent=sent)
+        if reply.admitted and not stamped:
+            return RingReply(True, reply.now, 0, reply.pause_left, reply.next_wait, reply.counts, True)
+        return reply
+
+    async def peek(self, *, sent: int = 0) -> RingReply:
+        """The counts and the wait, admitting nothing (after stamping ``sent`` reservations)."""
+        return await self._run("p", sent=sent)
+
+    async def stamp(self, sent: int) -> RingReply:
+        """``sent`` of this process's reservations left: count them from Redis's now."""
+        return await self._run("t", sent=sent)
+
+    async def backfill(self, ages: Sequence[int], *, sent: int = 0) -> RingReply:
+        """Stamp calls made ``ages`` microseconds before this call (oldest first): the fallback's."""
+        return await self._run("b", sent=sent, ages=ages)
 
     async def refund(self, seq: int) -> bool:
-        """Take back admission ``seq`` if it is still the latest (a waiter left without using it)."""
+        """Take back stamped admission ``seq`` if it is still the latest (a waiter left without using it)."""
         return (await self._run("r", seq)).admitted
+
+    async def unreserve(self, count: int = 1) -> RingReply:
+        """Take back ``count`` of this process's reservations that nobody used."""
+        return await self._run("u", count)
 
     async def pause(self, seconds: float) -> RingReply:
         """Admit nobody for ``seconds`` from Redis's now; never shortens a pause in force."""
         return await self._run("s", math.ceil(seconds * _US))
 
-    async def _run(self, op: str, arg: int = 0, now_us: int | None = None) -> RingReply:
+    async def _run(
+        self, op: str, arg: int = 0, now_us: int | None = None, *, sent: int = 0, ages: Sequence[int] = ()
+    ) -> RingReply:
         keys = self.keys
-        args = (op, *self._args, arg, "" if now_us is None else now_us, *self._windows)
+        now = "" if now_us is None else now_us
+        args = (op, *self._args, arg, now, *self._holder, sent, *self._windows, *ages)
         self._calls += 1
         try:
             reply = await self._script(keys=keys, args=args)
@@ -125,5 +161,6 @@ class SharedRing:
             now=int(reply[1]),
             value=int(reply[2]),
             pause_left=int(reply[3]),
-            counts=tuple(int(c) for c in reply[4:]),
+            next_wait=int(reply[4]),
+            counts=tuple(int(c) for c in reply[5:]),
         )

@@ -52,12 +52,15 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class UploadStarted:
-    """An upload's sources are checked (and resumed from its manifest): the PUTs begin.
+    """A window of an upload's sources is checked (and resumed from its manifest): its PUTs begin.
 
-    ``files`` counts every source of the upload; ``to_upload`` those still to
-    send (the others are already settled: resumed from the manifest or failed
-    their checks, and each comes as a ``FileDone``/``FileFailed`` right after
-    this event); ``bytes`` is their size in all.
+    Sources are taken lazily, up to 1,000 at a time, so an upload sends one
+    ``UploadStarted`` per window (one for a small run), each counting that
+    window: add them up for the totals so far. ``files`` counts the window's
+    sources; ``to_upload`` those still to send (the others are already settled:
+    resumed from the manifest or failed their checks, and each comes as a
+    ``FileDone``/``FileFailed`` right after this event); ``bytes`` is the size
+    of those to send.
     """
 
     files: int

@@ -28,7 +28,9 @@ at the ``aborted`` stage and no further request goes out.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -43,12 +45,16 @@ from ._report import UploadResult
 from ._run import RunAborted, UploadRun
 from ._urls import BatchUrls
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
 __all__ = ["ROUNDS_AHEAD", "batches_ahead", "upload_batches"]
 
 ROUNDS_AHEAD = 4
 """PUT round trips (at full concurrency) a pre-sign may take without the slots running dry."""
 
 Files = Sequence[tuple[UploadSource, UploadResult]]
+_Put = tuple["_Batch", BatchUrls, UploadSource, UploadResult]
 
 
 def batches_ahead(concurrency: int) -> int:
@@ -59,48 +65,81 @@ def batches_ahead(concurrency: int) -> int:
 class _Batch:
     """One batch on its way through the pipeline."""
 
-    __slots__ = ("error", "files", "left", "signed", "uploaded", "urls")
+    __slots__ = ("error", "files", "left", "signed", "span", "uploaded", "urls")
 
-    def __init__(self, files: Files) -> None:
+    def __init__(self, files: Files, span: Span | None) -> None:
         self.files = files
+        # The batch's span (with OpenTelemetry): its pre-sign and registration calls nest under it.
+        self.span = span
         self.signed = anyio.Event()
         self.urls: BatchUrls | None = None
         self.error: BasicAIError | None = None
         self.left = len(files)
         self.uploaded: list[tuple[UploadSource, UploadResult]] = []
 
+    def end_span(self) -> None:
+        """End the batch's span, saying how its files ended."""
+        if self.span is not None:
+            registered = sum(r.ok for _, r in self.files)
+            self.span.set_attribute("basicai.upload.registered", registered)
+            self.span.set_attribute("basicai.upload.failed", len(self.files) - registered)
+            self.span.end()
+
 
 class _Pipeline:
-    """One run's feeder, dispatcher and the tasks they start, sharing the stage limits."""
+    """One run's feeder, dispatcher and PUT workers, sharing the stage limits."""
 
     def __init__(self, run: UploadRun, concurrency: int, api_concurrency: int) -> None:
         self._run = run
+        self._concurrency = concurrency
         ahead = batches_ahead(concurrency)
         self._ahead = anyio.Semaphore(ahead)
         putting = math.ceil(concurrency / MAX_BATCH_ITEMS) + 1
         self._window = anyio.Semaphore(ahead + putting + api_concurrency)
 
-    async def run(self, todo: Files) -> None:
+    async def run(self, todo: AsyncIterator[Files]) -> None:
         send, receive = anyio.create_memory_object_stream[_Batch](math.inf)
+        # PUT workers instead of a task per file: a task's start costs more CPU than a small file's PUT.
+        # Unbuffered: a file is handed over only to a free worker, so a batch counts as dispatched
+        # (and the next may be pre-signed) only once its files are all in flight.
+        put_send, put_receive = anyio.create_memory_object_stream[_Put](0)
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._feed, tg, todo, send)
-            await self._dispatch(tg, receive)
+            async with put_receive:
+                for _ in range(self._concurrency):
+                    tg.start_soon(self._worker, tg, put_receive.clone())
+            await self._dispatch(receive, put_send)
 
-    async def _feed(self, tg: TaskGroup, todo: Files, send: MemoryObjectSendStream[_Batch]) -> None:
+    async def _feed(
+        self, tg: TaskGroup, todo: AsyncIterator[Files], send: MemoryObjectSendStream[_Batch]
+    ) -> None:
         async with send:
-            for start in range(0, len(todo), MAX_BATCH_ITEMS):
+            while True:
                 await self._window.acquire()
                 await self._ahead.acquire()
-                batch = _Batch(todo[start : start + MAX_BATCH_ITEMS])
+                files = await anext(todo, None)
+                if files is None:
+                    return
+                batch = _Batch(files, self._batch_span(files))
                 tg.start_soon(self._presign, batch)
                 send.send_nowait(batch)
+
+    def _batch_span(self, files: Files) -> Span | None:
+        telemetry = self._run.telemetry
+        if telemetry is None:
+            return None
+        size = sum(s.size for s, _ in files)
+        attributes = {"basicai.upload.files": len(files), "basicai.upload.bytes": size}
+        return telemetry.start_span("basicai.upload.batch", attributes)
 
     async def _presign(self, batch: _Batch) -> None:
         run = self._run
         sources = [s for s, _ in batch.files]
         try:
             if run.aborted is None:
-                batch.urls = BatchUrls(run, sources, await run.presign(sources))
+                with _within(run, batch.span):
+                    signed = await run.presign(sources)
+                batch.urls = BatchUrls(run, sources, signed)
         except RunAborted:
             pass  # no URLs and no error of its own: the dispatcher fails the batch at `aborted`
         except BasicAIError as exc:
@@ -110,9 +149,11 @@ class _Pipeline:
         finally:
             batch.signed.set()
 
-    async def _dispatch(self, tg: TaskGroup, receive: MemoryObjectReceiveStream[_Batch]) -> None:
+    async def _dispatch(
+        self, receive: MemoryObjectReceiveStream[_Batch], put_send: MemoryObjectSendStream[_Put]
+    ) -> None:
         run = self._run
-        async with receive:
+        async with receive, put_send:
             async for batch in receive:
                 await batch.signed.wait()
                 if batch.urls is None:
@@ -122,38 +163,53 @@ class _Pipeline:
                     assert error is not None
                     for source, result in batch.files:
                         run.fail(source, result, stage, error)
+                    batch.end_span()
                     self._ahead.release()
                     self._window.release()
                     continue
                 for source, result in batch.files:
+                    put = (batch, batch.urls, source, result)
                     try:
-                        # A free slot is taken without a trip through the event loop.
-                        run.put_slots.acquire_nowait()
+                        # A free worker takes it without a trip through the event loop.
+                        put_send.send_nowait(put)
                     except anyio.WouldBlock:
-                        await run.put_slots.acquire()
-                    tg.start_soon(self._put, batch, batch.urls, source, result)
+                        await put_send.send(put)
                 self._ahead.release()
 
-    async def _put(self, batch: _Batch, urls: BatchUrls, source: UploadSource, result: UploadResult) -> None:
+    async def _worker(self, tg: TaskGroup, puts: MemoryObjectReceiveStream[_Put]) -> None:
         run = self._run
-        try:
-            if await _put_one(run, source, result, urls):
-                batch.uploaded.append((source, result))
-        finally:
-            run.put_slots.release()
-        batch.left -= 1
-        if batch.left:
-            return
+        async with puts:
+            async for batch, urls, source, result in puts:
+                if await _put_one(run, source, result, urls):
+                    batch.uploaded.append((source, result))
+                batch.left -= 1
+                if not batch.left:
+                    # Registered beside the PUTs: a worker never waits on an API call.
+                    tg.start_soon(self._register, batch)
+
+    async def _register(self, batch: _Batch) -> None:
+        run = self._run
         try:
             if batch.uploaded:
                 async with run.api_slots:
-                    await register(run, batch.uploaded)
+                    with _within(run, batch.span):
+                        await register(run, batch.uploaded)
         finally:
+            batch.end_span()
             self._window.release()
 
 
-async def upload_batches(run: UploadRun, todo: Files, *, concurrency: int, api_concurrency: int) -> None:
-    """Pre-sign, PUT and register ``todo`` in batches of up to 100, the stages overlapping."""
+def _within(run: UploadRun, span: Span | None) -> AbstractContextManager[Any]:
+    """The batch's span made current (its API calls nest under it), or nothing without one."""
+    if span is None or run.telemetry is None:
+        return nullcontext()
+    return run.telemetry.within(span)
+
+
+async def upload_batches(
+    run: UploadRun, todo: AsyncIterator[Files], *, concurrency: int, api_concurrency: int
+) -> None:
+    """Pre-sign, PUT and register ``todo``'s batches of up to 100, the stages overlapping."""
     await _Pipeline(run, concurrency, api_concurrency).run(todo)
 
 

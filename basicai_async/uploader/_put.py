@@ -20,10 +20,10 @@ from __future__ import annotations
 import aiohttp
 
 from .._constants import BODY_SNIPPET
-from .._errors import BasicAIError
+from .._errors import BasicAIError, ObjectStoreError
 from .._redact import chain_scrubbed, query_secrets, redact_text
 from .._retry import parse_retry_after
-from .._sources import SizedBody, UploadSource
+from .._sources import SMALL_BODY, SizedBody, UploadSource
 from ..models import PresignedUpload
 from ..telemetry._events import BytesSent
 from ._run import UploadRun
@@ -60,15 +60,25 @@ async def put_file(
         first = False
         body = SizedBody(source, on_chunk=run.bytes_counter())
         try:
-            await _put_once(run, source, upload.pre_signed_url, body)
+            # A small body goes as one payload write instead of a stream of chunks: most of a small
+            # file's CPU otherwise. Either way a failing read sets ``body.error``.
+            data: bytes | SizedBody = await body.read_all() if source.size <= SMALL_BODY else body
+            await _put_once(run, source, upload.pre_signed_url, data)
             return upload
-        except PutFailed as exc:
+        except Exception as exc:
             if body.sent and run.on_event is not None:
                 run.on_event(BytesSent(-body.sent))
             if body.error is not None:
-                # aiohttp reports a failing body as a connection error; it is a local one
-                # (the file changed size, vanished or cannot be read) that a retry would repeat.
-                raise PutFailed(_reason(source, body.error), retryable=False) from body.error
+                # The source's own failure (aiohttp reports a failing body as a connection error):
+                # the file changed size, vanished or cannot be read, which a retry would repeat,
+                # unless the source's object store failed for a moment: a retry re-opens the object.
+                retryable = _transient(body.error)
+                if not retryable or not await run.retry.wait(retry + 1):
+                    raise PutFailed(_reason(source, body.error), retryable=retryable) from body.error
+                retry += 1
+                continue
+            if not isinstance(exc, PutFailed):
+                raise
             if exc.refused and not renewed:
                 # Storage refused the signature (expired in flight, clock skew): one fresh URL.
                 (upload,) = await run.presign([source])
@@ -79,13 +89,18 @@ async def put_file(
             retry += 1
 
 
+def _transient(error: Exception) -> bool:
+    """Whether a source's read error may pass: its object store was unreachable or failing."""
+    return isinstance(error, ObjectStoreError) and error.transient
+
+
 def _reason(source: UploadSource, error: Exception) -> str:
     if isinstance(error, BasicAIError):
         return str(error)
     return f"cannot read {source.name}: {type(error).__name__}: {error}"
 
 
-async def _put_once(run: UploadRun, source: UploadSource, url: str, body: SizedBody) -> None:
+async def _put_once(run: UploadRun, source: UploadSource, url: str, body: bytes | SizedBody) -> None:
     # Explicit Content-Length keeps aiohttp from chunked encoding, which S3 refuses;
     # only these two headers go to storage, never the API key.
     headers = {"Content-Length": str(source.size), "Content-Type": source.mime_type}

@@ -34,6 +34,7 @@ from urllib.parse import unquote, urlsplit
 from .._exactly_once import name_key
 from .._manifest import ManifestTarget
 from ..resources import Items
+from ._highwater import HighWater
 
 __all__ = ["find_registered", "same_object"]
 
@@ -53,22 +54,51 @@ def same_object(registered: str, listed: str) -> bool:
 
 
 async def find_registered(
-    items: Items, target: ManifestTarget, wanted: Sequence[tuple[str, str | None]]
+    items: Items,
+    target: ManifestTarget,
+    wanted: Sequence[tuple[str, str | None]],
+    *,
+    after: int | None = None,
+    high_water: HighWater | None = None,
 ) -> dict[int, int]:
     """``{index in wanted: data id}`` for each ``(name, object path)`` found registered in ``target``.
 
     The files are looked up at ``target.parent_id``: where registration put them.
+    ``after`` (a trusted high-water mark, see ``_highwater``) lists only the ids
+    past it; a listing that turns out not to start past it and ascend refutes
+    ``high_water`` and the whole level is walked instead.
 
     Raises the listing's ``BasicAIError`` when the level cannot be read (the caller
     then cannot tell, and says "maybe registered").
     """
+    if after is not None:
+        try:
+            return await _walk(items, target, wanted, after)
+        except _NotAscending:
+            if high_water is not None:
+                high_water.refute()
+    return await _walk(items, target, wanted, None)
+
+
+class _NotAscending(Exception):
+    """A listing from a mark gave an id at or below the previous one."""
+
+
+async def _walk(
+    items: Items, target: ManifestTarget, wanted: Sequence[tuple[str, str | None]], after: int | None
+) -> dict[int, int]:
     by_name: dict[str, list[int]] = {}
     for index, (name, _) in enumerate(wanted):
         by_name.setdefault(name_key(name), []).append(index)
     found: dict[int, int] = {}
     if not by_name:
         return found
-    async for item in items.iter_by_id(target.dataset_id, parent_id=target.parent_id):
+    previous = after
+    async for item in items.iter_by_id(target.dataset_id, parent_id=target.parent_id, after=after):
+        if after is not None:
+            if previous is not None and item.id <= previous:
+                raise _NotAscending
+            previous = item.id
         if not item.is_data or item.name is None:
             continue
         candidates = by_name.get(name_key(item.name))

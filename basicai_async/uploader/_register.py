@@ -98,12 +98,15 @@ async def _register_part(run: UploadRun, part: Uploaded) -> None:
     A per-file refusal of all of ``part`` propagates, for :func:`register` to halve.
     """
     pending = list(part)
+    # The high-water mark each call is sent with: whatever it creates lies past it (``_highwater``).
+    sent: int | None = None
 
     async def add() -> list[DataItem]:
+        nonlocal sent
         if run.aborted is not None:
             raise RunAborted(run.aborted)
-        for source, result in pending:
-            run.journal_file(source, result, ManifestStatus.REGISTERING)
+        sent = run.high_water.mark
+        run.journal_files(pending, ManifestStatus.REGISTERING, after=run.high_water.after(sent))
         created = await run.client.data.add_many(run.dataset_id, [_new_data(run, s, r) for s, r in pending])
         if len(created) != len(pending):
             raise _CountMismatch(
@@ -115,7 +118,11 @@ async def _register_part(run: UploadRun, part: Uploaded) -> None:
 
     async def look_up() -> list[DataItem] | None:
         found = await find_registered(
-            run.client.items, run.target, [(source.name, result.path) for source, result in pending]
+            run.client.items,
+            run.target,
+            [(source.name, result.path) for source, result in pending],
+            after=run.high_water.after(sent),
+            high_water=run.high_water,
         )
         for index, (source, result) in enumerate(pending):
             if index in found:
@@ -150,9 +157,10 @@ async def _register_part(run: UploadRun, part: Uploaded) -> None:
             run.fail(source, result, "register", exc)
         return
     if created:
+        ids = [item.id for item in created]
+        run.high_water.answered(sent, ids)
         run.batch_registered(len(created))
-    for (source, result), item in zip(pending, created, strict=True):
-        run.registered(source, result, item.id)
+        run.registered_many(pending, ids)
 
 
 def _new_data(run: UploadRun, source: UploadSource, result: UploadResult) -> NewData:

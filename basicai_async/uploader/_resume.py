@@ -9,39 +9,78 @@ nobody could settle) is looked up in the target by the rule of
 
 from __future__ import annotations
 
-from .._manifest import Manifest, ManifestStatus
+import msgspec
+
+from .._manifest import ManifestStatus
+from .._manifest_db import ManifestStore
 from .._sources import UploadSource
 from ._reconcile import find_registered
 from ._report import UploadResult
 from ._run import UploadRun
 
-__all__ = ["resume"]
+__all__ = ["resumed", "settle_unsure"]
 
 
-async def resume(
-    run: UploadRun, journal: Manifest, todo: list[tuple[UploadSource, UploadResult]]
-) -> list[tuple[UploadSource, UploadResult]]:
-    """The sources still to upload; the others' results are marked registered and ``resumed``.
+async def settle_unsure(run: UploadRun) -> None:
+    """Look up every ``registering`` / ``maybe_registered`` file of the manifest once, before uploading.
 
-    Progress is not told here: the caller reports the files settled before the upload begins.
+    Found, it is recorded ``registered`` (with its data id); not found, it is
+    certainly not registered and recorded ``failed``, so the window pass uploads
+    it again. The look-up lists only past the lowest high-water mark the unsure
+    lines recorded (``_highwater``) when every one of them has one.
     """
-    entries = [journal.get(s.name, s.size, mtime_ns=s.mtime_ns) for s, _ in todo]
-    unsure = [(i, e) for i, e in enumerate(entries) if e is not None and ManifestStatus(e.status).unsure]
-    found: dict[int, int] = {}
-    if unsure:
-        wanted = [(todo[i][0].name, e.path) for i, e in unsure]
-        async with run.api_slots:  # its look-ups go one call at a time
-            hits = await find_registered(run.client.items, run.target, wanted)
-        found = {unsure[k][0]: data_id for k, data_id in hits.items()}
+    journal = run.journal
+    if journal is None:
+        return
+    unsure = journal.unsure()
+    if not unsure:
+        return
+    marks = [e.after for e in unsure]
+    after = min(m for m in marks if m is not None) if all(m is not None for m in marks) else None
+    async with run.api_slots:  # its look-ups go one call at a time
+        found = await find_registered(
+            run.client.items, run.target, [(e.name, e.path) for e in unsure], after=after
+        )
+    settled = []
+    for index, entry in enumerate(unsure):
+        data_id = found.get(index)
+        if data_id is not None:
+            settled.append(
+                msgspec.structs.replace(
+                    entry, status=ManifestStatus.REGISTERED, data_id=data_id, error=None, after=None
+                )
+            )
+        else:
+            settled.append(
+                msgspec.structs.replace(
+                    entry,
+                    status=ManifestStatus.FAILED,
+                    error="register: not found in the target after an unfinished registration",
+                    after=None,
+                )
+            )
+    journal.record_many(settled)
+
+
+def resumed(
+    journal: ManifestStore, todo: list[tuple[UploadSource, UploadResult]]
+) -> tuple[list[tuple[UploadSource, UploadResult]], list[UploadResult]]:
+    """The files of one window still to upload, and the results of those the manifest records registered."""
+    entries = journal.get_many([(s.name, s.size) for s, _ in todo])
+    if not entries:
+        return todo, []
     remaining = []
-    for index, ((source, result), entry) in enumerate(zip(todo, entries, strict=True)):
-        registered = entry is not None and entry.status == ManifestStatus.REGISTERED
-        data_id = entry.data_id if registered and entry is not None else found.get(index)
-        if data_id is None:
+    done = []
+    for source, result in todo:
+        entry = entries.get((source.name, source.size))
+        if (
+            entry is None
+            or entry.status != ManifestStatus.REGISTERED
+            or entry.data_id is None
+            or (source.mtime_ns is not None and entry.mtime_ns not in (None, source.mtime_ns))
+        ):
             remaining.append((source, result))
             continue
-        result.ok, result.data_id, result.resumed = True, data_id, True
-        result.path = entry.path if entry is not None else None
-        if not registered:
-            run.journal_file(source, result, ManifestStatus.REGISTERED, data_id=data_id)
-    return remaining
+        result.ok, result.data_id, result.resumed, result.path = True, entry.data_id, True, entry.path
+        done.append(result)
+    return remaining, done

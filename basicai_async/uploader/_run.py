@@ -1,9 +1,9 @@
 """One upload run: what every step of one ``upload`` call shares, in one object.
 
 The target (dataset, batch, scene), the journal, the event consumer, the
-PUT's retry policy and timeout, the session and the slots ride here instead of
-through every signature: ``put_slots`` cap the PUTs in flight, ``api_slots``
-the API calls (the ``api_concurrency`` knob). ``UploadClient`` says what the
+PUT's retry policy and timeout, the session, the tally of results and the API
+slots ride here instead of through every signature: ``api_slots`` cap the API
+calls in flight (the ``api_concurrency`` knob; the PUT workers cap the PUTs). ``UploadClient`` says what the
 uploader needs of the client, so the uploader never imports ``AsyncBasicAI``
 (nor its private parts).
 """
@@ -13,20 +13,25 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 import anyio
 
 from .._errors import UploadStage
-from .._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
+from .._manifest import ManifestEntry, ManifestStatus, ManifestTarget
+from .._manifest_db import ManifestStore
 from .._redact import redact_text
 from .._retry import RetryPolicy
 from .._sources import UploadSource
 from ..models import PresignedUpload, PresignRequest
 from ..resources import Data, Items, Storage
-from ..telemetry._events import BatchRegistered, BytesSent, FileDone, FileFailed, UploadEvent
-from ._report import UploadResult
+from ..telemetry._events import BatchRegistered, BytesSent, UploadEvent
+from ._highwater import HighWater
+from ._report import Tally, UploadResult
+
+if TYPE_CHECKING:
+    from ..telemetry._otel import Telemetry
 
 __all__ = ["RunAborted", "UploadClient", "UploadRun"]
 
@@ -62,6 +67,10 @@ class UploadClient(Protocol):
     def retry(self) -> RetryPolicy:
         """The backoff the PUTs share with API calls."""
 
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The client's spans and metrics (None without OpenTelemetry)."""
+
     async def http_session(self) -> aiohttp.ClientSession:
         """The session the PUTs go through."""
 
@@ -74,13 +83,18 @@ class UploadRun:
     session: aiohttp.ClientSession
     target: ManifestTarget
     """Where the files go (the dataset, and batch or scene); ``target.parent_id`` is where they are filed."""
-    journal: Manifest | None
+    journal: ManifestStore | None
     on_event: Callable[[UploadEvent], object] | None
+    tally: Tally
+    """Counts the results, keeps those the report holds, and sends each on as ``FileDone``/``FileFailed``."""
     retry: RetryPolicy
     put_timeout: aiohttp.ClientTimeout
     expiry_margin: timedelta
-    put_slots: anyio.Semaphore
     api_slots: anyio.Semaphore
+    high_water: HighWater = field(default_factory=HighWater)
+    """The highest data id known at the level, so a look-up lists only what is new (``_highwater``)."""
+    telemetry: Telemetry | None = None
+    """The client's spans and metrics: the run's batches and file counts go there."""
     aborted: BaseException | None = None
     """A refusal of the whole target (dataset not found, no permission, licence): nothing more is sent."""
     _register_paths: dict[int, str] = field(default_factory=dict)
@@ -95,6 +109,8 @@ class UploadRun:
         """
         result.path = upload.display_path
         self._register_paths[id(result)] = upload.register_path
+        if self.telemetry is not None:
+            self.telemetry.bytes_stored(result.size)
 
     def register_path(self, result: UploadResult) -> str:
         """The exact path to register ``result``'s file under (see :meth:`stored`)."""
@@ -147,8 +163,8 @@ class UploadRun:
         error = redact_text(str(exc))
         result.ok, result.stage, result.error, result.exception = False, stage, error, exc
         self.journal_file(source, result, status, error=f"{stage}: {error}")
-        if self.on_event is not None:
-            self.on_event(FileFailed(result))
+        self._register_paths.pop(id(result), None)
+        self.tally.finished(result)
 
     def maybe(self, source: UploadSource, result: UploadResult, exc: BaseException) -> None:
         """Mark ``result`` maybe registered: registering failed ambiguously and no look-up settled it."""
@@ -164,8 +180,19 @@ class UploadRun:
         """Mark ``result`` registered as ``data_id`` and journal it."""
         result.ok, result.data_id = True, data_id
         self.journal_file(source, result, ManifestStatus.REGISTERED, data_id=data_id)
-        if self.on_event is not None:
-            self.on_event(FileDone(result))
+        self._register_paths.pop(id(result), None)
+        self.tally.finished(result)
+
+    def registered_many(
+        self, files: Sequence[tuple[UploadSource, UploadResult]], data_ids: Sequence[int]
+    ) -> None:
+        """Mark each file registered as its data id, journaled in one write."""
+        for (_, result), data_id in zip(files, data_ids, strict=True):
+            result.ok, result.data_id = True, data_id
+        self.journal_files(files, ManifestStatus.REGISTERED, data_ids=data_ids)
+        for _, result in files:
+            self._register_paths.pop(id(result), None)
+            self.tally.finished(result)
 
     def batch_registered(self, files: int) -> None:
         """Tell the consumer a registration call registered ``files`` files (before their ``FileDone``)."""
@@ -197,16 +224,44 @@ class UploadRun:
         The line carries the path the file was PUT to and its modification time, so a
         resume matches it to the same file and looks it up by the same object path.
         """
+        if self.journal is not None:
+            self.journal.record(_line(source, result, status, data_id, error, None))
+
+    def journal_files(
+        self,
+        files: Sequence[tuple[UploadSource, UploadResult]],
+        status: ManifestStatus,
+        *,
+        data_ids: Sequence[int] | None = None,
+        after: int | None = None,
+    ) -> None:
+        """``journal_file`` for a batch, in one write (one transaction in an SQLite manifest).
+
+        ``after`` (on ``registering`` lines) is the high-water mark the call is sent with.
+        """
         if self.journal is None:
             return
-        self.journal.record(
-            ManifestEntry(
-                name=source.name,
-                size=source.size,
-                status=status,
-                data_id=data_id,
-                path=result.path,
-                error=error,
-                mtime_ns=source.mtime_ns,
-            )
+        ids: Sequence[int | None] = data_ids if data_ids is not None else [None] * len(files)
+        self.journal.record_many(
+            [_line(s, r, status, i, None, after) for (s, r), i in zip(files, ids, strict=True)]
         )
+
+
+def _line(
+    source: UploadSource,
+    result: UploadResult,
+    status: ManifestStatus,
+    data_id: int | None,
+    error: str | None,
+    after: int | None,
+) -> ManifestEntry:
+    return ManifestEntry(
+        name=source.name,
+        size=source.size,
+        status=status,
+        data_id=data_id,
+        path=result.path,
+        error=error,
+        mtime_ns=source.mtime_ns,
+        after=after,
+    )

@@ -7,21 +7,29 @@ import dataclasses
 import math
 import os
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
+from contextlib import nullcontext
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import anyio
 
 from .._concurrency import DEFAULT_API_CONCURRENCY, check_api_concurrency
 from .._manifest import Manifest, ManifestTarget
+from .._manifest_db import ManifestStore, SqliteManifest, open_manifest
 from .._shard import ShardSpec, as_shard, shard_sources, shard_sources_async
-from .._sources import UploadSource
-from ..telemetry._events import FileDone, FileFailed, UploadEvent, UploadFinished, UploadStarted, emitting
+from ..telemetry._events import UploadEvent, UploadFinished, emitting
 from ._batch import upload_batches
-from ._checks import Source, check_sources, check_target
-from ._report import UploadReport, UploadResult
-from ._resume import resume
+from ._checks import Source, check_target
+from ._feed import batches
+from ._report import Tally, UploadReport
+from ._resume import settle_unsure
 from ._run import UploadClient, UploadRun
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+    from ..telemetry._otel import Telemetry
 
 __all__ = ["Uploader"]
 
@@ -81,12 +89,18 @@ class Uploader:
         *,
         batch_id: int | None = None,
         scene_id: int | None = None,
-        manifest: str | os.PathLike[str] | Manifest | None = None,
+        manifest: str | os.PathLike[str] | Manifest | SqliteManifest | None = None,
         shard: ShardSpec | None = None,
     ) -> UploadReport:
         """Upload and register every source into ``dataset_id`` (or one of its batches or scenes).
 
-        Returns one result per source, in order. Ids are checked before any request
+        Returns the run's report: for up to ``KEEP_RESULTS`` (10,000) files one
+        result per source, in order; past that the counts and the files not
+        registered, so memory stays flat however many files go (each registered
+        file is still sent as a ``FileDone`` event, and is in the manifest).
+        Sources are taken lazily, a window at a time (``_feed``): a generator, a
+        directory walk or a bucket listing of any length is never listed whole.
+        Ids are checked before any request
         (``TypeError``/``ValueError``). A source that cannot be uploaded (missing,
         unreadable, a directory, empty, a name that is not UTF-8, over 1 GB, a
         duplicate name) fails alone at ``validate``, without any call.
@@ -101,7 +115,10 @@ class Uploader:
 
         ``manifest`` is bound to this target (the client's base URL, the dataset and
         the batch or scene, and the shard): one written for another target raises
-        ``ManifestMismatchError`` before any request.
+        ``ManifestMismatchError`` before any request. A path ending in ``.jsonl``
+        keeps JSON lines (its records in memory); any other is an SQLite manifest
+        (``SqliteManifest``: indexed, for millions of files), which adopts a
+        JSON-lines manifest found at that path.
         """
         return await self._upload(dataset_id, sources, batch_id, scene_id, manifest, shard, self._on_event)
 
@@ -112,7 +129,7 @@ class Uploader:
         *,
         batch_id: int | None = None,
         scene_id: int | None = None,
-        manifest: str | os.PathLike[str] | Manifest | None = None,
+        manifest: str | os.PathLike[str] | Manifest | SqliteManifest | None = None,
         shard: ShardSpec | None = None,
     ) -> AsyncGenerator[UploadEvent, None]:
         """Run ``upload`` and yield its events as they happen; the last is ``UploadFinished``.
@@ -162,7 +179,7 @@ class Uploader:
         sources: Sources,
         batch_id: int | None,
         scene_id: int | None,
-        manifest: str | os.PathLike[str] | Manifest | None,
+        manifest: str | os.PathLike[str] | Manifest | SqliteManifest | None,
         shard: ShardSpec | None,
         on_event: Callable[[UploadEvent], object] | None,
     ) -> UploadReport:
@@ -175,58 +192,71 @@ class Uploader:
             scene_id=scene_id,
             shard=None if part is None else str(part),
         )
-        journal: Manifest | None = None
-        if isinstance(manifest, Manifest):
+        journal: ManifestStore | None = None
+        if isinstance(manifest, (Manifest, SqliteManifest)):
             manifest.bind(target)
             journal = manifest
         elif manifest:
-            journal = Manifest(manifest, target=target)
-        if isinstance(sources, AsyncIterable):
-            if part is not None:
-                sources = shard_sources_async(sources, part)
-            sources = [item async for item in sources]
-        elif part is not None:
-            sources = shard_sources(sources, part)
-        results, todo = await anyio.to_thread.run_sync(check_sources, sources)
+            journal = open_manifest(manifest, target=target)
+        if part is not None:
+            sources = (
+                shard_sources_async(sources, part)
+                if isinstance(sources, AsyncIterable)
+                else shard_sources(sources, part)
+            )
+        api_slots = anyio.Semaphore(self._api_concurrency)
+        telemetry = self._client.telemetry
         try:
-            with emitting(on_event):
+            with emitting(on_event), _run_span(telemetry, target) as span:
                 run = UploadRun(
                     client=self._client,
                     session=await self._client.http_session(),
                     target=target,
                     journal=journal,
                     on_event=on_event,
+                    tally=Tally(on_event, telemetry=telemetry),
                     retry=self._retry,
                     put_timeout=self._put_timeout,
                     expiry_margin=self._expiry_margin,
-                    put_slots=anyio.Semaphore(self._concurrency),
-                    api_slots=anyio.Semaphore(self._api_concurrency),
+                    api_slots=api_slots,
+                    telemetry=telemetry,
                 )
-                if journal is not None:
-                    todo = await resume(run, journal, todo)
-                if on_event is not None:
-                    _settled(on_event, results, todo)
+                await settle_unsure(run)
                 await upload_batches(
-                    run, todo, concurrency=self._concurrency, api_concurrency=self._api_concurrency
+                    run,
+                    batches(run, sources),
+                    concurrency=self._concurrency,
+                    api_concurrency=self._api_concurrency,
                 )
+                if span is not None:
+                    _finished(span, run.tally.report())
         finally:
-            if journal is not None and not isinstance(manifest, Manifest):
+            if journal is not None and manifest is not journal:
                 journal.close()
-        report = UploadReport(results)
+        report = run.tally.report()
         if on_event is not None:
             on_event(UploadFinished(report))
         return report
 
 
-def _settled(
-    on_event: Callable[[UploadEvent], object],
-    results: list[UploadResult],
-    todo: list[tuple[UploadSource, UploadResult]],
-) -> None:
-    """``UploadStarted``, then the files settled before any PUT: failed their checks, or resumed."""
-    on_event(UploadStarted(files=len(results), to_upload=len(todo), bytes=sum(s.size for s, _ in todo)))
-    for result in results:
-        if result.stage is not None:
-            on_event(FileFailed(result))
-        elif result.resumed:
-            on_event(FileDone(result))
+def _run_span(telemetry: Telemetry | None, target: ManifestTarget) -> Any:
+    """The span of the whole run (its calls and batches nest under it), or nothing."""
+    if telemetry is None:
+        return nullcontext()
+    attributes = {"basicai.dataset.id": target.dataset_id}
+    if target.batch_id is not None:
+        attributes["basicai.batch.id"] = target.batch_id
+    if target.scene_id is not None:
+        attributes["basicai.scene.id"] = target.scene_id
+    return telemetry.run_span("basicai.upload", attributes)
+
+
+def _finished(span: Span, report: UploadReport) -> None:
+    """Say on the run's span how its files ended."""
+    span.set_attribute("basicai.upload.files", report.total)
+    span.set_attribute("basicai.upload.registered", report.registered_count)
+    span.set_attribute("basicai.upload.resumed", report.resumed_count)
+    span.set_attribute("basicai.upload.maybe_registered", report.maybe_registered_count)
+    span.set_attribute(
+        "basicai.upload.failed", report.total - report.registered_count - report.maybe_registered_count
+    )
