@@ -71,7 +71,7 @@ from .telemetry._events import limiter_waited
 if TYPE_CHECKING:
     from .telemetry._otel import Telemetry
 
-__all__ = ["Pipeline", "decode_answer", "encode_params", "is_ambiguous", "send_trace"]
+__all__ = ["Pipeline", "decode_answer", "encode_params", "is_ambiguous", "is_send_trace", "send_trace"]
 
 T = TypeVar("T")
 
@@ -151,6 +151,11 @@ def send_trace() -> aiohttp.TraceConfig:
     config = aiohttp.TraceConfig()
     config.on_request_headers_sent.append(_on_headers_sent)
     return config
+
+
+def is_send_trace(config: aiohttp.TraceConfig) -> bool:
+    """Whether ``config`` is one :func:`send_trace` made (what a session for storage leaves out)."""
+    return _on_headers_sent in config.on_request_headers_sent
 
 
 async def _acquired(limiter: Limiter) -> Reservation:
