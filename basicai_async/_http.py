@@ -12,9 +12,10 @@ Retry policy (``RetryPolicy`` in ``_retry.py`` decides the delays):
 - Every attempt first takes a slot from the rate limiter, retries included,
   and is counted from when it leaves: the slot is reserved at admission and
   stamped (``Reservation.sent()``) when aiohttp hands the request's headers to
-  the connection (``send_trace``), or when the attempt ends if the session does
-  not carry that trace. A burst admitted at once but sent over tens of
-  milliseconds is counted as the server sees it, not as it was admitted.
+  the connection (the client's own session's ``StampingRequest``, or a session's
+  ``send_trace``), or when the attempt ends if the session has neither. A
+  burst admitted at once but sent over tens of milliseconds is counted as the
+  server sees it, not as it was admitted.
 - Idempotent calls (GET, and the POSTs that update, replace, delete or remove)
   retry on connection errors, timeouts, 429, 500, 502, 503 and 504.
 - Pre-signing creates nothing a retry could duplicate (unused URLs expire), so
@@ -40,6 +41,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin, overload
@@ -138,6 +140,28 @@ async def _on_headers_sent(
     slot = context.trace_request_ctx
     if isinstance(slot, Reservation):
         slot.sent()
+
+
+# The slot of the call this task is sending, for StampingRequest (set around the exchange only).
+_SENDING: ContextVar[Reservation | None] = ContextVar("basicai_sending", default=None)
+
+
+class StampingRequest(aiohttp.ClientRequest):
+    """The client's own session's request class: stamps the call's limiter slot once its headers are written.
+
+    The same moment ``send_trace`` stamps, without aiohttp's trace machinery:
+    a session with trace configs dispatches every trace signal of every request
+    (their parameters built, each awaited), which cost about a sixth of a small
+    call's client CPU. The slot travels in a context variable set around the
+    exchange by the pipeline, so storage PUTs (no slot) stamp nothing.
+    """
+
+    async def send(self, conn: Any) -> aiohttp.ClientResponse:
+        response = await super().send(conn)
+        slot = _SENDING.get()
+        if slot is not None:
+            slot.sent()
+        return response
 
 
 def send_trace() -> aiohttp.TraceConfig:
@@ -373,6 +397,7 @@ class Pipeline:
         The error is raised outside the ``except`` block, so Python does not chain
         aiohttp's exception (with the request's headers) as its ``__context__``.
         """
+        sending = _SENDING.set(slot)
         try:
             async with session.request(
                 method,
@@ -406,6 +431,7 @@ class Pipeline:
             cause = exc
         finally:
             slot.sent()  # failed or cancelled, sent or not: counted from now at the latest
+            _SENDING.reset(sending)
         raise chain_scrubbed(error, cause, secrets=self._secrets)
 
     @staticmethod
