@@ -11,6 +11,8 @@ request leaves, else ``await limiter.acquire()``. It calls
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -22,6 +24,7 @@ __all__ = [
     "Limiter",
     "LimiterStats",
     "Limits",
+    "Pace",
     "Reservation",
     "ReservingLimiter",
     "Window",
@@ -177,3 +180,36 @@ class ReservingLimiter(Limiter, Protocol):
     async def reserve(self) -> Reservation:
         """Wait for a slot and reserve it; the returned ``Reservation`` is stamped by ``sent()``."""
         ...
+
+
+PACE_GROUP = 0.05
+"""Seconds: queued callers are paced in groups that fit in this (see ``Pace``)."""
+
+
+class Pace:
+    """The pace of a limiter's queued callers: at most ``g`` admissions in any ``g * s`` seconds.
+
+    ``s = min((T + margin) / N)`` is the fastest window's rate (10.5 ms at BasicAI's
+    limits) and ``g`` the most admissions that fit in ``PACE_GROUP`` (4 per 42 ms at
+    BasicAI's limits; 1 for windows slower than 20/s). A window's rate is at most
+    N / (T + margin) anyway, so the pace costs no throughput; it spreads a freed
+    window's calls instead of sending a hundred in one instant. ``enabled=False``
+    never holds anyone.
+    """
+
+    __slots__ = ("_length", "_recent")
+
+    def __init__(self, limits: Limits, *, enabled: bool = True) -> None:
+        spacing = min((w.seconds + limits.margin) / w.count for w in limits.windows)
+        group = max(1, int(PACE_GROUP / spacing)) if enabled else 1
+        self._length = group * spacing if enabled else 0.0
+        self._recent: deque[float] = deque(maxlen=group)  # the latest g admission times
+
+    def admitted(self, now: float) -> None:
+        """Record an admission (queued or not) at ``now``."""
+        self._recent.append(now)
+
+    def next_at(self) -> float:
+        """The earliest time a queued caller may be admitted (-inf: now)."""
+        recent = self._recent
+        return recent[0] + self._length if len(recent) == recent.maxlen else -math.inf
