@@ -434,6 +434,27 @@ async def test_the_client_takes_a_redis_url_or_the_environment(
     await given.aclose()
 
 
+async def test_the_clients_calls_through_redis_are_stamped_as_they_leave(redis_server: RedisServer) -> None:
+    from basicai_async.emulator import Emulator
+
+    async with (
+        Emulator({KEY: "team-a"}) as emu,
+        AsyncBasicAI(KEY, base_url=emu.base_url, redis_url=redis_server.url) as client,
+    ):
+        limiter = client.limiter
+        assert isinstance(limiter, RedisLimiter)
+        await asyncio.gather(*(client.request("GET", "/dataset/list") for _ in range(5)))
+        keys = limiter.keys
+    # Closing the client carried the last stamps: five sends in the ring, no reservation left.
+    probe = Redis.from_url(redis_server.url)
+    try:
+        assert int(await probe.hget(keys[1], "seq") or 0) == 5
+        assert not [k for k in await probe.hkeys(keys[1]) if k.startswith(b"h:")]
+    finally:
+        await probe.aclose()
+    assert len(emu.requests(KEY)) == 5
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
