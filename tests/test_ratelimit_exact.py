@@ -136,9 +136,9 @@ async def test_margin_is_added_to_every_window() -> None:
     limiter = ExactLimiter(Limits((Window(2, 1.0), Window(3, 10.0)), margin=0.25), max_wait=None)
     times = await admit_all(limiter, 6)
     # 2 at 0; the 1 s window (+0.25) lets the 3rd go at 1.25; the 10 s window (+0.25)
-    # then holds the 4th until 10.25, the 5th paced 0.625 s (1.25 / 2) after it, and
-    # the 6th until 11.5 (= 1.25 + 10.25).
-    assert times == [0.0, 0.0, 1.25, 10.25, 10.875, 11.5]
+    # then holds the 4th until 10.25, the 5th until the next slot of the pace (one per
+    # 1.25 / 2 s, on a grid from 0: 10.625), and the 6th until 11.5 (= 1.25 + 10.25).
+    assert times == [0.0, 0.0, 1.25, 10.25, 10.625, 11.5]
 
 
 async def test_acquire_returns_the_seconds_waited() -> None:

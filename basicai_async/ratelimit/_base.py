@@ -12,7 +12,6 @@ request leaves, else ``await limiter.acquire()``. It calls
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -187,29 +186,40 @@ PACE_GROUP = 0.05
 
 
 class Pace:
-    """The pace of a limiter's queued callers: at most ``g`` admissions in any ``g * s`` seconds.
+    """The pace of a limiter's queued callers: at most ``g`` admissions per slot of ``g * s`` seconds.
 
     ``s = min((T + margin) / N)`` is the fastest window's rate (10.5 ms at BasicAI's
     limits) and ``g`` the most admissions that fit in ``PACE_GROUP`` (4 per 42 ms at
     BasicAI's limits; 1 for windows slower than 20/s). A window's rate is at most
     N / (T + margin) anyway, so the pace costs no throughput; it spreads a freed
-    window's calls instead of sending a hundred in one instant. ``enabled=False``
-    never holds anyone.
+    window's calls instead of sending a hundred in one instant. The slots are a
+    fixed grid (from the first admission), not counted from each admission: an
+    event loop that wakes a waiter late (a busy or loaded machine) uses the slot it
+    lands in, and the lateness does not add up. ``enabled=False`` never holds anyone.
     """
 
-    __slots__ = ("_length", "_recent")
+    __slots__ = ("_group", "_length", "_origin", "_slot", "_used")
 
     def __init__(self, limits: Limits, *, enabled: bool = True) -> None:
         spacing = min((w.seconds + limits.margin) / w.count for w in limits.windows)
-        group = max(1, int(PACE_GROUP / spacing)) if enabled else 1
-        self._length = group * spacing if enabled else 0.0
-        self._recent: deque[float] = deque(maxlen=group)  # the latest g admission times
+        self._group = max(1, int(PACE_GROUP / spacing)) if enabled else math.inf
+        self._length = self._group * spacing if enabled else 1.0
+        self._origin = -math.inf  # the grid starts at the first admission
+        self._slot = 0  # the current slot's number on the grid
+        self._used = 0  # admissions in it
 
     def admitted(self, now: float) -> None:
         """Record an admission (queued or not) at ``now``."""
-        self._recent.append(now)
+        if self._origin == -math.inf:
+            self._origin = now
+        # A nanosecond's nudge: a time a float hair short of a slot's start is in that slot.
+        slot = math.floor((now - self._origin) / self._length + 1e-9)
+        if slot != self._slot:
+            self._slot, self._used = slot, 0
+        self._used += 1
 
     def next_at(self) -> float:
         """The earliest time a queued caller may be admitted (-inf: now)."""
-        recent = self._recent
-        return recent[0] + self._length if len(recent) == recent.maxlen else -math.inf
+        if self._used < self._group:
+            return -math.inf
+        return self._origin + (self._slot + 1) * self._length
