@@ -198,7 +198,7 @@ class Pace:
     lands in, and the lateness does not add up. ``enabled=False`` never holds anyone.
     """
 
-    __slots__ = ("_group", "_length", "_origin", "_slot", "_used")
+    __slots__ = ("_end", "_group", "_length", "_origin", "_slot", "_used")
 
     def __init__(self, limits: Limits, *, enabled: bool = True) -> None:
         spacing = min((w.seconds + limits.margin) / w.count for w in limits.windows)
@@ -206,16 +206,21 @@ class Pace:
         self._length = self._group * spacing if enabled else 1.0
         self._origin = -math.inf  # the grid starts at the first admission
         self._slot = 0  # the current slot's number on the grid
+        self._end = -math.inf  # ... and its end
         self._used = 0  # admissions in it
 
     def admitted(self, now: float) -> None:
-        """Record an admission (queued or not) at ``now``."""
+        """Record an admission (queued or not) at ``now`` (never earlier than the last)."""
+        if now < self._end:
+            self._used += 1  # the common case: still in the current slot
+            return
         if self._origin == -math.inf:
             self._origin = now
         # A nanosecond's nudge: a time a float hair short of a slot's start is in that slot.
         slot = math.floor((now - self._origin) / self._length + 1e-9)
         if slot != self._slot:
             self._slot, self._used = slot, 0
+        self._end = self._origin + (slot + 1) * self._length - 1e-9
         self._used += 1
 
     def next_at(self) -> float:
