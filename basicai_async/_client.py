@@ -6,7 +6,7 @@ import asyncio
 import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -17,7 +17,14 @@ from ._retry import RetryPolicy
 from .ratelimit import BASICAI_LIMITS, ExactLimiter, Limiter, Limits, RedisLimiter
 from .resources import Annotations, Batches, Data, Datasets, Items, Scenes, Storage
 from .telemetry._events import UploadEvent
+from .telemetry._load import load_telemetry
 from .uploader import Uploader
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+
+    from .telemetry._otel import Telemetry
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncBasicAI"]
 
@@ -58,6 +65,12 @@ class AsyncBasicAI:
         retry: the whole retry policy (backoff, jitter, sleep); when given, it
             replaces ``max_retries`` and ``max_retry_after``. Storage PUTs use it
             too, with the uploader's own ``put_retries``.
+        tracer_provider: the OpenTelemetry ``TracerProvider`` of the client's spans;
+            defaults to the global one. Needs the ``otel`` extra
+            (``pip install 'basicai-async[otel]'``); without it nothing is recorded
+            or imported. OpenTelemetry's ``NoOpTracerProvider`` turns spans off.
+        meter_provider: the OpenTelemetry ``MeterProvider`` of its metrics; defaults
+            to the global one (``NoOpMeterProvider`` turns metrics off).
     """
 
     def __init__(
@@ -74,6 +87,8 @@ class AsyncBasicAI:
         max_retry_after: float = 60.0,
         retry: RetryPolicy | None = None,
         redis_url: str | None = None,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("BASICAI_API_KEY")
         if not key or not key.strip():
@@ -101,6 +116,12 @@ class AsyncBasicAI:
                 redis_url, api_key=key.strip(), limits=limits, max_wait=max_wait
             )
         self._limiter: Limiter = limiter if limiter is not None else ExactLimiter(limits, max_wait=max_wait)
+        self._telemetry = load_telemetry(
+            base_url=self._base_url,
+            limiter=self._limiter,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+        )
         self._pipeline = Pipeline(
             api_key=key.strip(),
             base_url=self._base_url,
@@ -108,6 +129,7 @@ class AsyncBasicAI:
             retry=retry or RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after),
             session=self.http_session,
             timeout=timeout,
+            telemetry=self._telemetry,
         )
         self.datasets = Datasets(self._pipeline)
         """Datasets: create, update, replace, delete, list, traverse, info."""
@@ -133,6 +155,12 @@ class AsyncBasicAI:
     def limiter(self) -> Limiter:
         """The rate limiter every API call passes through (``limiter.stats()`` shows its state)."""
         return self._limiter
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The client's OpenTelemetry spans and metrics, or None when OpenTelemetry is not installed
+        (or both providers are no-op). The uploader and the export record their runs through it."""
+        return self._telemetry
 
     @property
     def retry(self) -> RetryPolicy:
@@ -232,6 +260,8 @@ class AsyncBasicAI:
 
     async def close(self) -> None:
         """Close the HTTP session the client opened (never one it was given)."""
+        if self._telemetry is not None and not self._closed:
+            self._telemetry.close()
         self._closed = True
         if self._owns_session and self._session is not None:
             await self._session.close()

@@ -117,9 +117,10 @@ def _secrets(store: object | None = None, url: str = "") -> tuple[str, ...]:
     return tuple(s for s in found if len(s) >= _MIN_SECRET)
 
 
-def _first_line(exc: BaseException) -> str:
+def _store_text(exc: BaseException, secrets: tuple[str, ...]) -> str:
+    """obstore's message on one line, redacted, then shortened (never cut through a secret)."""
     # obstore appends a multi-line "Debug source:" dump of its Rust error: the first part says it all.
-    text = " ".join(str(exc).split("\n\nDebug source:", 1)[0].split())
+    text = redact_text(" ".join(str(exc).split("\n\nDebug source:", 1)[0].split()), secrets=secrets)
     return text if len(text) <= BODY_SNIPPET else text[:BODY_SNIPPET] + "..."
 
 
@@ -140,7 +141,7 @@ def _reason(exc: BaseException, text: str) -> str:
 
 def store_error(exc: BaseException, *, action: str, url: str, secrets: tuple[str, ...]) -> ObjectStoreError:
     """obstore's ``exc`` as an ``ObjectStoreError``: message and chained cause redacted, no obstore type."""
-    text = redact_text(_first_line(exc), secrets=secrets)
+    text = _store_text(exc, secrets)
     reason = _reason(exc, text)
     hint = {
         "not_found": "not found: check the bucket, container, prefix or URL",
@@ -150,7 +151,7 @@ def store_error(exc: BaseException, *, action: str, url: str, secrets: tuple[str
         "unavailable": "the store did not answer after its retries; try again later",
     }[reason]
     error = ObjectStoreError(f"cannot {action} {url} ({hint}): {text}", url=url, reason=reason)
-    error.__cause__ = RedactedException.standing_in(exc, _first_line(exc), secrets=secrets)
+    error.__cause__ = RedactedException.standing_in(exc, _store_text(exc, secrets), secrets=secrets)
     return error
 
 
@@ -173,7 +174,7 @@ def _read_error(
         actual=0,
         how=how,
     )
-    error.__cause__ = RedactedException.standing_in(exc, _first_line(exc), secrets=secrets)
+    error.__cause__ = RedactedException.standing_in(exc, _store_text(exc, secrets), secrets=secrets)
     return error
 
 
@@ -237,10 +238,10 @@ def _store_from_url(url: str) -> ObjectStore:
         secrets = _secrets(url=url)
         failure = ConfigurationError(
             f"cannot use {redact_url(url)} as an object-storage prefix: "
-            f"{redact_text(_first_line(exc), secrets=secrets)}; give s3://bucket/prefix/, "
+            f"{_store_text(exc, secrets)}; give s3://bucket/prefix/, "
             "gs://bucket/prefix/ or az://account/container/prefix/"
         )
-        failure.__cause__ = RedactedException.standing_in(exc, _first_line(exc), secrets=secrets)
+        failure.__cause__ = RedactedException.standing_in(exc, _store_text(exc, secrets), secrets=secrets)
     if failure is not None:
         raise failure
     return store
@@ -299,11 +300,13 @@ async def _listed(
     store: ObjectStore, prefix: str | None, pattern: str, shown: str, secrets: tuple[str, ...]
 ) -> AsyncIterator[UploadSource]:
     obs = _obstore()
-    stream = obs.list(store, prefix, chunk_size=_LIST_PAGE)
+    stream: Any = None
     skip = len(prefix) + 1 if prefix else 0
     while True:
         failure: BasicAIError | None = None
         try:
+            if stream is None:  # in the try: a store obstore cannot use fails as a listing would
+                stream = obs.list(store, prefix, chunk_size=_LIST_PAGE)
             page = await stream.__anext__()
         except StopAsyncIteration:
             return
@@ -391,18 +394,17 @@ async def _head(url: str, stores: dict[str, ObjectStore]) -> UploadSource | Inva
             f"{shown} is not the http(s) URL of a file", filename=name or shown, reason="not_a_file"
         )
     secrets = _secrets(url=url)
-    if parts.query:
-        # A signed URL: its query must travel with every request, so it gets a store of its own.
-        options = _client_options(allow_http=parts.scheme == "http")
-        store, path = obs.store.HTTPStore.from_url(url, client_options=options), ""
-    else:
-        origin = f"{parts.scheme}://{parts.netloc}"
-        if origin not in stores:
-            options = _client_options(allow_http=parts.scheme == "http")
-            stores[origin] = obs.store.HTTPStore.from_url(origin, client_options=options)
-        store, path = stores[origin], unquote(parts.path.lstrip("/"))
+    options = _client_options(allow_http=parts.scheme == "http")
     failure: ObjectStoreError | None = None
     try:
+        if parts.query:
+            # A signed URL: its query must travel with every request, so it gets a store of its own.
+            store, path = obs.store.HTTPStore.from_url(url, client_options=options), ""
+        else:
+            origin = f"{parts.scheme}://{parts.netloc}"
+            if origin not in stores:
+                stores[origin] = obs.store.HTTPStore.from_url(origin, client_options=options)
+            store, path = stores[origin], unquote(parts.path.lstrip("/"))
         meta = await obs.head_async(store, path)
     except Exception as exc:
         failure = store_error(exc, action="read", url=shown, secrets=secrets)

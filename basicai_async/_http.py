@@ -42,7 +42,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any, TypeVar, get_args, get_origin, overload
+from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin, overload
 
 import aiohttp
 import msgspec
@@ -51,6 +51,7 @@ from ._constants import BODY_SNIPPET
 from ._errors import (
     APIConnectionError,
     APIDecodeError,
+    APIError,
     APIResponseError,
     APIStatusError,
     APITimeoutError,
@@ -66,6 +67,9 @@ from ._retry import RetryPolicy, parse_retry_after
 from .models.envelope import Envelope
 from .ratelimit import Limiter, Reservation, ReservingLimiter
 from .telemetry._events import limiter_waited
+
+if TYPE_CHECKING:
+    from .telemetry._otel import Telemetry
 
 __all__ = ["Pipeline", "decode_answer", "encode_params", "is_ambiguous", "send_trace"]
 
@@ -172,6 +176,7 @@ class Pipeline:
         "_retry",
         "_secrets",
         "_session_factory",
+        "_telemetry",
         "_timeout",
     )
 
@@ -184,6 +189,7 @@ class Pipeline:
         retry: RetryPolicy,
         session: Callable[[], Awaitable[aiohttp.ClientSession]],
         timeout: float | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         # The key lives only in this header dict: never logged, never in a repr or an error.
@@ -203,6 +209,8 @@ class Pipeline:
         self._session_factory = session
         # Per request, so a session the user passed in gets the client's timeout too.
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # None without OpenTelemetry: then each attempt pays one `is None` test for it.
+        self._telemetry = telemetry
 
     @property
     def limiter(self) -> Limiter:
@@ -214,12 +222,18 @@ class Pipeline:
         """The retry policy of every call."""
         return self._retry
 
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The spans and metrics every attempt records, or None."""
+        return self._telemetry
+
     @overload
     async def request(
         self,
         method: str,
         path: str,
         *,
+        path_params: Mapping[str, int] | None = None,
         params: Mapping[str, object] | None = None,
         json: object = None,
         response_type: type[T],
@@ -232,6 +246,7 @@ class Pipeline:
         method: str,
         path: str,
         *,
+        path_params: Mapping[str, int] | None = None,
         params: Mapping[str, object] | None = None,
         json: object = None,
         response_type: None = None,
@@ -243,12 +258,16 @@ class Pipeline:
         method: str,
         path: str,
         *,
+        path_params: Mapping[str, int] | None = None,
         params: Mapping[str, object] | None = None,
         json: object = None,
         response_type: type[T] | None = None,
         idempotent: bool | None = None,
     ) -> T | None:
         """Call the API and return the envelope's ``data`` decoded as ``response_type``.
+
+        With ``path_params``, ``path`` is the endpoint's template
+        (``"/dataset/info/{datasetId}"``, filled in here): spans name the call by it.
 
         Without ``response_type`` the call returns None, whatever ``data`` holds (the
         paths that only act); ``response_type=object`` gives plain data (the escape hatch).
@@ -263,6 +282,9 @@ class Pipeline:
             raise ValueError(f"path must start with '/', got {path!r}")
         if idempotent is None:
             idempotent = method == "GET"
+        template: str | None = None
+        if path_params:
+            template, path = path, path.format_map(path_params)
         url = self._base_url + path
         query = encode_params(params)
         headers = self._headers
@@ -275,6 +297,7 @@ class Pipeline:
             headers = {**headers, "Content-Type": "application/json"}
         session = await self._session_factory()
 
+        telemetry = self._telemetry
         retry = 0
         while True:
             slot = await self._reserve()
@@ -288,24 +311,42 @@ class Pipeline:
                 )
             except APIConnectionError as exc:
                 self._log(method, path, "error", started, retry, waited)
+                if telemetry is not None:
+                    elapsed = time.perf_counter() - started
+                    telemetry.attempt(method, path, template, 0, elapsed, retry, waited, exc, None)
                 if (idempotent or not exc.sent) and await self._retry.wait(retry + 1):
+                    if telemetry is not None:
+                        telemetry.retried(method, type(exc).__name__)
                     retry += 1
                     continue
                 raise
             self._log(method, path, status, started, retry, waited)
             if status == 200:
-                if response_type is None:
-                    decode_answer(raw, object, method, path)
-                    return None
-                data: T = decode_answer(raw, response_type, method, path)
-                return data
+                try:
+                    data: T = decode_answer(raw, response_type or object, method, path)
+                except APIError as exc:
+                    if telemetry is not None:
+                        elapsed = time.perf_counter() - started
+                        code = exc.code if isinstance(exc, APIResponseError) else None
+                        telemetry.attempt(method, path, template, status, elapsed, retry, waited, exc, code)
+                    raise
+                if telemetry is not None:
+                    elapsed = time.perf_counter() - started
+                    telemetry.attempt(method, path, template, status, elapsed, retry, waited, None, None)
+                return data if response_type is not None else None
 
             error = self._status_error(status, raw, retry_after, method, path)
+            if telemetry is not None:
+                elapsed = time.perf_counter() - started
+                code = _envelope_code(raw)
+                telemetry.attempt(method, path, template, status, elapsed, retry, waited, error, code)
             retryable = _IDEMPOTENT_RETRY_STATUSES if idempotent else _CREATE_RETRY_STATUSES
             # The server says the key is over its quota: hold every caller, not just this one.
             pause = self._limiter.pause if status == 429 else None
             if status not in retryable or not await self._retry.wait(retry + 1, retry_after, pause=pause):
                 raise error
+            if telemetry is not None:
+                telemetry.retried(method, str(status))
             retry += 1
 
     async def _send(
@@ -431,6 +472,14 @@ def _decode_error(message: str, raw: bytes, method: str, path: str) -> APIDecode
 def _code_error(code: str, message: str | None, method: str, path: str) -> APIResponseError:
     """The exception for a non-OK envelope code."""
     return error_for_code(code)(message or "", method=method, path=path, code=code)
+
+
+def _envelope_code(raw: bytes) -> str | None:
+    """The envelope code of a non-200 answer that has one (``TOO_MANY_REQUESTS``), else None."""
+    try:
+        return _CODE_DECODER.decode(raw).code
+    except _UNDECODABLE:
+        return None
 
 
 def _status_reason(raw: bytes) -> str:

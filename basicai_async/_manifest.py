@@ -57,7 +57,15 @@ import yarl
 
 from ._errors import ManifestMismatchError
 
-__all__ = ["Manifest", "ManifestEntry", "ManifestStatus", "ManifestTarget", "mismatch_error"]
+__all__ = [
+    "bound_to",
+    "UNSURE_STATUSES",
+    "Manifest",
+    "ManifestEntry",
+    "ManifestStatus",
+    "ManifestTarget",
+    "mismatch_error",
+]
 
 FORMAT_VERSION = 2
 
@@ -76,7 +84,11 @@ class ManifestStatus(StrEnum):
     @property
     def unsure(self) -> bool:
         """``registering`` or ``maybe_registered``: look the file up before trusting either way."""
-        return self in (ManifestStatus.REGISTERING, ManifestStatus.MAYBE_REGISTERED)
+        return self in UNSURE_STATUSES
+
+
+UNSURE_STATUSES = (ManifestStatus.REGISTERING, ManifestStatus.MAYBE_REGISTERED)
+"""The statuses a file is looked up in before it is trusted either way (``ManifestStatus.unsure``)."""
 
 
 class ManifestEntry(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
@@ -233,9 +245,7 @@ class Manifest:
 
         Raises ``ManifestMismatchError`` naming the recorded target and the fix.
         """
-        if self._target is not None:
-            if self._target != target:
-                raise mismatch_error(self.path, self._target, target)
+        if bound_to(self.path, self._target, target):
             return
         self._target = target
         if self._has_lines:
@@ -330,7 +340,21 @@ class Manifest:
         self.close()
 
 
+def bound_to(path: Path, recorded: ManifestTarget | None, requested: ManifestTarget) -> bool:
+    """Whether a manifest recorded for ``recorded`` is bound to ``requested`` already (None: not bound).
+
+    Raises ``ManifestMismatchError`` when it belongs to another target: the one
+    binding rule of both manifest formats.
+    """
+    if recorded is None:
+        return False
+    if recorded != requested:
+        raise mismatch_error(path, recorded, requested)
+    return True
+
+
 def mismatch_error(path: Path, recorded: ManifestTarget, requested: ManifestTarget) -> ManifestMismatchError:
+    """The error for a manifest of ``recorded`` used for ``requested``, saying how to go on."""
     return ManifestMismatchError(
         f"manifest {path} belongs to {recorded.describe()}, not {requested.describe()}. "
         f"To resume that upload, upload to the same target (CLI: {recorded.cli_flags()} with the same "

@@ -35,7 +35,14 @@ from typing import Protocol
 
 import msgspec
 
-from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget, mismatch_error
+from ._manifest import (
+    UNSURE_STATUSES,
+    Manifest,
+    ManifestEntry,
+    ManifestStatus,
+    ManifestTarget,
+    bound_to,
+)
 
 __all__ = ["ManifestStore", "SqliteManifest", "open_manifest"]
 
@@ -45,7 +52,7 @@ SCHEMA_VERSION = 1
 
 # The columns of a row, in the order ``_entry`` reads them.
 _COLUMNS = "name, size, status, data_id, path, error, mtime_ns, after"
-_UNSURE = (ManifestStatus.REGISTERING.value, ManifestStatus.MAYBE_REGISTERED.value)
+_UNSURE = tuple(status.value for status in UNSURE_STATUSES)
 # SQLite's default cap on a statement's variables was 999 before 3.32.
 _IN_CHUNK = 400
 
@@ -139,9 +146,7 @@ class SqliteManifest:
 
         Raises ``ManifestMismatchError`` naming the recorded target and the fix.
         """
-        if self._target is not None:
-            if self._target != target:
-                raise mismatch_error(self.path, self._target, target)
+        if bound_to(self.path, self._target, target):
             return
         db = self._conn()
         with db:

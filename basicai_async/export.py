@@ -33,7 +33,7 @@ import asyncio
 import os
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TypeVar
@@ -319,9 +319,14 @@ async def export_results(
     data_items = 0
     results = 0
     reported = 0
+    telemetry = client.telemetry
+    counted = 0  # results counted in the telemetry's metric
 
     def progress() -> None:
-        nonlocal reported
+        nonlocal reported, counted
+        if telemetry is not None and results != counted:
+            telemetry.exported(results - counted)
+            counted = results
         if on_event is not None and converter.bytes_written != reported:
             reported = converter.bytes_written
             on_event(ExportProgress(data_items, results, reported))
@@ -336,7 +341,14 @@ async def export_results(
         image_sizes=converter_type.needs_image_sizes,
         calibration=converter_type.needs_calibration,
     )
-    with emitting(on_event):
+    span_of_run = (
+        nullcontext(None)
+        if telemetry is None
+        else telemetry.run_span(
+            "basicai.export", {"basicai.dataset.id": dataset_id, "basicai.export.format": format}
+        )
+    )
+    with emitting(on_event), span_of_run as span:
         async with _closing(exported) as data_items_iter:
             try:
                 async for data in data_items_iter:
@@ -348,7 +360,11 @@ async def export_results(
                         progress()
             finally:
                 converter.close()
-    progress()
+        progress()
+        if span is not None:
+            span.set_attribute("basicai.export.results", results)
+            span.set_attribute("basicai.export.data_items", data_items)
+            span.set_attribute("basicai.export.bytes", converter.bytes_written)
     summary = ExportSummary(
         data_items=data_items,
         results=results,

@@ -199,7 +199,9 @@ async def cpu_rounds(base_url: str, files: list[Path], rounds: int) -> tuple[lis
         for r in range(rounds):
             order = ("raw", "ours") if r % 2 == 0 else ("ours", "raw")
             for side in order:
-                dataset = await client.datasets.create(name=f"cpu-{side}-{r}-{os.getpid()}", type="IMAGE")
+                # Unique per run of the rounds: the uvloop rounds follow the asyncio ones in one process.
+                name = f"cpu-{side}-{r}-{os.getpid()}-{time.monotonic_ns()}"
+                dataset = await client.datasets.create(name=name, type="IMAGE")
                 before = _cpu()
                 if side == "raw":
                     await raw_upload(base_url, dataset.id, files)

@@ -205,11 +205,22 @@ def test_upload_into_a_batch_and_into_a_scene(
 
     async def names_under(dataset_id: int, parent_id: int) -> list[str]:
         async with AsyncBasicAI() as client:
-            return sorted([i.name async for i in client.items.iter_by_id(dataset_id, parent_id=parent_id)])
+            listed = client.items.iter_by_id(dataset_id, parent_id=parent_id)
+            return sorted([i.name async for i in listed if i.is_data and i.name is not None])
+
+    async def scene_in(dataset_id: int, batch_id: int) -> int:
+        async with AsyncBasicAI() as client:
+            return (await client.scenes.add(dataset_id, name="s-in-b", batch_id=batch_id)).id
 
     dataset_id, batch_id, scene_id = asyncio.run(make_parents())
-    for flag, parent in (("--batch", batch_id), ("--scene", scene_id)):
-        args = ["upload", str(tmp_path / "into"), "--dataset", str(dataset_id), flag, str(parent)]
+    inner = asyncio.run(scene_in(dataset_id, batch_id))
+    into = (
+        ["--batch", str(batch_id)],
+        ["--scene", str(scene_id)],
+        ["--batch", str(batch_id), "--scene", str(inner)],
+    )
+    for flags, parent in zip(into, (batch_id, scene_id, inner), strict=True):
+        args = ["upload", str(tmp_path / "into"), "--dataset", str(dataset_id), *flags]
         assert cli.main(args) == 0
         assert "3 of 3 files registered" in capsys.readouterr().out
         assert asyncio.run(names_under(dataset_id, parent)) == [f"img-{i:03d}.png" for i in range(3)]

@@ -294,22 +294,28 @@ def test_the_cli_uploads_a_prefix_and_a_url_list_and_resumes_with_its_manifest(
     s3_env.bucket(
         "clibucket", {"a/1.png": b"1" * 9, "a/2.png": b"2" * 9, "a/x.txt": b"t", "b/3.png": b"3"}, public=True
     )
+    signed = s3_env.client.generate_presigned_url(
+        "get_object", Params={"Bucket": "clibucket", "Key": "b/3.png"}, ExpiresIn=600
+    )
+    signature = signed.split("Signature=", 1)[1].split("&", 1)[0]
     listed = tmp_path / "urls.txt"
-    listed.write_text(f"# more files\n{s3_env.endpoint}/clibucket/b/3.png\n")
+    listed.write_text(f"# more files\n{signed}\n")
     manifest = tmp_path / "m.jsonl"
     with emulator_process("cli-cloud-key") as url:
         monkeypatch.setenv("BASICAI_API_KEY", "cli-cloud-key")
         monkeypatch.setenv("BASICAI_BASE_URL", url)
         argv = ["upload", "s3://clibucket/a/", "--pattern", "*.png", "--url-list", str(listed)]
         assert cli.main([*argv, "--create", "cli-cloud", "--manifest", str(manifest)]) == 0
-        out = capsys.readouterr().out
+        out, err = capsys.readouterr()
         assert "3 of 3 files registered" in out
+        assert signature not in out + err
         dataset_id = out.split("created dataset ")[1].split()[0]
         assert cli.main([*argv, "--dataset", dataset_id, "--manifest", str(manifest)]) == 0
         assert "3 of 3 files registered" in capsys.readouterr().out
         assert cli.main([*argv, "--dataset", dataset_id, "--shard", "1/2", "--manifest", str(manifest)]) == 1
         assert "belongs to" in capsys.readouterr().err
     _no_secret_in(manifest.read_text())
+    assert signature not in manifest.read_text()
 
 
 def test_the_credentials_of_an_explicit_store_are_redacted_too(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -327,3 +333,22 @@ def test_the_credentials_of_an_explicit_store_are_redacted_too(monkeypatch: pyte
     for secret in ("AKIAEXPLICIT1", "explicit-secret-xyz", "azure-account-key-value"):
         assert secret not in str(error)
         assert secret not in "".join(traceback.format_exception(error))
+
+
+def test_a_long_store_message_is_shortened_after_redaction_never_through_a_secret() -> None:
+    from obstore.exceptions import GenericError
+
+    secret = "tail-secret-value-that-straddles-the-cut-0123456789"
+    leaky = GenericError("x" * 495 + secret + " more")
+    error = store_error(leaky, action="list", url="s3://b/", secrets=(secret,))
+    assert secret[:10] not in str(error)
+    assert secret[:10] not in str(error.__cause__)
+    assert str(error).endswith("...")
+
+
+async def test_something_that_is_not_a_store_fails_as_a_typed_listing_error() -> None:
+    not_a_store: Any = object()
+    with pytest.raises(ObjectStoreError) as caught:
+        [s async for s in object_sources(store=not_a_store, prefix="p/")]
+    assert caught.value.reason == "invalid"
+    assert not any(type(e).__module__.startswith("obstore") for e in _chain(caught.value))

@@ -113,12 +113,13 @@ async def test_duplicate_names_meet_in_one_shard_and_are_caught(
     assert [i.name for i in emu.state.datasets[ds.id].items.values()] == ["same.png"]
 
 
+@pytest.mark.parametrize("kind", ["jsonl", "sqlite"])
 async def test_a_manifest_is_bound_to_its_shard(
-    client: tuple[Emulator, AsyncBasicAI], tmp_path: Path
+    client: tuple[Emulator, AsyncBasicAI], tmp_path: Path, kind: str
 ) -> None:
     _, c = client
-    ds = await c.datasets.create(name="bound", type="IMAGE")
-    manifest = tmp_path / "shard1.jsonl"
+    ds = await c.datasets.create(name=f"bound-{kind}", type="IMAGE")
+    manifest = tmp_path / f"shard1.{kind}"
     await c.uploader().upload(ds.id, _sources(20), shard=(1, 4), manifest=manifest)
     for other, shown in (((2, 4), "shard 2/4"), (None, f"dataset {ds.id} at")):
         with pytest.raises(ManifestMismatchError, match="shard 1/4") as caught:

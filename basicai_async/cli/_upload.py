@@ -50,9 +50,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     target.add_argument("--dataset", type=positive_int, help="id of an existing dataset")
     target.add_argument("--create", metavar="NAME", help="create a dataset with this name")
     up.add_argument("--type", default="IMAGE", help="type of the created dataset (default IMAGE)")
-    into = up.add_mutually_exclusive_group()
-    into.add_argument("--batch", type=positive_int, help="register the files into this batch of the dataset")
-    into.add_argument("--scene", type=positive_int, help="register the files as frames of this scene")
+    up.add_argument("--batch", type=positive_int, help="register the files into this batch of the dataset")
+    up.add_argument(
+        "--scene",
+        type=positive_int,
+        help="register the files as frames of this scene (with --batch: a scene inside that batch)",
+    )
     up.add_argument(
         "--manifest",
         type=Path,

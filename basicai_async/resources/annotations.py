@@ -28,7 +28,10 @@ class Annotations(Resource):
         """
         check_id("dataset_id", dataset_id)
         return await self._pipeline.request(
-            "GET", f"/dataset/listAnnotationSource/{dataset_id}", response_type=list[AnnotationSource]
+            "GET",
+            "/dataset/listAnnotationSource/{datasetId}",
+            path_params={"datasetId": dataset_id},
+            response_type=list[AnnotationSource],
         )
 
     async def get_data_results(
@@ -41,7 +44,8 @@ class Annotations(Resource):
         _check_source(source_id)
         return await self._pipeline.request(
             "GET",
-            f"/dataset/dataAnnotationResult/{dataset_id}/{data_id}",
+            "/dataset/dataAnnotationResult/{datasetId}/{dataId}",
+            path_params={"datasetId": dataset_id, "dataId": data_id},
             params={"sourceId": source_id},
             response_type=list[AnnotationResult],
         )
@@ -59,12 +63,13 @@ class Annotations(Resource):
         ids = check_ids("data_ids", data_ids)
         _check_source(source_id)
         # The trailing slash is in the documented path: keep it exactly.
-        path = f"/dataset/batchDataAnnotationResult/{dataset_id}/"
+        path = "/dataset/batchDataAnnotationResult/{datasetId}/"
         found: list[AnnotationResult] = []
         for chunk in chunked(ids):
             found += await self._pipeline.request(
                 "GET",
                 path,
+                path_params={"datasetId": dataset_id},
                 params={"dataIds": chunk, "sourceId": source_id},
                 response_type=list[AnnotationResult],
             )
@@ -80,7 +85,8 @@ class Annotations(Resource):
         _check_source(source_id)
         return await self._pipeline.request(
             "GET",
-            f"/dataset/sceneAnnotationResult/{dataset_id}/{scene_id}",
+            "/dataset/sceneAnnotationResult/{datasetId}/{sceneId}",
+            path_params={"datasetId": dataset_id, "sceneId": scene_id},
             params={"sourceId": source_id},
             response_type=list[AnnotationResult],
         )

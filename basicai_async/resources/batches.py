@@ -24,7 +24,11 @@ class Batches(Resource):
         check_id("dataset_id", dataset_id)
         body = NewBatch(name=check_name("name", name))
         return await self._pipeline.request(
-            "POST", f"/dataset/addBatch/{dataset_id}", json=body, response_type=Batch
+            "POST",
+            "/dataset/addBatch/{datasetId}",
+            path_params={"datasetId": dataset_id},
+            json=body,
+            response_type=Batch,
         )
 
     async def remove(self, dataset_id: int, batch_id: int) -> None:
@@ -35,4 +39,9 @@ class Batches(Resource):
         """
         check_id("dataset_id", dataset_id)
         check_id("batch_id", batch_id)
-        await self._pipeline.request("POST", f"/dataset/removeBatch/{dataset_id}/{batch_id}", idempotent=True)
+        await self._pipeline.request(
+            "POST",
+            "/dataset/removeBatch/{datasetId}/{batchId}",
+            path_params={"datasetId": dataset_id, "batchId": batch_id},
+            idempotent=True,
+        )

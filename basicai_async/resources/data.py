@@ -61,14 +61,23 @@ class Data(Resource):
             check_id("scene_id", scene_id)
         body = NewData(name=name, files=checked, batch_id=batch_id, scene_id=scene_id)
         return await self._pipeline.request(
-            "POST", f"/dataset/addData/{dataset_id}", json=body, response_type=DataItem
+            "POST",
+            "/dataset/addData/{datasetId}",
+            path_params={"datasetId": dataset_id},
+            json=body,
+            response_type=DataItem,
         )
 
     async def remove(self, dataset_id: int, data_id: int) -> None:
         """Remove one data item (``POST /dataset/removeData/{datasetId}/{dataId}``)."""
         check_id("dataset_id", dataset_id)
         check_id("data_id", data_id)
-        await self._pipeline.request("POST", f"/dataset/removeData/{dataset_id}/{data_id}", idempotent=True)
+        await self._pipeline.request(
+            "POST",
+            "/dataset/removeData/{datasetId}/{dataId}",
+            path_params={"datasetId": dataset_id, "dataId": data_id},
+            idempotent=True,
+        )
 
     async def add_many(self, dataset_id: int, items: Sequence[NewData]) -> list[DataItem]:
         """Add many data items in one call (``POST /dataset/batchAddData/{datasetId}``).
@@ -82,7 +91,11 @@ class Data(Resource):
         check_id("dataset_id", dataset_id)
         body = check_models("items", items, NewData, check_new_data)
         return await self._pipeline.request(
-            "POST", f"/dataset/batchAddData/{dataset_id}", json=body, response_type=list[DataItem]
+            "POST",
+            "/dataset/batchAddData/{datasetId}",
+            path_params={"datasetId": dataset_id},
+            json=body,
+            response_type=list[DataItem],
         )
 
     async def remove_many(self, dataset_id: int, data_ids: Iterable[int]) -> None:
@@ -94,5 +107,9 @@ class Data(Resource):
         ids = check_ids("data_ids", data_ids)
         for chunk in chunked(ids):
             await self._pipeline.request(
-                "POST", f"/dataset/batchRemoveData/{dataset_id}", params={"dataIds": chunk}, idempotent=True
+                "POST",
+                "/dataset/batchRemoveData/{datasetId}",
+                path_params={"datasetId": dataset_id},
+                params={"dataIds": chunk},
+                idempotent=True,
             )

@@ -91,7 +91,7 @@ class Datasets(Resource):
         if name is None and type is None and description is None:
             raise ValueError("update needs at least one of name, type, description")
         body = DatasetUpdate(name=name, type=type, description=description)
-        return await self._changed(dataset_id, f"/dataset/update/{dataset_id}", body)
+        return await self._changed(dataset_id, "/dataset/update/{datasetId}", body)
 
     async def replace(
         self, dataset_id: int, *, name: str, type: str, description: str | None = None
@@ -104,9 +104,9 @@ class Datasets(Resource):
         body = NewDataset(
             name=check_name("name", name), type=check_name("type", type), description=description
         )
-        return await self._changed(dataset_id, f"/dataset/replace/{dataset_id}", body)
+        return await self._changed(dataset_id, "/dataset/replace/{datasetId}", body)
 
-    async def _changed(self, dataset_id: int, path: str, body: NewDataset | DatasetUpdate) -> Dataset:
+    async def _changed(self, dataset_id: int, template: str, body: NewDataset | DatasetUpdate) -> Dataset:
         """Send an update or replace; the dataset as the answer has it, else as read back.
 
         BasicAI's platform answers its updates with ``data: null``: the change is
@@ -114,7 +114,12 @@ class Datasets(Resource):
         call failing after the server acted.
         """
         changed = await self._pipeline.request(
-            "POST", path, json=body, response_type=_MAYBE_DATASET, idempotent=True
+            "POST",
+            template,
+            path_params={"datasetId": dataset_id},
+            json=body,
+            response_type=_MAYBE_DATASET,
+            idempotent=True,
         )
         if changed is not None:
             return changed
@@ -127,7 +132,9 @@ class Datasets(Resource):
     async def delete(self, dataset_id: int) -> None:
         """Delete one dataset (``POST /dataset/delete/{datasetId}``)."""
         check_id("dataset_id", dataset_id)
-        await self._pipeline.request("POST", f"/dataset/delete/{dataset_id}", idempotent=True)
+        await self._pipeline.request(
+            "POST", "/dataset/delete/{datasetId}", path_params={"datasetId": dataset_id}, idempotent=True
+        )
 
     async def delete_many(self, dataset_ids: Iterable[int]) -> None:
         """Delete datasets in bulk (``POST /dataset/delete?datasetIds=...``), 100 ids per call."""
@@ -140,7 +147,9 @@ class Datasets(Resource):
     async def get(self, dataset_id: int) -> Dataset:
         """One dataset (``GET /dataset/info/{datasetId}``)."""
         check_id("dataset_id", dataset_id)
-        return await self._pipeline.request("GET", f"/dataset/info/{dataset_id}", response_type=Dataset)
+        return await self._pipeline.request(
+            "GET", "/dataset/info/{datasetId}", path_params={"datasetId": dataset_id}, response_type=Dataset
+        )
 
     async def get_many(self, dataset_ids: Iterable[int]) -> list[Dataset]:
         """Several datasets in the order asked (``GET /dataset/info?datasetIds=...``), 100 ids per call."""

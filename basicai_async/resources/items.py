@@ -43,12 +43,13 @@ class Items(Resource):
             raise TypeError(f"start_page must be an int >= 1, got {type(start_page).__name__}")
         if start_page < 1:
             raise ValueError(f"start_page must be >= 1, got {start_page}")
-        path = f"/dataset/listItem/{dataset_id}"
+        path = "/dataset/listItem/{datasetId}"
+        ids = {"datasetId": dataset_id}
         params: dict[str, object] = {"parentId": parent_id, "pageSize": page_size}
 
         async def fetch(page_no: int) -> Page[Item]:
             return await self._pipeline.request(
-                "GET", path, params={**params, "pageNo": page_no}, response_type=Page[Item]
+                "GET", path, path_params=ids, params={**params, "pageNo": page_no}, response_type=Page[Item]
             )
 
         return AsyncPager(fetch, page_size=page_size, start=start_page)
@@ -71,12 +72,14 @@ class Items(Resource):
         check_page_size("limit", limit)
         if after is not None:
             check_id("after", after)
-        path = f"/dataset/listItemById/{dataset_id}"
+        path = "/dataset/listItemById/{datasetId}"
+        ids = {"datasetId": dataset_id}
 
         async def fetch(last_id: int | None) -> IdPage[Item]:
             return await self._pipeline.request(
                 "GET",
                 path,
+                path_params=ids,
                 params={"parentId": parent_id, "lastId": last_id, "limit": limit},
                 response_type=IdPage[Item],
             )

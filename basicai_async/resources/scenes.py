@@ -43,11 +43,20 @@ class Scenes(Resource):
             checked = check_models("frames", frames, NewData, check_new_data)
         body = NewScene(name=name, batch_id=batch_id, frames=checked)
         return await self._pipeline.request(
-            "POST", f"/dataset/addScene/{dataset_id}", json=body, response_type=Scene
+            "POST",
+            "/dataset/addScene/{datasetId}",
+            path_params={"datasetId": dataset_id},
+            json=body,
+            response_type=Scene,
         )
 
     async def remove(self, dataset_id: int, scene_id: int) -> None:
         """Remove a scene and its frames (``POST /dataset/removeScene/{datasetId}/{sceneId}``)."""
         check_id("dataset_id", dataset_id)
         check_id("scene_id", scene_id)
-        await self._pipeline.request("POST", f"/dataset/removeScene/{dataset_id}/{scene_id}", idempotent=True)
+        await self._pipeline.request(
+            "POST",
+            "/dataset/removeScene/{datasetId}/{sceneId}",
+            path_params={"datasetId": dataset_id, "sceneId": scene_id},
+            idempotent=True,
+        )

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -42,6 +44,9 @@ from ._register import TARGET_REFUSALS, register
 from ._report import UploadResult
 from ._run import RunAborted, UploadRun
 from ._urls import BatchUrls
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 __all__ = ["ROUNDS_AHEAD", "batches_ahead", "upload_batches"]
 
@@ -60,15 +65,25 @@ def batches_ahead(concurrency: int) -> int:
 class _Batch:
     """One batch on its way through the pipeline."""
 
-    __slots__ = ("error", "files", "left", "signed", "uploaded", "urls")
+    __slots__ = ("error", "files", "left", "signed", "span", "uploaded", "urls")
 
-    def __init__(self, files: Files) -> None:
+    def __init__(self, files: Files, span: Span | None) -> None:
         self.files = files
+        # The batch's span (with OpenTelemetry): its pre-sign and registration calls nest under it.
+        self.span = span
         self.signed = anyio.Event()
         self.urls: BatchUrls | None = None
         self.error: BasicAIError | None = None
         self.left = len(files)
         self.uploaded: list[tuple[UploadSource, UploadResult]] = []
+
+    def end_span(self) -> None:
+        """End the batch's span, saying how its files ended."""
+        if self.span is not None:
+            registered = sum(r.ok for _, r in self.files)
+            self.span.set_attribute("basicai.upload.registered", registered)
+            self.span.set_attribute("basicai.upload.failed", len(self.files) - registered)
+            self.span.end()
 
 
 class _Pipeline:
@@ -105,16 +120,26 @@ class _Pipeline:
                 files = await anext(todo, None)
                 if files is None:
                     return
-                batch = _Batch(files)
+                batch = _Batch(files, self._batch_span(files))
                 tg.start_soon(self._presign, batch)
                 send.send_nowait(batch)
+
+    def _batch_span(self, files: Files) -> Span | None:
+        telemetry = self._run.telemetry
+        if telemetry is None:
+            return None
+        size = sum(s.size for s, _ in files)
+        attributes = {"basicai.upload.files": len(files), "basicai.upload.bytes": size}
+        return telemetry.start_span("basicai.upload.batch", attributes)
 
     async def _presign(self, batch: _Batch) -> None:
         run = self._run
         sources = [s for s, _ in batch.files]
         try:
             if run.aborted is None:
-                batch.urls = BatchUrls(run, sources, await run.presign(sources))
+                with _within(run, batch.span):
+                    signed = await run.presign(sources)
+                batch.urls = BatchUrls(run, sources, signed)
         except RunAborted:
             pass  # no URLs and no error of its own: the dispatcher fails the batch at `aborted`
         except BasicAIError as exc:
@@ -138,6 +163,7 @@ class _Pipeline:
                     assert error is not None
                     for source, result in batch.files:
                         run.fail(source, result, stage, error)
+                    batch.end_span()
                     self._ahead.release()
                     self._window.release()
                     continue
@@ -166,9 +192,18 @@ class _Pipeline:
         try:
             if batch.uploaded:
                 async with run.api_slots:
-                    await register(run, batch.uploaded)
+                    with _within(run, batch.span):
+                        await register(run, batch.uploaded)
         finally:
+            batch.end_span()
             self._window.release()
+
+
+def _within(run: UploadRun, span: Span | None) -> AbstractContextManager[Any]:
+    """The batch's span made current (its API calls nest under it), or nothing without one."""
+    if span is None or run.telemetry is None:
+        return nullcontext()
+    return run.telemetry.within(span)
 
 
 async def upload_batches(

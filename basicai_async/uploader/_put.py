@@ -59,30 +59,26 @@ async def put_file(
             renewed = True
         first = False
         body = SizedBody(source, on_chunk=run.bytes_counter())
-        data: bytes | SizedBody = body
-        if source.size <= SMALL_BODY:
-            # One payload write instead of a stream of chunks: most of a small file's CPU otherwise.
-            try:
-                data = await body.read_all()
-            except Exception as exc:
-                if body.sent and run.on_event is not None:
-                    run.on_event(BytesSent(-body.sent))
-                raise PutFailed(_reason(source, exc), retryable=False) from exc
         try:
+            # A small body goes as one payload write instead of a stream of chunks: most of a small
+            # file's CPU otherwise. Either way a failing read sets ``body.error``.
+            data: bytes | SizedBody = await body.read_all() if source.size <= SMALL_BODY else body
             await _put_once(run, source, upload.pre_signed_url, data)
             return upload
-        except PutFailed as exc:
+        except Exception as exc:
             if body.sent and run.on_event is not None:
                 run.on_event(BytesSent(-body.sent))
             if body.error is not None:
-                # aiohttp reports a failing body as a connection error; it is the source's own
-                # (the file changed size, vanished or cannot be read), which a retry would repeat,
+                # The source's own failure (aiohttp reports a failing body as a connection error):
+                # the file changed size, vanished or cannot be read, which a retry would repeat,
                 # unless the source's object store failed for a moment: a retry re-opens the object.
                 retryable = _transient(body.error)
                 if not retryable or not await run.retry.wait(retry + 1):
                     raise PutFailed(_reason(source, body.error), retryable=retryable) from body.error
                 retry += 1
                 continue
+            if not isinstance(exc, PutFailed):
+                raise
             if exc.refused and not renewed:
                 # Storage refused the signature (expired in flight, clock skew): one fresh URL.
                 (upload,) = await run.presign([source])

@@ -11,6 +11,7 @@ from ..telemetry._events import FileDone, FileFailed
 
 if TYPE_CHECKING:
     from ..telemetry._events import UploadEvent
+    from ..telemetry._otel import Telemetry
 
 __all__ = ["KEEP_RESULTS", "Tally", "UploadReport", "UploadResult"]
 
@@ -136,10 +137,27 @@ class Tally:
     what a run past ``keep`` files keeps of its registered files).
     """
 
-    __slots__ = ("_keep", "_on_event", "bytes", "maybe", "registered", "results", "resumed", "total")
+    __slots__ = (
+        "_keep",
+        "_on_event",
+        "_telemetry",
+        "bytes",
+        "maybe",
+        "registered",
+        "results",
+        "resumed",
+        "total",
+    )
 
-    def __init__(self, on_event: Callable[[UploadEvent], object] | None, *, keep: int = KEEP_RESULTS) -> None:
+    def __init__(
+        self,
+        on_event: Callable[[UploadEvent], object] | None,
+        *,
+        keep: int = KEEP_RESULTS,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self._on_event = on_event
+        self._telemetry = telemetry
         self._keep = keep
         self.results: list[UploadResult] = []
         self.total = self.registered = self.resumed = self.maybe = self.bytes = 0
@@ -170,6 +188,8 @@ class Tally:
                 self.maybe += 1
             if not self.complete:
                 self.results.append(result)
+        if self._telemetry is not None:
+            self._telemetry.file_ended(_outcome(result))
         if self._on_event is not None:
             self._on_event(FileDone(result) if result.ok else FileFailed(result))
 
@@ -184,3 +204,10 @@ class Tally:
             bytes_uploaded=self.bytes,
             complete=self.complete,
         )
+
+
+def _outcome(result: UploadResult) -> str:
+    """The ``basicai.upload.outcome`` a final result is counted under."""
+    if result.ok:
+        return "resumed" if result.resumed else "registered"
+    return "maybe_registered" if result.maybe_registered else "failed"

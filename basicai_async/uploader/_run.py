@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 import anyio
@@ -29,6 +29,9 @@ from ..resources import Data, Items, Storage
 from ..telemetry._events import BatchRegistered, BytesSent, UploadEvent
 from ._highwater import HighWater
 from ._report import Tally, UploadResult
+
+if TYPE_CHECKING:
+    from ..telemetry._otel import Telemetry
 
 __all__ = ["RunAborted", "UploadClient", "UploadRun"]
 
@@ -64,6 +67,10 @@ class UploadClient(Protocol):
     def retry(self) -> RetryPolicy:
         """The backoff the PUTs share with API calls."""
 
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The client's spans and metrics (None without OpenTelemetry)."""
+
     async def http_session(self) -> aiohttp.ClientSession:
         """The session the PUTs go through."""
 
@@ -86,6 +93,8 @@ class UploadRun:
     api_slots: anyio.Semaphore
     high_water: HighWater = field(default_factory=HighWater)
     """The highest data id known at the level, so a look-up lists only what is new (``_highwater``)."""
+    telemetry: Telemetry | None = None
+    """The client's spans and metrics: the run's batches and file counts go there."""
     aborted: BaseException | None = None
     """A refusal of the whole target (dataset not found, no permission, licence): nothing more is sent."""
     _register_paths: dict[int, str] = field(default_factory=dict)
@@ -100,6 +109,8 @@ class UploadRun:
         """
         result.path = upload.display_path
         self._register_paths[id(result)] = upload.register_path
+        if self.telemetry is not None:
+            self.telemetry.bytes_stored(result.size)
 
     def register_path(self, result: UploadResult) -> str:
         """The exact path to register ``result``'s file under (see :meth:`stored`)."""

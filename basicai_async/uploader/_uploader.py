@@ -7,7 +7,9 @@ import dataclasses
 import math
 import os
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
+from contextlib import nullcontext
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import anyio
@@ -23,6 +25,11 @@ from ._feed import batches
 from ._report import Tally, UploadReport
 from ._resume import settle_unsure
 from ._run import UploadClient, UploadRun
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+    from ..telemetry._otel import Telemetry
 
 __all__ = ["Uploader"]
 
@@ -198,19 +205,21 @@ class Uploader:
                 else shard_sources(sources, part)
             )
         api_slots = anyio.Semaphore(self._api_concurrency)
+        telemetry = self._client.telemetry
         try:
-            with emitting(on_event):
+            with emitting(on_event), _run_span(telemetry, target) as span:
                 run = UploadRun(
                     client=self._client,
                     session=await self._client.http_session(),
                     target=target,
                     journal=journal,
                     on_event=on_event,
-                    tally=Tally(on_event),
+                    tally=Tally(on_event, telemetry=telemetry),
                     retry=self._retry,
                     put_timeout=self._put_timeout,
                     expiry_margin=self._expiry_margin,
                     api_slots=api_slots,
+                    telemetry=telemetry,
                 )
                 await settle_unsure(run)
                 await upload_batches(
@@ -219,6 +228,8 @@ class Uploader:
                     concurrency=self._concurrency,
                     api_concurrency=self._api_concurrency,
                 )
+                if span is not None:
+                    _finished(span, run.tally.report())
         finally:
             if journal is not None and manifest is not journal:
                 journal.close()
@@ -226,3 +237,26 @@ class Uploader:
         if on_event is not None:
             on_event(UploadFinished(report))
         return report
+
+
+def _run_span(telemetry: Telemetry | None, target: ManifestTarget) -> Any:
+    """The span of the whole run (its calls and batches nest under it), or nothing."""
+    if telemetry is None:
+        return nullcontext()
+    attributes = {"basicai.dataset.id": target.dataset_id}
+    if target.batch_id is not None:
+        attributes["basicai.batch.id"] = target.batch_id
+    if target.scene_id is not None:
+        attributes["basicai.scene.id"] = target.scene_id
+    return telemetry.run_span("basicai.upload", attributes)
+
+
+def _finished(span: Span, report: UploadReport) -> None:
+    """Say on the run's span how its files ended."""
+    span.set_attribute("basicai.upload.files", report.total)
+    span.set_attribute("basicai.upload.registered", report.registered_count)
+    span.set_attribute("basicai.upload.resumed", report.resumed_count)
+    span.set_attribute("basicai.upload.maybe_registered", report.maybe_registered_count)
+    span.set_attribute(
+        "basicai.upload.failed", report.total - report.registered_count - report.maybe_registered_count
+    )

@@ -1,0 +1,305 @@
+"""OpenTelemetry spans and metrics of one client, through ``opentelemetry-api`` (the ``otel`` extra).
+
+Imported only when a client is built and the package is installed
+(``telemetry.load``); without it nothing here is imported and the request
+pipeline pays one ``is None`` test per attempt.
+
+What is recorded (the README's "Observability" section lists it for users):
+
+- a CLIENT span per HTTP attempt to the API, named ``{method} {url.template}``,
+  with the HTTP client semantic conventions (``http.request.method``,
+  ``url.template``, ``server.address``, ``server.port``,
+  ``http.response.status_code``, ``error.type``, ``http.request.resend_count``)
+  and ours (``basicai.limiter.wait``, ``basicai.error.code``). The span is made
+  after the attempt, from its measured start and end, so the send path holds no
+  span open; ``url.full`` is never set (no query string, signature or key can
+  reach a span);
+- an INTERNAL span per upload run and per export, and one per upload batch
+  (pre-sign, PUTs, registration) under the run: never one per file;
+- metrics: ``http.client.request.duration``, ``basicai.limiter.wait``,
+  ``basicai.limiter.queue`` and ``basicai.limiter.remaining`` (observed),
+  ``basicai.client.retries`` by reason, ``basicai.client.rate_limited``,
+  ``basicai.upload.files`` by outcome, ``basicai.upload.bytes``,
+  ``basicai.export.results``.
+
+Attribute values are ids, counts, methods, templates, status codes, class names
+and envelope codes: never a message, a URL with its query, or a header.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+if TYPE_CHECKING:
+    from ..ratelimit import Limiter
+
+__all__ = ["SCOPE", "Telemetry"]
+
+SCOPE = "basicai_async"
+"""The instrumentation scope of every span and metric (the package's name)."""
+
+# The semantic conventions' advice for http.client.request.duration.
+_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+# A limiter wait is 0 when the quota has room, up to max_wait (300 s by default) when it has not.
+_WAIT_BUCKETS = (0.0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0, 300.0)
+
+
+class _Instruments:
+    """The instruments of one meter provider, shared by every client using it.
+
+    The SDK returns the first instrument of a name and drops a later one's
+    callbacks, so the observed gauges are registered once and read every limiter
+    in use through ``watch``.
+    """
+
+    def __init__(self, meter: metrics.Meter) -> None:
+        self.duration = meter.create_histogram(
+            "http.client.request.duration",
+            unit="s",
+            description="Duration of HTTP client requests (one per attempt).",
+            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
+        )
+        self.limiter_wait = meter.create_histogram(
+            "basicai.limiter.wait",
+            unit="s",
+            description="Seconds an API call attempt waited for the rate limiter (attempts that waited).",
+            explicit_bucket_boundaries_advisory=_WAIT_BUCKETS,
+        )
+        self.retries = meter.create_counter(
+            "basicai.client.retries", unit="{retry}", description="Retried attempts, by reason."
+        )
+        self.rate_limited = meter.create_counter(
+            "basicai.client.rate_limited", unit="{response}", description="429 answers of the API."
+        )
+        self.files = meter.create_counter(
+            "basicai.upload.files", unit="{file}", description="Files that ended an upload, by outcome."
+        )
+        self.bytes = meter.create_counter(
+            "basicai.upload.bytes", unit="By", description="Bytes of files stored by a completed PUT."
+        )
+        self.exported = meter.create_counter(
+            "basicai.export.results", unit="{result}", description="Annotation results written by exports."
+        )
+        self._lock = threading.Lock()
+        self._limiters: dict[int, tuple[Limiter, int]] = {}
+        meter.create_observable_gauge(
+            "basicai.limiter.queue",
+            callbacks=[self._observe_queue],
+            unit="{call}",
+            description="API calls waiting for the rate limiter.",
+        )
+        meter.create_observable_gauge(
+            "basicai.limiter.remaining",
+            callbacks=[self._observe_remaining],
+            unit="{call}",
+            description="Admissions each window of the rate limiter can still take now.",
+        )
+
+    def watch(self, limiter: Limiter) -> None:
+        with self._lock:
+            _, users = self._limiters.get(id(limiter), (limiter, 0))
+            self._limiters[id(limiter)] = (limiter, users + 1)
+
+    def unwatch(self, limiter: Limiter) -> None:
+        with self._lock:
+            entry = self._limiters.get(id(limiter))
+            if entry is None:
+                return
+            if entry[1] <= 1:
+                del self._limiters[id(limiter)]
+            else:
+                self._limiters[id(limiter)] = (limiter, entry[1] - 1)
+
+    def _watched(self) -> Iterator[tuple[Limiter, dict[str, Any]]]:
+        with self._lock:
+            limiters = [limiter for limiter, _ in self._limiters.values()]
+        several = len(limiters) > 1
+        for index, limiter in enumerate(limiters):
+            # One limiter (the usual case) needs no label of its own.
+            yield limiter, ({"basicai.limiter.instance": index} if several else {})
+
+    def _observe_queue(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(limiter.stats().waiting, attrs) for limiter, attrs in self._watched()]
+
+    def _observe_remaining(self, options: CallbackOptions) -> Iterable[Observation]:
+        observed = []
+        for limiter, attrs in self._watched():
+            for window in limiter.stats().windows:
+                labels = {**attrs, "basicai.limiter.window": f"{window.seconds:g}s"}
+                observed.append(Observation(window.remaining, labels))
+        return observed
+
+
+_shared: dict[int, tuple[metrics.MeterProvider, _Instruments]] = {}
+_shared_lock = threading.Lock()
+
+
+def _instruments_of(provider: metrics.MeterProvider, version: str) -> _Instruments:
+    """The one set of instruments of ``provider`` (kept with it, so its id is never reused meanwhile)."""
+    with _shared_lock:
+        entry = _shared.get(id(provider))
+        if entry is None:
+            entry = (provider, _Instruments(provider.get_meter(SCOPE, version)))
+            _shared[id(provider)] = entry
+        return entry[1]
+
+
+def _has_digit(path: str) -> bool:
+    return any(c.isdigit() for c in path)
+
+
+class Telemetry:
+    """The spans and metrics of one client (``AsyncBasicAI.telemetry``); None without OpenTelemetry.
+
+    Not built by users: ``AsyncBasicAI(tracer_provider=..., meter_provider=...)``
+    chooses the providers (the global ones by default).
+    """
+
+    __slots__ = ("_instruments", "_limiter", "_server", "_tracer")
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        limiter: Limiter,
+        version: str,
+        tracer_provider: trace.TracerProvider | None,
+        meter_provider: metrics.MeterProvider | None,
+    ) -> None:
+        tracers = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+        meters = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+        self._tracer = (
+            None if isinstance(tracers, trace.NoOpTracerProvider) else tracers.get_tracer(SCOPE, version)
+        )
+        self._instruments = (
+            None if isinstance(meters, metrics.NoOpMeterProvider) else _instruments_of(meters, version)
+        )
+        self._limiter = limiter
+        if self._instruments is not None:
+            self._instruments.watch(limiter)
+        url = urlsplit(base_url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        self._server = (url.hostname or "", port)
+
+    @property
+    def enabled(self) -> bool:
+        """False when both providers are OpenTelemetry's no-op ones: then nothing is recorded."""
+        return self._tracer is not None or self._instruments is not None
+
+    def close(self) -> None:
+        """Stop observing this client's limiter (the client is closed)."""
+        if self._instruments is not None:
+            self._instruments.unwatch(self._limiter)
+
+    # -- the request pipeline ---------------------------------------------------
+
+    def attempt(
+        self,
+        method: str,
+        path: str,
+        template: str | None,
+        status: int,
+        elapsed: float,
+        retry: int,
+        waited: float,
+        error: BaseException | None,
+        code: str | None,
+    ) -> None:
+        """Record one HTTP attempt that just ended (``status`` 0: no answer)."""
+        if template is None and not _has_digit(path):
+            # A path with no id in it (``/dataset/create``) is its own template; one
+            # given whole to the escape hatch (``/dataset/info/7``) has none.
+            template = path
+        host, port = self._server
+        # One dict serves the metric and then the span: the SDK copies what it keeps.
+        attrs: dict[str, Any] = {"http.request.method": method, "server.address": host, "server.port": port}
+        if template is not None:
+            attrs["url.template"] = template
+        if status:
+            attrs["http.response.status_code"] = status
+        if error is not None:
+            attrs["error.type"] = str(status) if status >= 400 else type(error).__name__
+        instruments = self._instruments
+        if instruments is not None:
+            instruments.duration.record(elapsed, attrs)
+            if waited:
+                # Only the attempts that waited: most calls under the quota wait 0, and a
+                # measurement costs the SDK about as much as a tenth of the call itself.
+                instruments.limiter_wait.record(waited, {"http.request.method": method})
+            if status == 429:
+                instruments.rate_limited.add(1, attrs)
+        tracer = self._tracer
+        if tracer is not None:
+            attrs["basicai.limiter.wait"] = waited
+            if retry:
+                attrs["http.request.resend_count"] = retry
+            if code is not None:
+                attrs["basicai.error.code"] = code
+            end = time.time_ns()
+            span = tracer.start_span(
+                f"{method} {template}" if template is not None else method,
+                kind=SpanKind.CLIENT,
+                attributes=attrs,
+                start_time=end - int(elapsed * 1e9),
+            )
+            if error is not None:
+                span.set_status(Status(StatusCode.ERROR))
+            span.end(end_time=end)
+
+    def retried(self, method: str, reason: str) -> None:
+        """Count one retry decided after an attempt failed for ``reason`` (a status or an error class)."""
+        if self._instruments is not None:
+            self._instruments.retries.add(1, {"http.request.method": method, "basicai.retry.reason": reason})
+
+    # -- runs: uploads and exports ----------------------------------------------
+
+    @contextmanager
+    def run_span(self, name: str, attributes: dict[str, Any]) -> Iterator[Span | None]:
+        """A span around a whole run, current inside the block (its calls and batches nest under it)."""
+        if self._tracer is None:
+            yield None
+            return
+        with self._tracer.start_as_current_span(
+            name, attributes=attributes, record_exception=False, set_status_on_exception=False
+        ) as span:
+            try:
+                yield span
+            except BaseException as exc:
+                span.set_attribute("error.type", type(exc).__name__)
+                span.set_status(Status(StatusCode.ERROR))
+                raise
+
+    def start_span(self, name: str, attributes: dict[str, Any]) -> Span | None:
+        """A span under the current one, ended by the caller (an upload batch across its tasks)."""
+        if self._tracer is None:
+            return None
+        return self._tracer.start_span(name, attributes=attributes)
+
+    @staticmethod
+    def within(span: Span) -> AbstractContextManager[Span]:
+        """Make ``span`` current in this block (the calls of a batch nest under it)."""
+        return trace.use_span(span, end_on_exit=False, record_exception=False)
+
+    def file_ended(self, outcome: str, count: int = 1) -> None:
+        """Count files that ended an upload: ``registered``, ``failed`` or ``maybe_registered``."""
+        if self._instruments is not None:
+            self._instruments.files.add(count, {"basicai.upload.outcome": outcome})
+
+    def bytes_stored(self, nbytes: int) -> None:
+        """Count the bytes of one completed PUT."""
+        if self._instruments is not None:
+            self._instruments.bytes.add(nbytes)
+
+    def exported(self, results: int) -> None:
+        """Count annotation results an export wrote."""
+        if self._instruments is not None and results:
+            self._instruments.exported.add(results)
