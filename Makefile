@@ -24,8 +24,8 @@ demo: install
 	$(PY) -m basicai_async demo
 
 lint: install
-	$(VENV)/bin/ruff check basicai_async tests benchmarks examples
-	$(VENV)/bin/ruff format --check basicai_async tests benchmarks examples
+	$(VENV)/bin/ruff check basicai_async tests benchmarks examples .ci
+	$(VENV)/bin/ruff format --check basicai_async tests benchmarks examples .ci
 
 # tests/typecheck_pipeline.py is checked, never run: it fails if a wrong response_type type-checks.
 typecheck: install

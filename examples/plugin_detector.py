@@ -3,7 +3,8 @@
 The "model" reads the image size from the PNG, GIF or JPEG header with the
 standard library only; a real one would run a detector where ``predict`` does.
 
-Serve it (BasicAI then POSTs to this URL; add ``--secret`` and a public ``--host``)::
+Serve it (BasicAI then POSTs to the URL it prints: add a public ``--host``, and ``--path``
+as in the model URL registered in the platform; see the README's "Connecting it to the platform")::
 
     basicai-async plugin serve examples/plugin_detector.py:predict --port 8000 --allow-private
     basicai-async plugin try http://127.0.0.1:8000/ photo1.png photo2.jpg

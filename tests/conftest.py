@@ -44,22 +44,19 @@ def _current_loop() -> asyncio.AbstractEventLoop | None:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
-    """Close the loop looptime's plugin creates around a *sync* test.
+    """Give a *sync* test no event loop, explicitly, before looptime's plugin looks for one.
 
-    looptime 0.9 calls ``policy.get_event_loop()`` for every test, which makes a new
-    loop when a sync test runs with none set; nobody closes it, and its
-    ResourceWarning later fails an unrelated test under ``filterwarnings = error``.
+    looptime 0.9 calls ``policy.get_event_loop()`` around every test. With no loop
+    set in the main thread, that call makes one: a loop nobody closes (its
+    ResourceWarning would fail a later test) and, since Python 3.12, a
+    ``DeprecationWarning: There is no current event loop`` that fails the test itself
+    under ``filterwarnings = error``. ``set_event_loop(None)`` says "no loop here" the
+    supported way: ``get_event_loop()`` then raises the RuntimeError looptime expects
+    for a sync test, on 3.11 to 3.13 alike, and no warning needs filtering.
     """
-    if inspect.iscoroutinefunction(pyfuncitem.obj):
-        return (yield)
-    before = _current_loop()
-    try:
-        return (yield)
-    finally:
-        after = _current_loop()
-        if after is not None and after is not before and not after.is_running():
-            asyncio.set_event_loop(None)
-            after.close()
+    if not inspect.iscoroutinefunction(pyfuncitem.obj) and _current_loop() is None:
+        asyncio.set_event_loop(None)
+    return (yield)
 
 
 # Integration modules run twice: against the guide's shapes and against the variants

@@ -33,7 +33,8 @@ from basicai_async.emulator import sample_png
 from basicai_async.resources import Datasets
 from basicai_async.uploader import UploadResult
 
-pytestmark = pytest.mark.integration
+# every_python: asyncio's lifecycle meets the interpreter here (see .ci/run).
+pytestmark = [pytest.mark.integration, pytest.mark.every_python]
 
 KEY = "cli-key"
 

@@ -26,7 +26,8 @@ from basicai_async.plugin import (
     serve_app,
 )
 
-pytestmark = pytest.mark.integration
+# every_python: asyncio's lifecycle meets the interpreter here (see .ci/run).
+pytestmark = [pytest.mark.integration, pytest.mark.every_python]
 
 SIGNATURE = "X-Amz-Signature=sig-must-not-leak"
 
@@ -253,13 +254,22 @@ async def test_wrong_method_and_path_get_the_envelope_too(
     async def predict(item: ImageItem) -> list[Box2D]:
         return []
 
-    async with plugin(predict, path="/detect") as url:
-        async with session.get(url + "detect") as resp:
+    async with plugin(predict, path="/pointCloud/recognition") as url:
+        async with session.get(url + "pointCloud/recognition") as resp:
             assert resp.status == 405
-            assert (await resp.json())["code"] == "ERROR"
+            answer = await resp.json()
+            assert answer["code"] == "ERROR"
+            assert (
+                answer["message"] == "Method Not Allowed: POST a detection request to /pointCloud/recognition"
+            )
+        # BasicAI POSTs to the URL registered for the model: a different path must say which one is served.
         async with session.post(url + "elsewhere", json={"datas": []}) as resp:
             assert resp.status == 404
-            assert "Not Found" in (await resp.json())["message"]
+            message = (await resp.json())["message"]
+    assert message.startswith(
+        "Not Found: nothing is served at /elsewhere; this service answers POST /pointCloud/recognition"
+    )
+    assert "plugin serve --path" in message
 
 
 async def test_one_failing_prediction_does_not_fail_the_others(
@@ -273,11 +283,44 @@ async def test_one_failing_prediction_does_not_fail_the_others(
     async with plugin(predict) as url:
         status, answer = await post(session, url, {"datas": images(files, 3)})
     assert status == 200
-    assert answer["code"] == "OK"
+    assert answer["code"] == "OK"  # some items succeeded: the envelope is OK, each item says its own
     assert [e["code"] for e in answer["data"]] == ["OK", "ERROR", "OK"]
     assert answer["data"][1]["message"] == "the prediction raised RuntimeError: model exploded"
     assert answer["data"][1]["objects"] == []
     assert any("model exploded" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+
+
+async def test_a_request_whose_every_item_failed_says_so_in_the_envelope_at_http_200(
+    files: FileServer, plugin: Serve, session: aiohttp.ClientSession
+) -> None:
+    """BasicAI's image path reads only the envelope's code; a non-200 status makes it retry at once."""
+
+    async def predict(item: ImageItem) -> list[Box2D]:
+        raise RuntimeError(f"model exploded on {item.id}")
+
+    async with plugin(predict) as url:
+        # The platform sends one item per request: the envelope carries that item's message.
+        one_status, one = await post(session, url, {"datas": images(files, 1)})
+        two_status, two = await post(session, url, {"datas": images(files, 2)})
+    assert one_status == two_status == 200
+    assert one == {
+        "code": "ERROR",
+        "message": "the prediction raised RuntimeError: model exploded on 1",
+        "data": [
+            {
+                "id": 1,
+                "code": "ERROR",
+                "message": "the prediction raised RuntimeError: model exploded on 1",
+                "objects": [],
+            }
+        ],
+    }
+    assert two["code"] == "ERROR"
+    assert two["message"] == (
+        "all 2 items failed: item 1: the prediction raised RuntimeError: model exploded on 1; "
+        "item 2: the prediction raised RuntimeError: model exploded on 2"
+    )
+    assert [e["code"] for e in two["data"]] == ["ERROR", "ERROR"]
 
 
 async def test_a_file_that_404s_fails_only_its_item_and_hides_the_signature(
@@ -420,7 +463,10 @@ async def test_slow_prediction_hits_the_request_timeout_and_finished_items_keep_
     assert status == 200
     assert answer["code"] == "OK"
     assert [e["code"] for e in answer["data"]] == ["OK", "ERROR"]
-    assert answer["data"][1]["message"] == "no answer within the service's 1s request timeout"
+    assert answer["data"][1]["message"] == (
+        "no answer within the service's 1s request timeout; "
+        "raise it with `plugin serve --timeout SECONDS` (create_app(timeout=...))"
+    )
     assert cancelled.is_set()  # the abandoned coroutine was cancelled, not left running
 
 
@@ -572,9 +618,13 @@ async def test_private_addresses_are_not_fetched_unless_allowed(
     local = files.add("secret.txt", b"internal").replace("127.0.0.1", host)
     async with plugin(predict, allow_private=False) as url:
         _, answer = await post(session, url, {"datas": [{"id": 1, "url": local}]})
-    assert answer["data"][0]["code"] == "ERROR"
-    assert says in answer["data"][0]["message"]
-    assert "allow_private" in answer["data"][0]["message"]
+    assert answer["code"] == "ERROR"
+    message = answer["data"][0]["message"]
+    assert says in message
+    # The refusal names the way out, for the self-hosted platform whose file URLs are private.
+    assert "`plugin serve --allow-private` (create_app(allow_private=True))" in message
+    assert "self-hosted platform" in message
+    assert answer["message"] == message
 
 
 @pytest.mark.parametrize(
@@ -584,6 +634,7 @@ async def test_private_addresses_are_not_fetched_unless_allowed(
         ({"concurrency": 0}, ValueError),
         ({"timeout": 0}, ValueError),
         ({"max_size": 0}, ValueError),
+        ({"path": "detect"}, ValueError),
     ],
 )
 def test_bad_options_are_refused_when_the_app_is_made(

@@ -18,7 +18,9 @@ from aiohttp import web
 from basicai_async import cli
 from basicai_async.emulator import sample_png
 from basicai_async.plugin import (
+    Box2D,
     Box3D,
+    ImageItem,
     PluginError,
     PointCloudItem,
     build_request,
@@ -29,7 +31,8 @@ from basicai_async.plugin import (
     try_plugin,
 )
 
-pytestmark = pytest.mark.integration
+# every_python: asyncio's lifecycle meets the interpreter here (see .ci/run).
+pytestmark = [pytest.mark.integration, pytest.mark.every_python]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "plugin_detector.py"
@@ -124,7 +127,8 @@ async def test_plugin_try_reports_failed_items(
     not_an_image.write_text("hello")
     assert await run_cli("plugin", "try", example_url, str(not_an_image), "--secret", SECRET) == 1
     out = capsys.readouterr().out
-    assert "contract: OK" in out
+    assert "contract: OK" in out  # every item failed, and the envelope says so
+    assert '"code": "ERROR"' in out.splitlines()[1]
     assert "item 1: ERROR: the prediction raised ValueError: not a PNG, GIF or JPEG image" in out
 
 
@@ -306,3 +310,68 @@ def test_check_answer_accepts_a_good_answer_and_counts_failed_items() -> None:
     report = check_answer(200, body, kind="image", sent_ids=[1, 2])
     assert report.problems == []
     assert (report.ok_items, report.failed_items, report.ok) == (1, ["item 2: ERROR: no"], False)
+
+
+def _labelled(*labels: str) -> Any:
+    async def predict(item: ImageItem) -> list[Box2D]:
+        return [
+            Box2D(label=label, confidence=0.5, left_top_x=0, left_top_y=0, right_bottom_x=1, right_bottom_y=1)
+            for label in labels
+        ]
+
+    return predict
+
+
+async def test_plugin_try_warns_about_labels_that_differ_only_by_case(
+    pngs: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with serve_app(create_app(_labelled("Car", "car", "truck"), allow_private=True)) as url:
+        assert await run_cli("plugin", "try", url, str(pngs[0])) == 0  # a warning, not a failure
+        out = capsys.readouterr().out
+        assert "contract: OK" in out
+        assert "warning: labels 'Car', 'car' differ only by case" in out
+        assert "truck" not in out.split("contract: OK")[1]
+        # With the platform's class codes, each label is matched as BasicAI matches it.
+        assert await run_cli("plugin", "try", url, str(pngs[0]), "--labels", "car, bus") == 0
+        out = capsys.readouterr().out
+    assert "warning: label 'Car' matches class code 'car' only by case" in out
+    assert "warning: label 'truck' is none of the class codes: BasicAI drops its boxes" in out
+    assert "label 'car' " not in out
+
+
+def test_check_answer_reads_the_envelope_as_basicai_does() -> None:
+    failed = {"id": 1, "code": "ERROR", "message": "no", "objects": []}
+    good = {"id": 2, "code": "OK", "message": "", "objects": [BOX]}
+    all_failed = check_answer(200, _answer(failed, code="ERROR"), kind="image", sent_ids=[1])
+    assert (all_failed.problems, all_failed.warnings, all_failed.failed_items) == (
+        [],
+        [],
+        ["item 1: ERROR: no"],
+    )
+    hidden = check_answer(200, _answer(failed), kind="image", sent_ids=[1])
+    assert hidden.problems == []
+    assert hidden.warnings == [
+        'every item failed under envelope code "OK": BasicAI saves a failed image as a success '
+        'with no objects; answer "ERROR" in the envelope when every item failed'
+    ]
+    # The point-cloud path reads each item's code: no warning there.
+    assert check_answer(200, _answer(failed), kind="pointcloud", sent_ids=[1]).warnings == []
+    mixed = check_answer(200, _answer(failed, good, code="ERROR"), kind="image", sent_ids=[1, 2])
+    assert mixed.problems == ['envelope code is "ERROR" but 1 item(s) succeeded: BasicAI drops their objects']
+    unknown = check_answer(200, _answer(failed, code="FAILED"), kind="image", sent_ids=[1])
+    assert any('it must be the string "OK"' in p for p in unknown.problems), unknown.problems
+
+
+async def test_serve_help_says_what_connecting_to_the_platform_takes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        await run_cli("plugin", "serve", "--help")
+    assert exited.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "self-hosted platform hands out file URLs on its own object store" in out
+    assert "serve with --allow-private" in out
+    assert "The platform sends no Authorization header, so --secret is for other callers" in out
+    assert "answered with an error (default 60). BasicAI itself waits without limit" in out
+    assert "e.g. /pointCloud/recognition); other paths get a 404 naming it" in out
+    assert "in the same case" in out

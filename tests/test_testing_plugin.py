@@ -11,7 +11,8 @@ from basicai_async import AsyncBasicAI, UploadSource
 from basicai_async.emulator import Emulator
 from basicai_async.testing import TEST_API_KEY, TEST_TEAM
 
-pytestmark = pytest.mark.integration
+# every_python: asyncio's lifecycle meets the interpreter here (see .ci/run).
+pytestmark = [pytest.mark.integration, pytest.mark.every_python]
 
 
 async def test_fixtures_give_a_client_on_a_running_emulator(

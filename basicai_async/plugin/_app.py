@@ -5,6 +5,12 @@ fetches the referenced files, calls the user's function with typed inputs and
 answers with one result per item, in order. An item that cannot be fetched,
 whose prediction raises or which is still running at the request's deadline
 gets its own error code and message; the other items are answered normally.
+
+When every item of a request failed, the envelope says so too (``code:
+"ERROR"`` with the items' messages, still HTTP 200): BasicAI's image path reads
+only the envelope's code, and would save a failed item as a success with no
+objects. A failure of the model is never an HTTP error status: on anything but
+200 the platform's caller throws and retries at once.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any, Generic, Literal, TypeAlias, overload
 import anyio
 import msgspec
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from .._constants import EnvelopeCode
 from ._fetch import DEFAULT_MAX_SIZE, DEFAULT_MEMORY_THRESHOLD, FetchedFile, Fetcher, FetchError
@@ -118,6 +125,14 @@ def _refusal(status: int, code: str, message: str) -> web.Response:
     """A whole request refused: the envelope still says why."""
     body = _encoder.encode(PluginResponse[Box2D](code=code, message=message, data=None))
     return web.Response(status=status, body=body, content_type="application/json")
+
+
+def _all_failed(results: Sequence[ItemResult[Any]]) -> str:
+    """The envelope's message when no item succeeded: the item's own (BasicAI sends one per request)."""
+    if len(results) == 1:
+        return results[0].message
+    reasons = "; ".join(f"item {r.id}: {r.message}" for r in results)
+    return f"all {len(results)} items failed: {reasons}"
 
 
 def _image_urls(data: PointCloudRequestItem) -> list[str]:
@@ -220,12 +235,16 @@ class _Service:
             failed,
             time.monotonic() - started,
         )
-        return web.Response(
-            body=_encoder.encode(PluginResponse(data=results)), content_type="application/json"
-        )
+        answer = PluginResponse(data=results)
+        if failed == len(results):
+            answer = PluginResponse(code=EnvelopeCode.ERROR, message=_all_failed(results), data=results)
+        return web.Response(body=_encoder.encode(answer), content_type="application/json")
 
     async def _answer_all(self, datas: Sequence[_RequestItem]) -> list[ItemResult[Any]]:
-        late = f"no answer within the service's {self._timeout:g}s request timeout"
+        late = (
+            f"no answer within the service's {self._timeout:g}s request timeout; "
+            "raise it with `plugin serve --timeout SECONDS` (create_app(timeout=...))"
+        )
         results: list[ItemResult[Any]] = [
             ItemResult(id=d.id, code=EnvelopeCode.ERROR, message=late, objects=[]) for d in datas
         ]
@@ -351,15 +370,30 @@ class _Service:
         return ItemResult(id=item_id, code=EnvelopeCode.OK, message="", objects=boxes, confidence=confidence)
 
 
-@web.middleware
-async def _envelope_errors(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """aiohttp's own refusals (404, 405, 413) get the envelope too, so BasicAI reads a reason."""
-    try:
-        return await handler(request)
-    except web.HTTPError as exc:
-        return _refusal(exc.status, EnvelopeCode.ERROR, f"{exc.reason}: POST a detection request to this URL")
+def _envelope_errors(path: str) -> Middleware:
+    """aiohttp's own refusals (404, 405, 413) get the envelope too, naming the path the service answers.
+
+    BasicAI POSTs to the exact URL registered for the model, so a 404 is a URL
+    registered with a different path than ``--path``: say which one is served.
+    """
+
+    @web.middleware
+    async def envelope_errors(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPError as exc:
+            if exc.status == 404:
+                why = (
+                    f"Not Found: nothing is served at {request.path}; this service answers POST {path} "
+                    "(the model's URL registered in BasicAI must use that path; see `plugin serve --path`)"
+                )
+            else:
+                why = f"{exc.reason}: POST a detection request to {path}"
+            return _refusal(exc.status, EnvelopeCode.ERROR, why)
+
+    return envelope_errors
 
 
 @overload
@@ -407,9 +441,20 @@ def create_app(
     ``Prediction``; a sync function runs in a worker thread. At most
     ``concurrency`` items are fetched and predicted at once, across requests.
     Items unanswered ``timeout`` seconds after a request arrived get a per-item
-    error. With ``secret``, requests must carry ``Authorization: Bearer <secret>``.
+    error (BasicAI's caller has no deadline of its own: this is the only one).
+    When every item of a request failed, the envelope's code is ``"ERROR"`` too.
+
+    With ``secret``, requests must carry ``Authorization: Bearer <secret>``.
+    BasicAI's platform sends no such header: use it for a service called by
+    other clients, or behind a proxy that adds the header.
+
     Referenced files are fetched from public addresses only unless
-    ``allow_private`` (see ``Fetcher``), and are at most ``max_size`` bytes.
+    ``allow_private`` (see ``Fetcher``), and are at most ``max_size`` bytes. A
+    self-hosted platform's file URLs point at its own object store (loopback or
+    a LAN address) and need ``allow_private=True``.
+
+    The service answers POST requests at ``path`` only (BasicAI POSTs to the
+    exact URL registered for the model); anything else is a 404 naming it.
 
     Example::
 
@@ -427,12 +472,14 @@ def create_app(
         raise ValueError("concurrency must be at least 1")
     if not timeout > 0:
         raise ValueError("timeout must be positive")
+    if not path.startswith("/"):
+        raise ValueError(f"path must start with '/', not {path!r}")
     fetcher = Fetcher(max_size=max_size, memory_threshold=memory_threshold, allow_private=allow_private)
     service = _Service(
         predict, kind=kind, secret=secret, concurrency=concurrency, timeout=timeout, fetcher=fetcher
     )
     # A request lists URLs, not files: 16 MiB is far more than any real one needs.
-    app = web.Application(middlewares=[_envelope_errors], client_max_size=16 * 1024 * 1024)
+    app = web.Application(middlewares=[_envelope_errors(path)], client_max_size=16 * 1024 * 1024)
     app.router.add_post(path, service.handle)
 
     async def lifetime(_: web.Application) -> AsyncIterator[None]:

@@ -35,22 +35,43 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     commands = plugin.add_subparsers(dest="plugin_command", required=True)
     secret_help = f"shared secret, sent as 'Authorization: Bearer <secret>' (default: ${SECRET_ENV})"
 
-    serve = commands.add_parser("serve", help="serve a prediction function as a Plugin API model service")
+    serve = commands.add_parser(
+        "serve",
+        help="serve a prediction function as a Plugin API model service",
+        description=_SERVE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument("function", help="module:function or path/to/file.py:function")
     serve.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1; 0.0.0.0 for all)")
     serve.add_argument("--port", type=int, default=8000, help="port (0 = a free one; default 8000)")
     serve.add_argument("--kind", choices=KINDS, default="image", help="request kind (default image)")
-    serve.add_argument("--secret", help=secret_help)
-    serve.add_argument("--path", default="/", help="URL path BasicAI POSTs to (default /)")
+    serve.add_argument(
+        "--secret",
+        help=f"require 'Authorization: Bearer <secret>' (default: ${SECRET_ENV}). BasicAI's platform "
+        "sends no such header: for other clients, or behind a proxy that adds it",
+    )
+    serve.add_argument(
+        "--path",
+        default="/",
+        help="the URL path answered, as in the model URL registered in BasicAI (default /; "
+        "e.g. /pointCloud/recognition); other paths get a 404 naming it",
+    )
     serve.add_argument("--concurrency", type=int, default=4, help="items predicted at once (default 4)")
-    serve.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    serve.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds an item may take from its request's arrival; later, it is answered with an "
+        "error (default 60). BasicAI itself waits without limit",
+    )
     serve.add_argument(
         "--max-size", type=int, default=DEFAULT_MAX_SIZE, help="largest file fetched, in bytes (default 1 GB)"
     )
     serve.add_argument(
         "--allow-private",
         action="store_true",
-        help="also fetch from loopback and private addresses (needed for `plugin try`)",
+        help="also fetch from loopback and private addresses: a self-hosted platform's file URLs "
+        "need it, and so does `plugin try` (default: public addresses only)",
     )
     serve.set_defaults(handler=_serve)
 
@@ -64,7 +85,30 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     trial.add_argument("--camera-config", type=Path, help="camera config sent with every item")
     trial.add_argument("--secret", help=secret_help)
     trial.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (default 120)")
+    trial.add_argument(
+        "--labels",
+        type=_comma_list,
+        metavar="CODE,CODE",
+        help="the model's class codes as set in the platform: warn about labels matching none, "
+        "or one only by case (labels differing only by case are warned about always)",
+    )
     trial.set_defaults(handler=_try)
+
+
+_SERVE_DESCRIPTION = """\
+Serve a prediction function as a BasicAI Plugin API model service.
+
+Connecting it to the platform: register the service's full URL, with --path, as
+the model's URL. Each box's label must be one of the model's class codes as set
+in the platform, in the same case. A self-hosted platform hands out file URLs on
+its own object store (localhost, a LAN address): serve with --allow-private,
+which a service reachable from the internet should not use. The platform sends
+no Authorization header, so --secret is for other callers (or for a proxy that
+adds the header)."""
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _fail(message: str) -> int:
@@ -122,6 +166,8 @@ def _print_report(report: ContractReport) -> None:
     print(f"items: {report.ok_items} OK, {len(report.failed_items)} failed")
     for failure in report.failed_items:
         print(f"  {failure}")
+    for warning in report.warnings:
+        print(f"warning: {warning}")
 
 
 def _try(args: argparse.Namespace) -> int:
@@ -135,6 +181,7 @@ def _try(args: argparse.Namespace) -> int:
                 camera_config=args.camera_config,
                 secret=args.secret or os.environ.get(SECRET_ENV) or None,
                 timeout=args.timeout,
+                class_codes=args.labels,
             )
         )
     except PluginError as exc:

@@ -8,8 +8,9 @@ Safety, by default:
   link-local (cloud metadata at ``169.254.169.254``), shared, multicast or
   reserved address is refused. The check runs in the connector's resolver, so a
   name cannot resolve to a public address when checked and a private one when
-  connecting. ``allow_private=True`` lifts the fence (local trials, a model
-  next to its object storage) and is then the operator's responsibility;
+  connecting. ``allow_private=True`` lifts the fence (local trials, a
+  self-hosted platform whose file URLs point at its own object store, a model
+  next to its storage) and is then the operator's responsibility;
 - no proxies from the environment, no cookies kept between fetches;
 - a size cap (checked on ``Content-Length`` and again on the bytes read);
   bodies above a threshold are streamed to a temporary file instead of memory;
@@ -60,6 +61,10 @@ MAX_REDIRECTS = 5
 _CHUNK = 256 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SCHEMES = frozenset({"http", "https"})
+_PRIVATE_REFUSED = (
+    "refused: private addresses are fetched only with `plugin serve --allow-private` "
+    "(create_app(allow_private=True)), which a self-hosted platform's file URLs need"
+)
 
 
 class FetchedFile:
@@ -136,7 +141,7 @@ def describe_failure(exc: BaseException) -> str:
     """Why a fetch failed, in words that never quote the URL's query (aiohttp's messages can)."""
     os_error = getattr(exc, "os_error", None)
     if isinstance(os_error, _BlockedAddressError):
-        return f"{os_error} (refused: private addresses are not fetched unless allow_private is set)"
+        return f"{os_error} ({_PRIVATE_REFUSED})"
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect to {exc.host}:{exc.port} ({exc.strerror or type(exc.os_error).__name__})"
     if isinstance(exc, asyncio.TimeoutError):
@@ -210,10 +215,7 @@ class Fetcher:
         if url.scheme not in _SCHEMES or not url.host:
             raise FetchError(f"cannot fetch {shown}: only absolute http and https URLs are fetched")
         if not self.allow_private and _looks_like_ip(url.host) and not _is_public(url.host):
-            raise FetchError(
-                f"cannot fetch {shown}: {url.host} is not a public address "
-                "(refused: private addresses are not fetched unless allow_private is set)"
-            )
+            raise FetchError(f"cannot fetch {shown}: {url.host} is not a public address ({_PRIVATE_REFUSED})")
 
     async def fetch(self, url: str) -> FetchedFile:
         """Fetch ``url`` (following at most ``MAX_REDIRECTS`` http(s) redirects).

@@ -73,13 +73,15 @@ async def try_plugin(
     camera_config: Path | None = None,
     secret: str | None = None,
     timeout: float = 120.0,  # noqa: ASYNC109 (one deadline for the whole exchange, handed to aiohttp)
+    class_codes: Sequence[str] | None = None,
 ) -> ContractReport:
     """POST the request BasicAI would send for ``files`` to ``url``; check the answer against the contract.
 
     For ``kind="image"`` each file is one item; for ``"pointcloud"`` each file
     is one item's point cloud, and ``images`` and ``camera_config`` go with
-    every item. Raises ``PluginError`` when a file is missing or ``url`` cannot
-    be reached.
+    every item. ``class_codes``, the model's class codes as set in the
+    platform, are checked against the answer's labels (see ``check_answer``).
+    Raises ``PluginError`` when a file is missing or ``url`` cannot be reached.
     """
     everything = [*files, *images, *([camera_config] if camera_config else [])]
     if not files:
@@ -118,4 +120,5 @@ async def try_plugin(
     if failure is not None:
         # Raised outside the except block, so aiohttp's original is not chained as the context.
         raise failure
-    return check_answer(status, answer, kind=kind, sent_ids=[d["id"] for d in body["datas"]])
+    sent_ids = [d["id"] for d in body["datas"]]
+    return check_answer(status, answer, kind=kind, sent_ids=sent_ids, class_codes=class_codes)

@@ -49,7 +49,8 @@ class Uploader:
         put_retries: retries of one PUT after a 5xx or a connection error (with the
             client's ``RetryPolicy`` backoff).
         expiry_margin: a pre-signed URL expiring within this many seconds is renewed first.
-        put_timeout: seconds one PUT may go without reading or writing a byte.
+        put_timeout: seconds one PUT may go without reading or writing a byte (a small file's
+            PUT, of up to 64 KiB sent in one write, must be over within it).
         on_event: called with each progress event of every upload (``UploadStarted``,
             ``BytesSent``, ``FileDone``, ``FileFailed``, ``BatchRegistered``,
             ``LimiterWaited``, ``UploadFinished``), on the event loop, in order. It
@@ -80,6 +81,7 @@ class Uploader:
         self._retry = dataclasses.replace(client.retry, max_retries=put_retries)
         self._expiry_margin = timedelta(seconds=expiry_margin)
         self._put_timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=put_timeout)
+        self._small_put_timeout = aiohttp.ClientTimeout(total=put_timeout, sock_connect=30)
         self._on_event = on_event
 
     async def upload(
@@ -217,6 +219,7 @@ class Uploader:
                     tally=Tally(on_event, telemetry=telemetry),
                     retry=self._retry,
                     put_timeout=self._put_timeout,
+                    small_put_timeout=self._small_put_timeout,
                     expiry_margin=self._expiry_margin,
                     api_slots=api_slots,
                     telemetry=telemetry,
