@@ -75,7 +75,12 @@ class UploadSource:
     ) -> UploadSource:
         """A file on disk; ``name`` defaults to its file name, the MIME type is guessed from it."""
         p = Path(path)
-        info = p.stat()
+        return cls._from_stat(p, p.stat(), name=name, device_name=device_name)
+
+    @classmethod
+    def _from_stat(
+        cls, p: Path, info: os.stat_result, *, name: str | None = None, device_name: str | None = None
+    ) -> UploadSource:
         size = info.st_size
         filename = name or p.name
 
@@ -186,7 +191,7 @@ def check_path(
         )
         error.__cause__ = exc
         return error
-    source = UploadSource.from_path(p, name=name, device_name=device_name)
+    source = UploadSource._from_stat(p, info, name=name, device_name=device_name)
     return check_source(source) or source
 
 
@@ -221,8 +226,32 @@ class SizedBody:
         return self._guarded()
 
     async def read_all(self) -> bytes:
-        """The whole body at once (for a small one), checked as streaming checks it."""
-        return b"".join([chunk async for chunk in self._guarded()])
+        """The whole body at once (for a small one), checked as streaming checks it.
+
+        Reads the source's stream directly: one async generator a file, not three.
+        """
+        expected = self._source.size
+        chunks: list[bytes] = []
+        read = 0
+        stream = self._source.open()
+        try:
+            try:
+                async for chunk in stream:
+                    read += len(chunk)
+                    if read > expected:
+                        raise self._changed(read, "grew")
+                    chunks.append(chunk)
+            finally:
+                closer = getattr(stream, "aclose", None)
+                if closer is not None:
+                    await closer()
+            if read < expected:
+                raise self._changed(read, "shrank")
+        except Exception as exc:
+            self.error = exc
+            raise
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return self._count(data) if data else data
 
     async def _guarded(self) -> AsyncIterator[bytes]:
         try:

@@ -191,7 +191,9 @@ def _cpu() -> float:
     return t.user + t.system
 
 
-async def cpu_rounds(base_url: str, files: list[Path], rounds: int) -> tuple[list[float], list[float]]:
+async def cpu_rounds(
+    base_url: str, files: list[Path], rounds: int, loop: str
+) -> tuple[list[float], list[float]]:
     """CPU seconds per file of each side, per round (alternating which goes first)."""
     ours: list[float] = []
     raw: list[float] = []
@@ -216,9 +218,9 @@ def run_cpu(base_url: str, files: list[Path], rounds: int, loop: str) -> tuple[l
     if loop == "uvloop":
         import uvloop
 
-        result: tuple[list[float], list[float]] = uvloop.run(cpu_rounds(base_url, files, rounds))
+        result: tuple[list[float], list[float]] = uvloop.run(cpu_rounds(base_url, files, rounds, loop))
         return result
-    return asyncio.run(cpu_rounds(base_url, files, rounds))
+    return asyncio.run(cpu_rounds(base_url, files, rounds, loop))
 
 
 # --- reconciliation in a level of 100,000 items ----------------------------------------------

@@ -1,7 +1,7 @@
 """OpenTelemetry spans and metrics, read back through the real SDK's in-memory exporter and reader.
 
 A faulty run against the emulator over loopback HTTP: a 429 and a 503 on the
-first pre-sign (both retried), the answer of a registration lost after the
+first pre-signs and a 503 on a PUT (all retried), the answer of a registration lost after the
 server acted (looked up, not repeated), and a text file the dataset refuses
 (it fails alone); then an export. Every attempt is a span, every retry, 429 and
 limiter wait is counted, and nothing exported holds a secret.
@@ -44,7 +44,8 @@ from basicai_async import (
     export_results,
 )
 from basicai_async.emulator import Emulator
-from basicai_async.emulator._faults import Fault, Faults
+from basicai_async.emulator._faults import STORE_ENDPOINT, Fault, Faults
+from basicai_async.ratelimit import Reservation
 
 __all__ = ["redis_server"]  # the fixture, imported for pytest
 
@@ -77,6 +78,7 @@ def _faulty_plan() -> dict[str, list[Fault]]:
     return {
         PRESIGN: [Fault(kind="rate_limit", retry_after=0), Fault(kind="error", status=503)],
         REGISTER: [Fault(kind="drop_after")],
+        STORE_ENDPOINT: [Fault(), Fault(), Fault(kind="error", status=503)],
     }
 
 
@@ -137,6 +139,21 @@ class Signatures:
             self.seen.add(params.url.query["Signature"])
 
 
+class HeldLimiter(ExactLimiter):
+    """Admits as the limiter does, and says each call waited a little longer than it did (as a
+    busy shared key would make it), each wait a different one: every attempt's is told apart."""
+
+    def __init__(self, limits: Limits) -> None:
+        super().__init__(limits)
+        self.waits: list[float] = []
+
+    async def reserve(self) -> Reservation:  # what the pipeline takes its slots with
+        slot = await super().reserve()
+        slot.waited += 0.001 * (len(self.waits) + 1)
+        self.waits.append(slot.waited)
+        return slot
+
+
 def _sources() -> list[UploadSource]:
     sources = [UploadSource.from_bytes(f"img-{i:03d}.png", b"px" * (1 + i % 3)) for i in range(FILES)]
     sources.insert(70, UploadSource.from_bytes("notes.txt", b"not an image"))
@@ -150,8 +167,7 @@ def _attrs(span: ReadableSpan) -> dict[str, Any]:
 async def test_a_faulty_upload_and_an_export_show_every_call_retry_429_and_wait(
     emu: Emulator, otel: Otel
 ) -> None:
-    # One call per 50 ms: a retry, a few ms after the attempt it repeats, waits for the limiter.
-    limiter = ExactLimiter(Limits((Window(1, 0.05),)))
+    limiter = HeldLimiter(Limits((Window(1_000_000, 1.0),)))
     async with AsyncBasicAI(
         KEY,
         base_url=emu.base_url,
@@ -194,7 +210,8 @@ async def test_a_faulty_upload_and_an_export_show_every_call_retry_429_and_wait(
         assert "url.full" not in attrs
         assert attrs["basicai.limiter.wait"] >= 0
     presigns = [c for c in calls if _attrs(c)["url.template"] == "/" + PRESIGN]
-    # The two batches' first pre-signs met the 429 and the 503; each was retried once.
+    # The 429 and the 503 met the first pre-sign attempts (of one batch or of both: they run
+    # at once); each was retried, the retries saying how many attempts came before.
     tried = sorted(
         (
             (_attrs(p).get("http.response.status_code", 0), _attrs(p).get("http.request.resend_count", 0), p)
@@ -202,15 +219,14 @@ async def test_a_faulty_upload_and_an_export_show_every_call_retry_429_and_wait(
         ),
         key=lambda t: t[:2],
     )
-    assert [(status, resent) for status, resent, _ in tried] == [(200, 1), (200, 1), (429, 0), (503, 0)]
+    assert Counter(status for status, _, _ in tried) == {200: 2, 429: 1, 503: 1}
+    assert sorted(resent for _, resent, _ in tried if resent) in ([1, 1], [1, 2])
     failed = {status: _attrs(p) for status, _, p in tried if status != 200}
     assert failed[429]["error.type"] == "429"
     assert failed[429]["basicai.error.code"] == "TOO_MANY_REQUESTS"
     assert failed[503]["error.type"] == "503"
-    statuses = [p.status.status_code for _, _, p in tried]
+    statuses = [p.status.status_code for _, _, p in tried]  # in status order: 200, 200, 429, 503
     assert statuses == [StatusCode.UNSET, StatusCode.UNSET, StatusCode.ERROR, StatusCode.ERROR]
-    # The retries went through the limiter, which made them wait.
-    assert all(_attrs(p)["basicai.limiter.wait"] > 0 for status, _, p in tried if status == 200)
     # Pre-signs and registrations nest under their batch; the batch under the run.
     batch_ids = {b.context.span_id for b in batches}
     registers = [c for c in calls if _attrs(c)["url.template"] == "/dataset/batchAddData/{datasetId}"]
@@ -218,10 +234,10 @@ async def test_a_faulty_upload_and_an_export_show_every_call_retry_429_and_wait(
         assert call.parent is not None
         assert call.parent.span_id in batch_ids
     # The lost answer: no status, the error class, then look-ups under the same batch.
-    lost = _attrs(registers[0])
-    assert "http.response.status_code" not in lost
-    assert lost["error.type"] == "APIConnectionError"
-    lost_in = registers[0].parent
+    [dropped] = [c for c in registers if "http.response.status_code" not in _attrs(c)]
+    assert _attrs(dropped)["error.type"] == "APIConnectionError"
+    assert dropped.status.status_code == StatusCode.ERROR
+    lost_in = dropped.parent
     assert lost_in is not None
     listings = [c for c in calls if "listItem" in _attrs(c)["url.template"]]
     parents = Counter(c.parent.span_id if c.parent else None for c in listings)
@@ -244,20 +260,31 @@ async def test_a_faulty_upload_and_an_export_show_every_call_retry_429_and_wait(
 
     # Metrics.
     durations = points["http.client.request.duration"]
-    assert sum(p.count for p in durations) == len(calls)
-    statuses = Counter(
-        p.attributes.get("http.response.status_code") for p in durations for _ in range(p.count)
-    )
+    api = [p for p in durations if p.attributes["http.request.method"] != "PUT"]
+    puts = [p for p in durations if p.attributes["http.request.method"] == "PUT"]
+    assert sum(p.count for p in api) == len(calls)
+    statuses = Counter(p.attributes.get("http.response.status_code") for p in api for _ in range(p.count))
     assert statuses[429] == 1
     assert statuses[503] == 1
-    retries = {p.attributes["basicai.retry.reason"]: p.value for p in points["basicai.client.retries"]}
-    assert retries == {"429": 1, "503": 1}
+    # Every PUT attempt too (one refused with a 503 and retried), storage's host and port only.
+    put_statuses = Counter(
+        p.attributes.get("http.response.status_code") for p in puts for _ in range(p.count)
+    )
+    assert put_statuses == {200: FILES + 1, 503: 1}
+    assert {(p.attributes["server.address"], p.attributes["server.port"]) for p in puts} == {
+        ("127.0.0.1", port)
+    }
+    retries = {
+        (p.attributes["http.request.method"], p.attributes["basicai.retry.reason"]): p.value
+        for p in points["basicai.client.retries"]
+    }
+    assert retries == {("POST", "429"): 1, ("POST", "503"): 1, ("PUT", "503"): 1}
     assert [p.value for p in points["basicai.client.rate_limited"]] == [1]
+    # Every attempt, retries included, took its slot from the limiter and says how long it waited.
+    assert sorted(_attrs(c)["basicai.limiter.wait"] for c in calls) == sorted(limiter.waits)
     waits = points["basicai.limiter.wait"]
-    waited = [c for c in calls if _attrs(c)["basicai.limiter.wait"] > 0]
-    assert sum(p.count for p in waits) == len(waited) > 0  # the attempts that waited
-    assert sum(p.sum for p in waits) == pytest.approx(limiter.stats().total_wait)
-    assert sum(_attrs(c)["basicai.limiter.wait"] for c in calls) == pytest.approx(limiter.stats().total_wait)
+    assert sum(p.count for p in waits) == len(calls)
+    assert sum(p.sum for p in waits) == pytest.approx(sum(limiter.waits))
     files = {p.attributes["basicai.upload.outcome"]: p.value for p in points["basicai.upload.files"]}
     assert files == {"registered": FILES, "failed": 1}
     [stored] = points["basicai.upload.bytes"]
@@ -266,8 +293,9 @@ async def test_a_faulty_upload_and_an_export_show_every_call_retry_429_and_wait(
     assert results.value == summary.results
     # The limiter's one window and its queue are observed.
     remaining = points["basicai.limiter.remaining"]
-    assert {p.attributes["basicai.limiter.window"] for p in remaining} == {"0.05s"}
-    assert all(0 <= p.value <= 1 for p in remaining)
+    assert {p.attributes["basicai.limiter.window"] for p in remaining} == {"1s"}
+    admitted = limiter.stats().admitted
+    assert all(1_000_000 - admitted <= p.value < 1_000_000 for p in remaining)
     assert [p.value for p in points["basicai.limiter.queue"]] == [0]
 
 
@@ -380,6 +408,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from basicai_async import AsyncBasicAI
 from basicai_async.emulator import Emulator
+from basicai_async.ratelimit import Reservation
 
 spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
 provider = TracerProvider()

@@ -16,7 +16,8 @@ What is recorded (the README's "Observability" section lists it for users):
   reach a span);
 - an INTERNAL span per upload run and per export, and one per upload batch
   (pre-sign, PUTs, registration) under the run: never one per file;
-- metrics: ``http.client.request.duration``, ``basicai.limiter.wait``,
+- metrics: ``http.client.request.duration`` (API attempts, and storage PUT
+  attempts with storage's host and port only), ``basicai.limiter.wait``,
   ``basicai.limiter.queue`` and ``basicai.limiter.remaining`` (observed),
   ``basicai.client.retries`` by reason, ``basicai.client.rate_limited``,
   ``basicai.upload.files`` by outcome, ``basicai.upload.bytes``,
@@ -32,6 +33,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -153,6 +155,18 @@ def _instruments_of(provider: metrics.MeterProvider, version: str) -> _Instrumen
         return entry[1]
 
 
+@lru_cache(maxsize=64)
+def _netloc_host_port(scheme: str, netloc: str) -> tuple[str, int]:
+    url = urlsplit(f"{scheme}://{netloc}")
+    return url.hostname or "", url.port or (443 if scheme == "https" else 80)
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    """The host and port of ``url`` (cached by its scheme and authority: storage has a few)."""
+    scheme, _, rest = url.partition("://")
+    return _netloc_host_port(scheme, rest.split("/", 1)[0].rpartition("@")[2])
+
+
 def _has_digit(path: str) -> bool:
     return any(c.isdigit() for c in path)
 
@@ -254,6 +268,22 @@ class Telemetry:
             if error is not None:
                 span.set_status(Status(StatusCode.ERROR))
             span.end(end_time=end)
+
+    def stored(self, url: str, status: int, elapsed: float, error_type: str | None) -> None:
+        """Record one storage PUT attempt in ``http.client.request.duration`` (no span: one per file).
+
+        Only the storage's host and port are taken from ``url``: never its path or query.
+        """
+        instruments = self._instruments
+        if instruments is None:
+            return
+        host, port = _host_port(url)
+        attrs: dict[str, Any] = {"http.request.method": "PUT", "server.address": host, "server.port": port}
+        if status:
+            attrs["http.response.status_code"] = status
+        if error_type is not None:
+            attrs["error.type"] = error_type
+        instruments.duration.record(elapsed, attrs)
 
     def retried(self, method: str, reason: str) -> None:
         """Count one retry decided after an attempt failed for ``reason`` (a status or an error class)."""

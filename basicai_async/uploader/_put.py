@@ -17,6 +17,8 @@ exception is chained only as a scrubbed copy (``chain_scrubbed``).
 
 from __future__ import annotations
 
+import time
+
 import aiohttp
 
 from .._constants import BODY_SNIPPET
@@ -35,12 +37,20 @@ class PutFailed(Exception):
     """A PUT failed; ``retryable`` for 5xx and dropped connections, ``refused`` for a 403."""
 
     def __init__(
-        self, message: str, *, retryable: bool, refused: bool = False, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        refused: bool = False,
+        retry_after: float | None = None,
+        reason: str = "",
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.refused = refused
         self.retry_after = retry_after
+        self.reason = reason
+        """The status (``"503"``) or the error class: what telemetry counts a retry under."""
 
 
 async def put_file(
@@ -75,6 +85,8 @@ async def put_file(
                 retryable = _transient(body.error)
                 if not retryable or not await run.retry.wait(retry + 1):
                     raise PutFailed(_reason(source, body.error), retryable=retryable) from body.error
+                if run.telemetry is not None:
+                    run.telemetry.retried("PUT", type(body.error).__name__)
                 retry += 1
                 continue
             if not isinstance(exc, PutFailed):
@@ -86,6 +98,8 @@ async def put_file(
                 continue
             if not exc.retryable or not await run.retry.wait(retry + 1, exc.retry_after):
                 raise
+            if run.telemetry is not None:
+                run.telemetry.retried("PUT", exc.reason)
             retry += 1
 
 
@@ -104,25 +118,33 @@ async def _put_once(run: UploadRun, source: UploadSource, url: str, body: bytes 
     # Explicit Content-Length keeps aiohttp from chunked encoding, which S3 refuses;
     # only these two headers go to storage, never the API key.
     headers = {"Content-Length": str(source.size), "Content-Type": source.mime_type}
+    started = time.perf_counter()
+    status = 0
     try:
-        async with run.session.put(url, data=body, headers=headers, timeout=run.put_timeout) as resp:
+        timeout = run.small_put_timeout if isinstance(body, bytes) else run.put_timeout
+        async with run.session.put(url, data=body, headers=headers, timeout=timeout) as resp:
             text = (await resp.read())[:BODY_SNIPPET].decode("utf-8", errors="replace")
             status = resp.status
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
     except (aiohttp.ClientError, TimeoutError) as exc:
         failure = chain_scrubbed(
-            PutFailed(f"PUT failed: {type(exc).__name__}: {exc}", retryable=True),
+            PutFailed(f"PUT failed: {type(exc).__name__}: {exc}", retryable=True, reason=type(exc).__name__),
             exc,
             secrets=query_secrets(url),
         )
     else:
         if 200 <= status < 300:
+            if run.telemetry is not None:
+                run.telemetry.stored(url, status, time.perf_counter() - started, None)
             return
         failure = PutFailed(
             redact_text(f"storage answered HTTP {status}: {text}", secrets=query_secrets(url)),
             retryable=status >= 500,
             refused=status == 403,
             retry_after=retry_after,
+            reason=str(status),
         )
+    if run.telemetry is not None:
+        run.telemetry.stored(url, status, time.perf_counter() - started, failure.reason)
     # Raised outside the except block, so aiohttp's exception is not chained as the context.
     raise failure

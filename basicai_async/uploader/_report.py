@@ -153,12 +153,12 @@ class Tally:
         self,
         on_event: Callable[[UploadEvent], object] | None,
         *,
-        keep: int = KEEP_RESULTS,
+        keep: int | None = None,
         telemetry: Telemetry | None = None,
     ) -> None:
         self._on_event = on_event
         self._telemetry = telemetry
-        self._keep = keep
+        self._keep = KEEP_RESULTS if keep is None else keep
         self.results: list[UploadResult] = []
         self.total = self.registered = self.resumed = self.maybe = self.bytes = 0
 

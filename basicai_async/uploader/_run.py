@@ -89,6 +89,9 @@ class UploadRun:
     """Counts the results, keeps those the report holds, and sends each on as ``FileDone``/``FileFailed``."""
     retry: RetryPolicy
     put_timeout: aiohttp.ClientTimeout
+    small_put_timeout: aiohttp.ClientTimeout
+    """The same limit for a small body (sent in one write): one timer for the whole PUT, not one
+    re-armed at every read, since such a PUT is all waiting for the answer anyway."""
     expiry_margin: timedelta
     api_slots: anyio.Semaphore
     high_water: HighWater = field(default_factory=HighWater)

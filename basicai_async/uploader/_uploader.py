@@ -25,6 +25,7 @@ from ._feed import batches
 from ._report import Tally, UploadReport
 from ._resume import settle_unsure
 from ._run import UploadClient, UploadRun
+from ._storage import storage_session
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -49,7 +50,8 @@ class Uploader:
         put_retries: retries of one PUT after a 5xx or a connection error (with the
             client's ``RetryPolicy`` backoff).
         expiry_margin: a pre-signed URL expiring within this many seconds is renewed first.
-        put_timeout: seconds one PUT may go without reading or writing a byte.
+        put_timeout: seconds one PUT may go without reading or writing a byte (a small file's
+            PUT, of up to 64 KiB sent in one write, must be over within it).
         on_event: called with each progress event of every upload (``UploadStarted``,
             ``BytesSent``, ``FileDone``, ``FileFailed``, ``BatchRegistered``,
             ``LimiterWaited``, ``UploadFinished``), on the event loop, in order. It
@@ -80,6 +82,7 @@ class Uploader:
         self._retry = dataclasses.replace(client.retry, max_retries=put_retries)
         self._expiry_margin = timedelta(seconds=expiry_margin)
         self._put_timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=put_timeout)
+        self._small_put_timeout = aiohttp.ClientTimeout(total=put_timeout, sock_connect=30)
         self._on_event = on_event
 
     async def upload(
@@ -207,29 +210,31 @@ class Uploader:
         api_slots = anyio.Semaphore(self._api_concurrency)
         telemetry = self._client.telemetry
         try:
-            with emitting(on_event), _run_span(telemetry, target) as span:
-                run = UploadRun(
-                    client=self._client,
-                    session=await self._client.http_session(),
-                    target=target,
-                    journal=journal,
-                    on_event=on_event,
-                    tally=Tally(on_event, telemetry=telemetry),
-                    retry=self._retry,
-                    put_timeout=self._put_timeout,
-                    expiry_margin=self._expiry_margin,
-                    api_slots=api_slots,
-                    telemetry=telemetry,
-                )
-                await settle_unsure(run)
-                await upload_batches(
-                    run,
-                    batches(run, sources),
-                    concurrency=self._concurrency,
-                    api_concurrency=self._api_concurrency,
-                )
-                if span is not None:
-                    _finished(span, run.tally.report())
+            async with storage_session(await self._client.http_session()) as session:
+                with emitting(on_event), _run_span(telemetry, target) as span:
+                    run = UploadRun(
+                        client=self._client,
+                        session=session,
+                        target=target,
+                        journal=journal,
+                        on_event=on_event,
+                        tally=Tally(on_event, telemetry=telemetry),
+                        retry=self._retry,
+                        put_timeout=self._put_timeout,
+                        small_put_timeout=self._small_put_timeout,
+                        expiry_margin=self._expiry_margin,
+                        api_slots=api_slots,
+                        telemetry=telemetry,
+                    )
+                    await settle_unsure(run)
+                    await upload_batches(
+                        run,
+                        batches(run, sources),
+                        concurrency=self._concurrency,
+                        api_concurrency=self._api_concurrency,
+                    )
+                    if span is not None:
+                        _finished(span, run.tally.report())
         finally:
             if journal is not None and manifest is not journal:
                 journal.close()

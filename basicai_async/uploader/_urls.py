@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 
 import anyio
@@ -23,7 +25,7 @@ class BatchUrls:
     and storage's answer says what is wrong.
     """
 
-    __slots__ = ("_lock", "_run", "_waiting")
+    __slots__ = ("_fresh_until", "_lock", "_run", "_waiting")
 
     def __init__(
         self, run: UploadRun, sources: Sequence[UploadSource], uploads: Sequence[PresignedUpload]
@@ -31,9 +33,15 @@ class BatchUrls:
         self._run = run
         self._waiting = {s.name: (s, u, False) for s, u in zip(sources, uploads, strict=True)}
         self._lock = anyio.Lock()
+        # Until then no URL of the batch is stale: each PUT checks one float, not a datetime.
+        expiries = [u.expires_at for u in uploads if u.expires_at is not None]
+        self._fresh_until = (min(expiries) - run.expiry_margin).timestamp() if expiries else math.inf
 
     async def take(self, source: UploadSource) -> tuple[PresignedUpload, bool]:
         """The URL for ``source`` and whether it was renewed."""
+        if time.time() < self._fresh_until:
+            _, upload, renewed = self._waiting.pop(source.name)
+            return upload, renewed
         stale = self._run.stale
         _, upload, renewed = self._waiting[source.name]
         if renewed or not stale(upload):
