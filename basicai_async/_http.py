@@ -62,7 +62,7 @@ from ._errors import (
     error_for_code,
     error_for_status,
 )
-from ._redact import chain_scrubbed
+from ._redact import chain_scrubbed, redact_text
 from ._retry import RetryPolicy, parse_retry_after
 from .models.envelope import Envelope
 from .ratelimit import Limiter, Reservation, ReservingLimiter
@@ -164,7 +164,8 @@ async def _acquired(limiter: Limiter) -> Reservation:
 
 
 def _snippet(raw: bytes) -> str:
-    return raw[:BODY_SNIPPET].decode("utf-8", errors="replace")
+    # An answer may quote what was sent (a signed accessUrl registered as a file's path).
+    return redact_text(raw[:BODY_SNIPPET].decode("utf-8", errors="replace"))
 
 
 class Pipeline:
@@ -475,8 +476,8 @@ def _decode_error(message: str, raw: bytes, method: str, path: str) -> APIDecode
 
 
 def _code_error(code: str, message: str | None, method: str, path: str) -> APIResponseError:
-    """The exception for a non-OK envelope code."""
-    return error_for_code(code)(message or "", method=method, path=path, code=code)
+    """The exception for a non-OK envelope code; a URL the server's message quotes shows no signature."""
+    return error_for_code(code)(redact_text(message or ""), method=method, path=path, code=code)
 
 
 def _envelope_code(raw: bytes) -> str | None:
@@ -493,7 +494,7 @@ def _status_reason(raw: bytes) -> str:
         head = _CODE_DECODER.decode(raw)
     except _UNDECODABLE:
         return ""
-    return f"{head.code}: {head.message}" if head.message else head.code
+    return redact_text(f"{head.code}: {head.message}") if head.message else head.code
 
 
 def _type_name(tp: Any) -> str:
