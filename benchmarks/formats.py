@@ -27,6 +27,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from basicai_async import ExportedData
 
 __all__ = ["main"]
 
@@ -35,7 +39,7 @@ LARGE = 100_000
 _CLASSES = ("Car", "Pedestrian", "Cyclist", "Truck")
 
 
-def _items(count: int) -> Iterator[object]:
+def _items(count: int) -> Iterator[ExportedData]:
     from basicai_async import AnnotationResult, ExportedData, ExportedFile, Instance
 
     for data_id in range(1, count + 1):
@@ -88,7 +92,7 @@ def run_one(fmt: str, count: int, out: Path) -> dict[str, float]:
     converter = converter_type(target, tally)
     started = time.perf_counter()
     for item in _items(count):
-        converter.add(item)  # type: ignore[arg-type]
+        converter.add(item)
     converter.close()
     seconds = time.perf_counter() - started
     assert tally.objects == count * 6, (fmt, tally.objects)
