@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from basicai_async import AsyncBasicAI, Limits, ManifestStatus, UploadSource, Window
+from basicai_async._errors import APIDecodeError
 from basicai_async._manifest_db import SqliteManifest
 from basicai_async.emulator import Emulator, Fault, Faults, NewDataRec
 from basicai_async.models import Item
@@ -217,9 +218,10 @@ def test_the_mark_is_trusted_only_once_an_answer_confirmed_it() -> None:
 class _Listing:
     """``Items.iter_by_id`` over a fixed list, honouring ``after`` the way a server might not."""
 
-    def __init__(self, items: list[Item], *, honour_after: bool) -> None:
+    def __init__(self, items: list[Item], *, honour_after: bool, as_pager: bool = False) -> None:
         self.items = items
         self.honour_after = honour_after
+        self.as_pager = as_pager
         self.afters: list[int | None] = []
 
     def iter_by_id(self, dataset_id: int, *, parent_id: int | None = None, after: int | None = None) -> Any:
@@ -228,6 +230,9 @@ class _Listing:
 
         async def gen() -> AsyncIterator[Item]:
             for item in chosen:
+                if self.as_pager and after is not None and item.id <= after:
+                    # What the SDK's pager does with an id that does not ascend.
+                    raise APIDecodeError(f"answered id {item.id} after id {after}", method="GET", path="/x")
                 yield item
 
         return gen()
@@ -245,6 +250,9 @@ async def test_a_listing_that_does_not_start_past_the_mark_falls_back_to_the_who
     assert found == {0: 10}
     assert listing.afters == [15, None]  # refused the listing from the mark, walked the level
     assert mark.refuted
+    pager = _Listing(items, honour_after=False, as_pager=True)
+    assert await find_registered(pager, target, [("10.png", None)], after=15) == {0: 10}  # type: ignore[arg-type]
+    assert pager.afters == [15, None]
     honest = _Listing(items, honour_after=True)
     assert await find_registered(honest, target, [("20.png", None)], after=15) == {0: 20}  # type: ignore[arg-type]
     assert honest.afters == [15]  # found past the mark: nothing more to list

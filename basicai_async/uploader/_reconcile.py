@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
+from .._errors import APIDecodeError
 from .._exactly_once import name_key
 from .._manifest import ManifestTarget
 from ..resources import Items
@@ -80,7 +81,9 @@ async def find_registered(
     if after is not None:
         try:
             found = await _walk(items, target, wanted, after)
-        except _NotAscending:
+        except (_NotAscending, APIDecodeError):
+            # The pager refuses an id that does not ascend past the mark (a server ignoring
+            # ``lastId``) as undecodable; the whole level settles it, or fails for real.
             if high_water is not None:
                 high_water.refute()
         else:
