@@ -253,7 +253,8 @@ class Telemetry:
                 instruments.rate_limited.add(1, attrs)
         tracer = self._tracer
         if tracer is not None:
-            attrs["basicai.limiter.wait"] = waited
+            if waited:
+                attrs["basicai.limiter.wait"] = waited
             if retry:
                 attrs["http.request.resend_count"] = retry
             if code is not None:
