@@ -7,7 +7,7 @@ of ids ``(lo, hi]`` and walks several segments concurrently, each with its own
 
 - The ID-order traversal is the only source of truth. The page listing
   (``listItem``) serves only for hints: page 1 gives the level's ``total``, and
-  ``pageSize=1`` pages at every ``_SEGMENT``-th position give boundary ids.
+  ``pageSize=1`` pages at every segment's end (see ``_span``) give boundary ids.
   Any boundaries give a correct partition (they are made non-decreasing, and
   the last segment is unbounded), so a listing whose pages shift, come in
   another order, or lack ``total`` costs speed, never correctness: every item
@@ -163,7 +163,7 @@ class _TreeWalk:
             self._out.put_nowait(None)
 
     def _segments(self, parent: int | None, total: int | None) -> Iterator[_Segment]:
-        """The segments of one level, each with a boundary probe at every ``_SEGMENT``-th position.
+        """The segments of one level, each with a boundary probe at each segment's end (``_span`` ids apart).
 
         Lazy: a segment's probe starts only when the planner asks for it.
         """

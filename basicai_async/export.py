@@ -358,8 +358,10 @@ async def export_results(
                     converter.add(data)
                     if converter.bytes_written - reported >= _PROGRESS_BYTES:
                         progress()
-            finally:
-                converter.close()
+            except BaseException:
+                converter.abort()
+                raise
+            converter.close()
         progress()
         if span is not None:
             span.set_attribute("basicai.export.results", results)

@@ -73,7 +73,8 @@ class Box2D:
 def _extent(points: tuple[Point, ...], view: int | None) -> Box2D:
     xs = [p[0] for p in points]
     ys = [p[1] for p in points]
-    return Box2D(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys), view)
+    x, y = min(xs), min(ys)
+    return Box2D(x, y, max(xs) - x, max(ys) - y, view)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +164,28 @@ def _number(value: Any, what: str) -> float:
     return float(value)
 
 
+_REAL = frozenset({int, float})
+
+
 def _points(contour: dict[str, Any], least: int) -> tuple[Point, ...]:
     raw = contour.get("points")
     if not isinstance(raw, list):
         raise _Malformed("contour.points is missing or not a list")
+    # The common case in one pass (an export reads millions of points); anything
+    # odd falls through to the checked loop below, which names the bad point.
+    try:
+        fast = [
+            (float(p["x"]), float(p["y"])) for p in raw if type(p["x"]) in _REAL and type(p["y"]) in _REAL
+        ]
+    except (KeyError, TypeError, IndexError):
+        fast = []
+    # x - x is 0 for every finite number, NaN for infinities and NaN.
+    if raw and len(fast) == len(raw) and len(fast) >= least and all(x - x == 0 == y - y for x, y in fast):
+        return tuple(fast)
+    return _checked_points(raw, least)
+
+
+def _checked_points(raw: list[Any], least: int) -> tuple[Point, ...]:
     points: list[Point] = []
     for index, point in enumerate(raw):
         if not isinstance(point, dict):

@@ -11,6 +11,8 @@ Three workloads, each run twice in this process, at zero latency and then with
 
 - ``export_flat``: ``export_results`` of 20,000 data items at the top level;
 - ``export_nested``: ``export_results`` of 20,000 data items in 20 batches of 1,000;
+- ``export_small``: ``export_results`` of 5,000 data items at the top level (a level
+  small enough that its ID ranges must be sized from its total for every cursor to work);
 - ``upload``: 3,000 files of 1 KiB through ``client.uploader(concurrency=64)``.
 
 A run's bound is the larger of its zero-latency wall time and the physical
@@ -21,7 +23,8 @@ ratio is the latency run's wall time over that bound (targets: <= 1.5). A fresh
 client per run, so no run inherits another's quota.
 
 Run: ``python benchmarks/latency.py``. The last line is one JSON object:
-``{"benchmark": "latency", "export_flat_ratio": ..., "export_nested_ratio": ..., "upload_ratio": ..., ...}``.
+``{"benchmark": "latency", "export_flat_ratio": ..., "export_nested_ratio": ...,
+"export_small_ratio": ..., "upload_ratio": ..., ...}``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ TEAM = "bench"
 API_LATENCY = 0.100
 PUT_LATENCY = 0.050
 ITEMS = 20_000
+SMALL_ITEMS = 5_000
 BATCHES = 20
 FILES = 3_000
 FILE_SIZE = 1024
@@ -172,15 +176,16 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     try:
         flat = int(server.command("seed", args.items, 0)[0])
         nested = int(server.command("seed", args.items, args.batches)[0])
+        small = int(server.command("seed", args.small_items, 0)[0])
         sources = [
             UploadSource.from_bytes(f"f-{i:05d}.png", i.to_bytes(4, "big") * (FILE_SIZE // 4))
             for i in range(args.files)
         ]
 
-        def export(dataset_id: int, path: Path) -> Callable[[AsyncBasicAI], Awaitable[None]]:
+        def export(dataset_id: int, path: Path, items: int) -> Callable[[AsyncBasicAI], Awaitable[None]]:
             async def work(client: AsyncBasicAI) -> None:
                 summary = await export_results(client, dataset_id, path)
-                assert summary.data_items == args.items, summary
+                assert summary.data_items == items, summary
 
             return work
 
@@ -191,8 +196,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
         with tempfile.TemporaryDirectory() as tmp:
             workloads: dict[str, Callable[[AsyncBasicAI], Awaitable[None]]] = {
-                "export_flat": export(flat, Path(tmp) / "flat.jsonl"),
-                "export_nested": export(nested, Path(tmp) / "nested.jsonl"),
+                "export_flat": export(flat, Path(tmp) / "flat.jsonl", args.items),
+                "export_nested": export(nested, Path(tmp) / "nested.jsonl", args.items),
+                "export_small": export(small, Path(tmp) / "small.jsonl", args.small_items),
                 "upload": upload,
             }
             for name, work in workloads.items():
@@ -226,6 +232,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=ITEMS, help="data items per export (default 20000)")
     parser.add_argument(
         "--batches", type=int, default=BATCHES, help="batches of the nested export (default 20)"
+    )
+    parser.add_argument(
+        "--small-items", type=int, default=SMALL_ITEMS, help="data items of the small export (default 5000)"
     )
     parser.add_argument("--files", type=int, default=FILES, help="files to upload (default 3000)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)

@@ -10,6 +10,8 @@ import test_emulator_support as support
 from test_emulator_support import KEY_B, Api
 
 from basicai_async.emulator import Emulator
+from basicai_async.emulator._samples import sample_png
+from basicai_async.emulator._views import CANVAS
 from basicai_async.models import AnnotationResult, AnnotationSource, DataItem, IdPage, Item, Page, Scene
 
 pytestmark = pytest.mark.integration
@@ -344,3 +346,22 @@ async def test_presign_answer_shape_and_validation(api: Api) -> None:
         {"filename": "a.jpg", "size": 1},
     ):
         assert await api.code("POST", path, json=bad) == "ILLEGAL_PARAM", bad
+
+
+async def test_2d_objects_lie_inside_their_image_or_the_fixed_canvas(api: Api) -> None:
+    ds = await api.dataset("fit", "IMAGE")
+    png = {**await api.upload("small.png", sample_png(5, 30, 20)), "mimeType": "image/png"}
+    not_an_image = await api.upload()  # JPEG bytes no header reader can size
+    items = await api.ok(
+        "POST",
+        f"/dataset/batchAddData/{ds['id']}",
+        json=[{"name": f"d{i}", "files": [png if i % 2 else not_an_image]} for i in range(12)],
+    )
+    for i, item in enumerate(items):
+        width, height = (30, 20) if i % 2 else CANVAS
+        results = await api.ok("GET", f"/dataset/dataAnnotationResult/{ds['id']}/{item['id']}")
+        points = [p for r in results for o in r["instances"] for p in o["contour"]["points"]]
+        assert points
+        assert all(0 <= p["x"] <= width and 0 <= p["y"] <= height for p in points), (i, width, height)
+    # A 30x20 image is small: the objects use most of it, not a corner past the edge.
+    assert max(p["x"] for p in points) > 10

@@ -39,7 +39,9 @@ from basicai_async import (
     Window,
     shape_of,
 )
+from basicai_async._errors import ServerError
 from basicai_async.emulator import DIALECT_ENV, Emulator
+from basicai_async.emulator._faults import FaultRule
 from basicai_async.emulator._samples import sample_png
 from basicai_async.export import export_results, iter_exported
 
@@ -380,3 +382,19 @@ async def test_jsonl_lines_carry_their_data_items_name_and_files(
     with pytest.raises(ValueError, match="unknown export format 'csv'"):
         await export_results(client, dataset_id, tmp_path / "x", format="csv")
     assert not (tmp_path / "x").exists()
+
+
+async def test_a_failed_export_leaves_no_file_that_passes_for_a_whole_one(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    async with AsyncBasicAI(
+        KEY, base_url=emu.base_url, max_retries=0, limits=Limits((Window(10**6, 1.0),))
+    ) as c:
+        dataset_id = await _images_dataset(c)
+        emu.faults.set(
+            FaultRule(error_rate=1.0, error_statuses=(500,)), endpoint="dataset/batchDataAnnotationResult"
+        )
+        for fmt, closing_file in (("coco", "annotations.json"), ("yolo", "data.yaml")):
+            with pytest.raises(ServerError):
+                await export_results(c, dataset_id, tmp_path / fmt, format=fmt)
+            assert not (tmp_path / fmt / closing_file).exists()

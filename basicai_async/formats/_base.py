@@ -133,6 +133,13 @@ class Converter:
     def close(self) -> None:
         """Write what the format keeps to the end; the files are then complete."""
 
+    def abort(self) -> None:
+        """Release what is open after a failed export, writing no closing parts.
+
+        Whatever was written stays, visibly incomplete (COCO writes no
+        ``annotations.json``, YOLO no ``data.yaml``), never passing for a whole export.
+        """
+
     # -- shared reading ------------------------------------------------------------
 
     def shapes(self, data: ExportedData) -> Iterator[tuple[Instance, Shape]]:

@@ -31,6 +31,28 @@ __all__ = ["CocoConverter"]
 _FILE = "annotations.json"
 
 
+# Structs, not dicts: an export writes an annotation per object, and msgspec encodes these fastest.
+class _Image(msgspec.Struct):
+    id: int
+    file_name: str | None
+    width: int
+    height: int
+    basicai_data_id: int
+    basicai_view: int
+
+
+class _Annotation(msgspec.Struct, omit_defaults=True):
+    id: int
+    image_id: int
+    category_id: int
+    iscrowd: int
+    bbox: list[float]
+    area: float
+    segmentation: list[list[float]]
+    score: float | None = None
+    basicai_track_id: str | None = None
+
+
 class CocoConverter(Converter):
     """COCO: ``annotations.json`` with images, annotations (boxes, polygons) and categories."""
 
@@ -49,45 +71,46 @@ class CocoConverter(Converter):
         self._image_id = 0
         self._annotation_id = 0
 
-    def _append(self, stream: IO[bytes], first: bool, record: dict[str, Any]) -> None:
+    def _append(self, stream: IO[bytes], first: bool, record: msgspec.Struct) -> None:
+        body = self._encoder.encode(record)
         if not first:
             stream.write(b",\n")
-        stream.write(self._encoder.encode(record))
+            self.bytes_written += 2
+        stream.write(body)
+        # Counted as it goes (progress events follow it); close() sets the file's true size.
+        self.bytes_written += len(body)
 
     def add(self, data: ExportedData) -> None:
         for placed in self.place(data):
             self._image_id += 1
-            image = {
-                "id": self._image_id,
-                "file_name": placed.image.name,
-                "width": placed.width,
-                "height": placed.height,
-                "basicai_data_id": data.id,
-                "basicai_view": placed.view,
-            }
+            image = _Image(
+                self._image_id, placed.image.name, placed.width, placed.height, data.id, placed.view
+            )
             self._append(self._images, self._image_id == 1, image)
             for instance, shape, name in placed.objects:
                 category = self._categories.setdefault(name, len(self._categories) + 1)
                 self._annotation_id += 1
-                record: dict[str, Any] = {
-                    "id": self._annotation_id,
-                    "image_id": self._image_id,
-                    "category_id": category,
-                    "iscrowd": 0,
-                }
                 if isinstance(shape, Box2D):
-                    record.update(bbox=[shape.x, shape.y, shape.width, shape.height], area=shape.area)
-                    record["segmentation"] = []
+                    box, segmentation = shape, []
                 else:
-                    box = shape.bbox
-                    record.update(bbox=[box.x, box.y, box.width, box.height], area=shape.area)
-                    record["segmentation"] = [[c for point in shape.points for c in point]]
-                if instance.model_confidence is not None:
-                    record["score"] = instance.model_confidence
-                if instance.track_id is not None:
-                    record["basicai_track_id"] = instance.track_id
+                    box, segmentation = shape.bbox, [[c for point in shape.points for c in point]]
+                record = _Annotation(
+                    self._annotation_id,
+                    self._image_id,
+                    category,
+                    0,
+                    [box.x, box.y, box.width, box.height],
+                    shape.area,
+                    segmentation,
+                    instance.model_confidence,
+                    instance.track_id,
+                )
                 self._append(self._annotations, self._annotation_id == 1, record)
                 self.tally.objects += 1
+
+    def abort(self) -> None:
+        self._images.close()
+        self._annotations.close()
 
     def close(self) -> None:
         categories = [
@@ -104,5 +127,5 @@ class CocoConverter(Converter):
                 part.close()
                 out.write(tail)
             out.write(b'"categories": ' + self._encoder.encode(categories) + b"}\n")
-        self.bytes_written += path.stat().st_size
-        self.files_written += 1
+        self.bytes_written = path.stat().st_size
+        self.files_written = 1

@@ -63,6 +63,10 @@ class JsonLinesConverter(Converter):
             self.bytes_written += len(self._pending)
             self._pending.clear()
 
+    def abort(self) -> None:
+        # As before: the lines written so far stay (the CLI says the file is incomplete).
+        self.close()
+
     def close(self) -> None:
         self._flush()
         self._stream.flush()

@@ -64,6 +64,9 @@ class _Frames(Converter):
         self._list.write(name.rsplit(".", 1)[0] + "\n")
         return name.rsplit(".", 1)[0]
 
+    def abort(self) -> None:
+        self._list.close()
+
     def close(self) -> None:
         self._list.close()
         self.bytes_written += (self.directory / "ImageSets" / "all.txt").stat().st_size

@@ -81,6 +81,9 @@ class VocConverter(Converter):
             name = self.write_new(self._annotations, stem, ".xml", text, data_id=data.id)
             self._list.write(name.rsplit(".", 1)[0] + "\n")
 
+    def abort(self) -> None:
+        self._list.close()
+
     def close(self) -> None:
         self._list.close()
         listed = self.directory / "ImageSets" / "Main" / "default.txt"

@@ -68,6 +68,9 @@ class YoloConverter(Converter):
             name = self.write_new(self._labels, stem, ".txt", "".join(lines), data_id=data.id)
             self._sources.write(f"{name}\t{data.id}\t{placed.view}\t{placed.image.name or ''}\n")
 
+    def abort(self) -> None:
+        self._sources.close()
+
     def close(self) -> None:
         self._sources.close()
         names = "".join(
