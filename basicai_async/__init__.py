@@ -60,6 +60,7 @@ from ._errors import (
 )
 from ._http import is_ambiguous, send_trace
 from ._manifest import Manifest, ManifestEntry, ManifestStatus, ManifestTarget
+from ._manifest_db import SqliteManifest, open_manifest
 from ._redact import RedactedException
 from ._retry import RetryPolicy
 from ._shard import Shard, shard_of
@@ -125,7 +126,7 @@ from .telemetry import (
     UploadFinished,
     UploadStarted,
 )
-from .uploader import Uploader, UploadReport, UploadResult
+from .uploader import KEEP_RESULTS, Uploader, UploadReport, UploadResult
 
 __version__ = "0.1.0"
 
@@ -231,10 +232,12 @@ __all__ = [
     "ServerError",
     "ServiceUnavailableError",
     "Shard",
+    "SqliteManifest",
     "SourceChangedError",
     "SourceType",
     "UnknownCodeError",
     "UploadError",
+    "KEEP_RESULTS",
     "UploadReport",
     "UploadResult",
     "UploadSource",
@@ -250,6 +253,7 @@ __all__ = [
     "shape_of",
     "iter_results",
     "object_sources",
+    "open_manifest",
     "shard_of",
     "url_sources",
 ]

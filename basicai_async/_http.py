@@ -62,7 +62,7 @@ from ._errors import (
     error_for_code,
     error_for_status,
 )
-from ._redact import chain_scrubbed
+from ._redact import chain_scrubbed, redact_text
 from ._retry import RetryPolicy, parse_retry_after
 from .models.envelope import Envelope
 from .ratelimit import Limiter, Reservation, ReservingLimiter
@@ -71,7 +71,7 @@ from .telemetry._events import limiter_waited
 if TYPE_CHECKING:
     from .telemetry._otel import Telemetry
 
-__all__ = ["Pipeline", "decode_answer", "encode_params", "is_ambiguous", "send_trace"]
+__all__ = ["Pipeline", "decode_answer", "encode_params", "is_ambiguous", "is_send_trace", "send_trace"]
 
 T = TypeVar("T")
 
@@ -153,13 +153,19 @@ def send_trace() -> aiohttp.TraceConfig:
     return config
 
 
+def is_send_trace(config: aiohttp.TraceConfig) -> bool:
+    """Whether ``config`` is one :func:`send_trace` made (what a session for storage leaves out)."""
+    return _on_headers_sent in config.on_request_headers_sent
+
+
 async def _acquired(limiter: Limiter) -> Reservation:
     """A limiter without ``reserve``: its admission is counted at once, nothing left to stamp."""
     return Reservation(await limiter.acquire())
 
 
 def _snippet(raw: bytes) -> str:
-    return raw[:BODY_SNIPPET].decode("utf-8", errors="replace")
+    # An answer may quote what was sent (a signed accessUrl registered as a file's path).
+    return redact_text(raw[:BODY_SNIPPET].decode("utf-8", errors="replace"))
 
 
 class Pipeline:
@@ -470,8 +476,8 @@ def _decode_error(message: str, raw: bytes, method: str, path: str) -> APIDecode
 
 
 def _code_error(code: str, message: str | None, method: str, path: str) -> APIResponseError:
-    """The exception for a non-OK envelope code."""
-    return error_for_code(code)(message or "", method=method, path=path, code=code)
+    """The exception for a non-OK envelope code; a URL the server's message quotes shows no signature."""
+    return error_for_code(code)(redact_text(message or ""), method=method, path=path, code=code)
 
 
 def _envelope_code(raw: bytes) -> str | None:
@@ -488,7 +494,7 @@ def _status_reason(raw: bytes) -> str:
         head = _CODE_DECODER.decode(raw)
     except _UNDECODABLE:
         return ""
-    return f"{head.code}: {head.message}" if head.message else head.code
+    return redact_text(f"{head.code}: {head.message}") if head.message else head.code
 
 
 def _type_name(tp: Any) -> str:

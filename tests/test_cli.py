@@ -22,6 +22,7 @@ from basicai_async import (
     BytesSent,
     FileDone,
     FileFailed,
+    SqliteManifest,
     Uploader,
     UploadError,
     UploadStarted,
@@ -605,3 +606,21 @@ def test_console_progress_draws_no_files_line_before_the_upload_starts(
         progress(UploadStarted(files=2, to_upload=1, bytes=1))
         progress(FileDone(UploadResult("1.png", 1, ok=True, data_id=2)))
     assert "/0 files" not in capsys.readouterr().err
+
+
+def test_an_sqlite_manifest_in_the_directory_is_left_out_and_resumes_the_upload(
+    env: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 17: a manifest not named *.jsonl is SQLite; it and its -wal/-shm files are not uploaded."""
+    _images(tmp_path / "imgs", 5)
+    manifest = tmp_path / "imgs" / "upload.db"
+    argv = ["upload", str(tmp_path / "imgs"), "--create", "sqlite-manifest", "--manifest", str(manifest)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "5 of 5 files registered" in out
+    dataset_id = out.split("created dataset ")[1].split()[0]
+    again = ["upload", str(tmp_path / "imgs"), "--dataset", dataset_id, "--manifest", str(manifest)]
+    assert cli.main(again) == 0
+    assert "5 of 5 files registered" in capsys.readouterr().out
+    with SqliteManifest(manifest) as journal:
+        assert sorted(name for name, _ in journal.registered()) == [f"img-{i:03d}.png" for i in range(5)]

@@ -34,16 +34,23 @@ Example::
         report = await client.uploader().upload(dataset_id, Path("images").glob("*.jpg"))
         report.raise_for_failures()
 
-Modules: ``_report`` (results, report), ``_run`` (the state of one
-run), ``_uploader`` (checks, resume), ``_batch`` (the pipeline of batches),
-``_urls`` (URL renewal), ``_put`` (the storage PUT), ``_register``
+- Any number of sources: they are taken lazily, a window at a time
+  (``_feed``); past ``KEEP_RESULTS`` files the report keeps counts and the
+  files not registered (each registered one comes as a ``FileDone`` event and
+  is in the manifest); look-ups list only past a high-water mark once ids are
+  seen to ascend (``_highwater``).
+
+Modules: ``_report`` (results, report, tally), ``_run`` (the state of one
+run), ``_uploader`` (the entry point), ``_feed`` (sources in windows:
+checked, resumed, batched), ``_batch`` (the pipeline of batches and PUT
+workers), ``_urls`` (URL renewal), ``_put`` (the storage PUT), ``_register``
 (registration: halving, aborting, reconciling), ``_reconcile`` (the look-up
-and its name rule), ``_checks`` (argument and source checks), ``_resume``
-(manifest resume).
+and its name rule), ``_highwater`` (where a look-up may start), ``_checks``
+(argument and source checks, duplicate names), ``_resume`` (manifest resume).
 """
 
-from ._report import UploadReport, UploadResult
+from ._report import KEEP_RESULTS, UploadReport, UploadResult
 from ._run import UploadClient
 from ._uploader import Uploader
 
-__all__ = ["UploadClient", "UploadReport", "UploadResult", "Uploader"]
+__all__ = ["KEEP_RESULTS", "UploadClient", "UploadReport", "UploadResult", "Uploader"]

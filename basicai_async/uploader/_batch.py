@@ -7,16 +7,18 @@ Three stages overlap, so no API round trip sits on the PUTs' critical path:
   next batch's URLs are there before the PUT slots run dry. ``ahead`` covers a
   pre-sign round trip of up to ``ROUNDS_AHEAD`` PUT round trips at full
   concurrency (an API call across the internet against a small file's PUT).
-- **PUT.** A dispatcher hands the files to the PUT slots in source order; a slot
-  is held by one PUT only, never by an API call of its batch.
-- **Register.** The last PUT of a batch to finish, its slot already given back,
-  registers the batch while later batches PUT.
+- **PUT.** A dispatcher hands the files in source order to ``concurrency``
+  long-lived PUT workers (a task per file would cost more CPU than a small
+  file's PUT), one file per free worker; a worker only ever PUTs, never waits
+  on an API call of its batch.
+- **Register.** When the last PUT of a batch finishes, the batch is registered
+  in a task of its own while later batches PUT.
 
 API calls (pre-signs, renewals, registrations) each take one of the run's
 ``api_slots`` (the ``api_concurrency`` knob) for as long as they are in flight;
 the client's rate limiter alone decides when each may go. Memory is bounded
-whatever the number of sources: at most ``ahead`` batches of URLs wait, at
-most ``concurrency`` PUTs run, and a window of batches between pre-sign and
+whatever the number of sources (they come lazily, from ``_feed``): at most
+``ahead`` batches of URLs wait, at most ``concurrency`` PUTs run, and a window of batches between pre-sign and
 registration (``ahead``, those PUTing and ``api_concurrency`` registering)
 makes the feeder wait when registration falls behind.
 

@@ -25,6 +25,7 @@ from ._feed import batches
 from ._report import Tally, UploadReport
 from ._resume import settle_unsure
 from ._run import UploadClient, UploadRun
+from ._storage import storage_session
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -209,30 +210,31 @@ class Uploader:
         api_slots = anyio.Semaphore(self._api_concurrency)
         telemetry = self._client.telemetry
         try:
-            with emitting(on_event), _run_span(telemetry, target) as span:
-                run = UploadRun(
-                    client=self._client,
-                    session=await self._client.http_session(),
-                    target=target,
-                    journal=journal,
-                    on_event=on_event,
-                    tally=Tally(on_event, telemetry=telemetry),
-                    retry=self._retry,
-                    put_timeout=self._put_timeout,
-                    small_put_timeout=self._small_put_timeout,
-                    expiry_margin=self._expiry_margin,
-                    api_slots=api_slots,
-                    telemetry=telemetry,
-                )
-                await settle_unsure(run)
-                await upload_batches(
-                    run,
-                    batches(run, sources),
-                    concurrency=self._concurrency,
-                    api_concurrency=self._api_concurrency,
-                )
-                if span is not None:
-                    _finished(span, run.tally.report())
+            async with storage_session(await self._client.http_session()) as session:
+                with emitting(on_event), _run_span(telemetry, target) as span:
+                    run = UploadRun(
+                        client=self._client,
+                        session=session,
+                        target=target,
+                        journal=journal,
+                        on_event=on_event,
+                        tally=Tally(on_event, telemetry=telemetry),
+                        retry=self._retry,
+                        put_timeout=self._put_timeout,
+                        small_put_timeout=self._small_put_timeout,
+                        expiry_margin=self._expiry_margin,
+                        api_slots=api_slots,
+                        telemetry=telemetry,
+                    )
+                    await settle_unsure(run)
+                    await upload_batches(
+                        run,
+                        batches(run, sources),
+                        concurrency=self._concurrency,
+                        api_concurrency=self._api_concurrency,
+                    )
+                    if span is not None:
+                        _finished(span, run.tally.report())
         finally:
             if journal is not None and manifest is not journal:
                 journal.close()
