@@ -12,7 +12,7 @@ import aiohttp
 
 from ._concurrency import DEFAULT_API_CONCURRENCY
 from ._errors import ConfigurationError
-from ._http import Pipeline, send_trace
+from ._http import Pipeline, StampingRequest
 from ._retry import RetryPolicy
 from .ratelimit import BASICAI_LIMITS, ExactLimiter, Limiter, Limits, RedisLimiter
 from .resources import Annotations, Batches, Data, Datasets, Items, Scenes, Storage
@@ -250,8 +250,10 @@ class AsyncBasicAI:
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
                 # Not the session's own JSON: bodies are msgspec-encoded by the pipeline.
                 connector=aiohttp.TCPConnector(limit=100),
-                # Stamps each call's limiter slot as it leaves (see Reservation).
-                trace_configs=[send_trace()],
+                # Stamps each call's limiter slot as it leaves (see Reservation), without the
+                # cost of aiohttp's trace signals on every request (send_trace does it for a
+                # session a user passes in).
+                request_class=StampingRequest,
             )
         elif self._session.closed:
             # Else aiohttp's bare RuntimeError("Session is closed") would reach the user.

@@ -125,9 +125,14 @@ class SqliteManifest:
             self._adopt()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db: sqlite3.Connection | None = _connect(self.path)
-        self._target = self._read_target()
-        if target is not None:
-            self.bind(target)
+        try:
+            self._target = self._read_target()
+            if target is not None:
+                self.bind(target)
+        except BaseException:
+            # A refused target (or an unreadable file) leaves no connection open behind the error.
+            self.close()
+            raise
 
     # -- binding ------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ measured is the client's own work. The uploader runs at its defaults.
   its defaults. moto is a Python server, far slower than S3: the figure is a
   floor for what the client sustains, not S3's rate.
 
-Usage: ``python benchmarks/ingest_scale.py [--small 20000] [--large 100000] [--cpu-files 10000]
+Usage: ``python benchmarks/ingest_scale.py [--small 20000] [--large 100000] [--cpu-files 6000]
 [--rounds 3] [--s3-files 2000]``. The last line printed is one JSON object.
 """
 
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=20_000)
     parser.add_argument("--large", type=int, default=100_000)
-    parser.add_argument("--cpu-files", type=int, default=10_000)
+    parser.add_argument("--cpu-files", type=int, default=6_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--s3-files", type=int, default=2000)
     args = parser.parse_args(argv)

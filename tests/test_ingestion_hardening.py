@@ -17,7 +17,13 @@ import pytest
 from test_integration_support import LimitedFaults
 
 from basicai_async import AsyncBasicAI, ConfigurationError, Limits, RetryPolicy, UploadSource, Window
-from basicai_async._errors import ManifestMismatchError, OperationFailedError, SourceChangedError
+from basicai_async._errors import (
+    FileFormatNotSupportedError,
+    ManifestMismatchError,
+    OperationFailedError,
+    ResourceNotFoundError,
+    SourceChangedError,
+)
 from basicai_async._manifest import Manifest, ManifestEntry
 from basicai_async._redact import redact_url
 from basicai_async.emulator import Emulator, FaultRule
@@ -297,6 +303,11 @@ async def test_a_dataset_that_does_not_exist_stops_the_run_at_once(
     assert len(report.failed) == 1000
     assert {r.stage for r in report.results} <= {"register", "aborted"}
     assert all("999" in (r.error or "") for r in report.results)
+    # Typed by meaning whichever name the dialect gives it: the guide's, or the platform's.
+    assert all(isinstance(r.exception, ResourceNotFoundError) for r in report.results)
+    assert {getattr(r.exception, "code", None) for r in report.results} == {
+        "RESOURCE_NOT_FOUND" if emu.dialect == "guide" else "DATASET_NOT_FOUND"
+    }
     assert _calls(emu, ADD) <= 2  # at most the batches already in flight
     # Only the batches in flight were PUT; the rest never left the machine.
     assert sum(1 for r in report.results if r.stage == "aborted") >= 800
@@ -320,6 +331,11 @@ async def test_a_refused_file_still_fails_alone_by_halving(emu: Emulator, client
     report = await client.uploader().upload(ds.id, sources)
     assert [r.name for r in report.failed] == ["cloud.pcd"]
     assert len(report.succeeded) == 7
+    [refused] = report.failed
+    assert isinstance(refused.exception, FileFormatNotSupportedError)
+    assert refused.exception.code == (
+        "FILE_FORMAT_NOT_SUPPORTED" if emu.dialect == "guide" else "FILE_TYPE_NOT_SUPPORT"
+    )
 
 
 # 8. A client used from a second event loop.

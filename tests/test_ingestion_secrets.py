@@ -1,11 +1,14 @@
-"""A faulty upload leaks nothing: every log line, result, manifest line and exception chain grepped.
+"""A faulty upload leaks nothing: every log line, result, event, manifest line and exception chain grepped.
 
 Issue 10 #5 and SECURITY.md section 2: faults are injected everywhere (API and
 storage: 5xx, dropped connections before and after acting, truncated answers)
 with retries cut short, so many files fail and every error path writes text.
 Then the API key and every signature value handed out are searched for in all
-of it. The emulator's own server-side log lines are the server's, not the
-SDK's, and are left out (a real server logs its own requests too).
+of it: the PUT URLs' and, in the xtreme1 dialect, the signed ``accessUrl`` each
+file is registered under (as BasicAI's platform answers), which the server's
+refusals quote back (a text file refused in an image dataset names its path).
+The emulator's own server-side log lines are the server's, not the SDK's, and
+are left out (a real server logs its own requests too).
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ async def test_a_faulty_upload_leaks_neither_key_nor_signature(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     signatures: set[str] = set()
+    access_signatures: set[str] = set()
+    events: list[object] = []
     real = Storage.presign_uploads
 
     async def presign(self: Storage, files: Sequence[PresignRequest]) -> list[PresignedUpload]:
@@ -57,6 +62,8 @@ async def test_a_faulty_upload_leaks_neither_key_nor_signature(
         for upload in answer:
             query = parse_qs(urlsplit(upload.pre_signed_url).query)
             signatures.update(query["Signature"])
+            access = parse_qs(urlsplit(upload.register_path).query)
+            access_signatures.update(access.get("X-Amz-Signature", []))
         return answer
 
     monkeypatch.setattr(Storage, "presign_uploads", presign)
@@ -66,6 +73,8 @@ async def test_a_faulty_upload_leaks_neither_key_nor_signature(
     faults = Faults(seed=10)
     manifest = tmp_path / "upload.jsonl"
     sources = [UploadSource.from_bytes(f"leak-{i:03d}.png", b"png %d" % i * 16) for i in range(200)]
+    # Refused at registration by a message that quotes the path it was registered under.
+    sources.insert(50, UploadSource.from_bytes("notes.txt", b"not an image"))
     fast = RetryPolicy(max_retries=1, backoff_start=0.001, backoff_cap=0.002)
     async with Emulator({KEY: "team"}, limits=None, faults=faults) as emu:
         async with AsyncBasicAI(
@@ -75,7 +84,9 @@ async def test_a_faulty_upload_leaks_neither_key_nor_signature(
             faults.set(RULE)
             faults.set(RULE, endpoint=STORE_ENDPOINT)
             reports = [
-                await client.uploader(put_retries=0).upload(ds.id, sources, manifest=manifest)
+                await client.uploader(put_retries=0, on_event=events.append).upload(
+                    ds.id, sources, manifest=manifest
+                )
                 for _ in range(2)
             ]
         injected = sum(faults.injected.values())
@@ -87,12 +98,26 @@ async def test_a_faulty_upload_leaks_neither_key_nor_signature(
     assert len(failed) >= 20
     assert {r.stage for r in failed} >= {"put"}
     assert signatures
+    if emu.dialect == "xtreme1":
+        # Every file registered under its signed accessUrl, exactly as received.
+        assert len(access_signatures) >= 200
+        registered = [f.path for item in emu.state.datasets[ds.id].items.values() for f in item.files]
+        assert registered
+        assert all(urlsplit(path).query for path in registered)
+        assert "notes.txt" in {r.name for r in failed if r.stage == "register"}
+    signatures |= access_signatures
 
     texts: list[str] = [manifest.read_text()]
     with Manifest(manifest) as journal:
         texts += [repr(e) for e in journal.entries()]
     for result in results:
-        texts += [repr(result), result.error or "", *_chain_texts(result.exception)]
+        texts += [repr(result), str(result.path), result.error or "", *_chain_texts(result.exception)]
+    texts += [repr(event) for event in events]
+    for report in reports:
+        try:
+            report.raise_for_failures()
+        except Exception as exc:
+            texts += _chain_texts(exc)
     formatter = logging.Formatter("%(name)s %(message)s")
     client_records = [r for r in caplog.records if not r.name.startswith(SERVER_LOGGERS)]
     assert any(r.name == "basicai_async" for r in client_records)  # DEBUG lines were captured

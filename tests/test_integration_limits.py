@@ -14,6 +14,7 @@ import pytest
 from test_integration_support import KEY
 
 from basicai_async import APIConnectionError, AsyncBasicAI, send_trace
+from basicai_async._http import StampingRequest
 from basicai_async.emulator import Emulator
 from basicai_async.ratelimit import ExactLimiter, Limits, Window
 
@@ -54,11 +55,11 @@ async def test_a_client_held_to_the_server_limits_never_sees_a_429() -> None:
     windows = (Window(8, 0.25), Window(20, 1.0))
     async with (
         Emulator({KEY: "team-a"}, limits=Limits(windows)) as emu,
-        # BasicAI's default margin: a loaded CI machine's scheduling stall between a call's
-        # admission and its send is not the margin's business, the call counts from its send.
-        AsyncBasicAI(
-            KEY, base_url=emu.base_url, limits=Limits(windows, margin=0.05), max_retries=0
-        ) as client,
+        # The emulator shares this test's event loop: it counts a request when the loop
+        # gets to its handler, after the client's own work, a server-side lag that only
+        # the margin covers (a call counts from its send, but the server counts late).
+        # Twice the default, so a loaded CI machine's scheduling stall cannot fake a 429.
+        AsyncBasicAI(KEY, base_url=emu.base_url, limits=Limits(windows, margin=0.1), max_retries=0) as client,
     ):
         ds = await client.datasets.create(name="ds", type="IMAGE")
         calls = 50
@@ -113,6 +114,33 @@ async def test_a_call_counts_from_when_its_headers_left_not_from_its_admission()
         ):
             await client.request("GET", "/dataset/list", params={"pageNo": 1, "pageSize": 1})
         assert limiter.stats().next_slot_in == 100.0  # the stamp at 30 holds until 130
+
+
+async def test_the_clients_own_session_stamps_as_the_headers_leave_without_trace_signals() -> None:
+    now = [10.0]
+    limiter = ExactLimiter(Limits((Window(1, 100.0),)), clock=lambda: now[0], max_wait=None)
+
+    async def starts(session: Any, context: SimpleNamespace, params: Any) -> None:
+        now[0] = 20.0
+
+    async def answered(session: Any, context: SimpleNamespace, params: Any) -> None:
+        now[0] = 30.0
+
+    hooks = aiohttp.TraceConfig()  # moves the clock only; no send_trace
+    hooks.on_request_start.append(starts)
+    hooks.on_request_end.append(answered)
+    async with Emulator({KEY: "team-a"}) as emu:
+        async with (
+            aiohttp.ClientSession(trace_configs=[hooks], request_class=StampingRequest) as session,
+            AsyncBasicAI(KEY, base_url=emu.base_url, session=session, limiter=limiter) as client,
+        ):
+            await client.request("GET", "/dataset/list", params={"pageNo": 1, "pageSize": 1})
+        assert limiter.stats().next_slot_in == 90.0  # stamped at 20, as the headers left
+        async with AsyncBasicAI(KEY, base_url=emu.base_url) as client:
+            own = await client.http_session()
+            # The stamp comes from the request class: no trace signal is dispatched per call.
+            assert own.trace_configs == []
+            assert own._request_class is StampingRequest
 
 
 async def test_a_call_that_never_left_still_gives_its_slot_back_to_the_windows() -> None:

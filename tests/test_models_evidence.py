@@ -25,7 +25,6 @@ from basicai_async import GenericAPIError, ResourceNotFoundError, UnknownCodeErr
 from basicai_async._http import decode_answer
 from basicai_async.models import (
     AnnotationResult,
-    DataFile,
     DataItem,
     Dataset,
     FileRef,
@@ -407,7 +406,7 @@ def test_every_evidence_file_is_checked_here() -> None:
     assert [n for n in names if f'"{n}"' not in source] == []
 
 
-def test_data_files_decode_alone_as_well() -> None:
+def test_a_platform_file_in_a_flat_list_reads_as_in_a_tree() -> None:
     [(_, first)] = leaves(wire("data_info_image.json")["data"]["content"])
-    file = msgspec.convert(first, type=DataFile)
+    file = msgspec.convert({"id": 1, "files": [first]}, type=DataItem).files[0]
     assert (file.id, file.width, file.height, file.mime_type) == (5001, 1920, 1080, "image/jpeg")

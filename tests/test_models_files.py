@@ -20,7 +20,7 @@ from basicai_async._errors import (
     error_for_code,
 )
 from basicai_async._http import decode_answer
-from basicai_async.models import DataFile, DataItem, Dataset, Item, Page
+from basicai_async.models import DataItem, Dataset, Item, Page
 from basicai_async.uploader._reconcile import same_object
 
 SIGNED = "http://minio:9000/b/12/a.jpg?X-Amz-Date=20240329T100545Z&X-Amz-Signature=5ecret5ecret"
@@ -144,7 +144,7 @@ def test_listed_items_read_their_files_from_a_tree_too() -> None:
 def test_image_sizes_come_from_their_fields_or_extra_info(
     fields: dict[str, Any], size: tuple[object, object]
 ) -> None:
-    file = msgspec.json.decode(msgspec.json.encode(fields), type=DataFile)
+    file = _item(files=[fields]).files[0]
     assert (file.width, file.height) == size
 
 
@@ -217,3 +217,14 @@ def test_a_registered_path_and_a_listed_one_name_the_same_object(
 ) -> None:
     assert same_object(registered, listed) is same
     assert same_object(listed, registered) is same
+
+
+def test_a_refusal_quoting_a_signed_url_shows_no_signature() -> None:
+    raw = msgspec.json.encode(
+        {"code": "FILE_TYPE_NOT_SUPPORT", "message": f"{SIGNED} is not supported", "data": None}
+    )
+    with pytest.raises(FileFormatNotSupportedError) as caught:
+        decode_answer(raw, Dataset, "POST", "/dataset/addData/1")
+    for shown in (str(caught.value), repr(caught.value), caught.value.server_message):
+        assert "5ecret5ecret" not in shown
+        assert "http://minio:9000/b/12/a.jpg?" in shown

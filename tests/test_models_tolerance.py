@@ -13,6 +13,7 @@ from basicai_async.models import (
     AnnotationResult,
     DataFile,
     DataItem,
+    IdPage,
     Instance,
     Item,
     ItemType,
@@ -45,7 +46,9 @@ async def test_an_entry_of_unknown_kind_fails_rather_than_being_taken_for_a_cont
     with pytest.raises(APIDecodeError) as caught:
         [item async for item in api.client.items.list(7)]
     assert "itemType" in str(caught.value)
-    assert "$.data.list[0]" in str(caught.value)
+    # Where: the page's `list[0]` (settled as a page, so msgspec names the page `$.data`).
+    assert "`list[0]`" in str(caught.value)
+    assert "$.data" in str(caught.value)
 
 
 async def test_a_pre_sign_answer_without_a_url_fails_naming_it(api: FakeApi) -> None:
@@ -86,10 +89,23 @@ def test_class_values_null_or_empty_object_read_as_an_empty_list_and_a_filled_ob
     assert msgspec.convert({"classId": ""}, Instance).class_id == ""
 
 
+def _file(wire: dict[str, str]) -> DataFile:
+    """A file as the SDK reads one: inside its item (the item settles its files)."""
+    return msgspec.convert({"id": 1, "files": [wire]}, DataItem).files[0]
+
+
 def test_a_file_reads_its_mime_type_from_type_when_mime_type_is_absent() -> None:
-    assert msgspec.convert({"type": "image/png"}, DataFile).mime_type == "image/png"
-    both = msgspec.convert({"type": "image/png", "mimeType": "image/jpeg"}, DataFile)
+    assert _file({"type": "image/png"}).mime_type == "image/png"
+    both = _file({"type": "image/png", "mimeType": "image/jpeg"})
     assert (both.mime_type, both.type) == ("image/jpeg", "image/png")
+    # In a page of items too, and in an ID-order step.
+    page = msgspec.convert(
+        {"list": [{"id": 1, "itemType": "DATA", "files": [{"type": "image/png"}]}]}, Page[Item]
+    )
+    step = msgspec.convert(
+        {"list": [{"id": 1, "type": "SINGLE_DATA", "files": [{"type": "image/png"}]}]}, IdPage[Item]
+    )
+    assert [page.items[0].files[0].mime_type, step.items[0].files[0].mime_type] == ["image/png", "image/png"]
 
 
 def test_null_lists_read_as_empty() -> None:
@@ -113,7 +129,8 @@ def test_null_lists_read_as_empty() -> None:
 def test_an_item_kind_from_either_field(
     wire: dict[str, str], kind: str, flags: tuple[bool, bool, bool]
 ) -> None:
-    item = msgspec.convert({"id": 1, **wire}, Item)
+    # Items are read in pages (which settle them), as every listing of the SDK reads them.
+    [item] = msgspec.convert({"list": [{"id": 1, **wire}]}, Page[Item]).items
     assert item.item_type == kind
     assert (item.is_data, item.is_scene, item.is_batch) == flags
 

@@ -8,7 +8,7 @@ moves when every task is idle, then checks the recorded admissions:
   and nobody is admitted inside a pause;
 - no waste: every waiter is admitted (within a clock tick) at the earliest time its
   arrival, the admissions before it, the windows, the pauses and (once it had to
-  wait) the pace of queued waiters allow;
+  wait) the pace of queued waiters (at most g in g window rates) allow;
 - fairness: waiters are admitted in arrival order, and a try never succeeds over a queue;
 - cancellation: cancelled callers are never admitted and cost nobody anything
   (they appear in no one's earliest time, so any hold-up would break "no waste").
@@ -132,6 +132,7 @@ def check(limits: Limits, limiter: ExactLimiter, trace: Trace) -> None:
     times = [t for t, _ in trace.admissions]
     spans = [(w.count, w.seconds + limits.margin) for w in limits.windows]
     spacing = min(length / count for count, length in spans)
+    group = max(1, int(0.05 / spacing))  # queued waiters: at most `group` in group * spacing
 
     # Safety.
     assert times == sorted(times)
@@ -162,8 +163,8 @@ def check(limits: Limits, limiter: ExactLimiter, trace: Trace) -> None:
         earliest = trace.arrivals[who]
         if k:
             earliest = max(earliest, times[k - 1])
-            if t > trace.arrivals[who] + TICK_SLACK:
-                earliest = max(earliest, times[k - 1] + spacing)  # it queued: paced
+            if t > trace.arrivals[who] + TICK_SLACK and k >= group:
+                earliest = max(earliest, times[k - group] + group * spacing)  # it queued: paced
         for count, length in spans:
             if k >= count:
                 earliest = max(earliest, times[k - count] + length)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from basicai_async import AsyncBasicAI, Limits, ManifestStatus, UploadSource, Window
+from basicai_async._errors import APIDecodeError
 from basicai_async._manifest_db import SqliteManifest
 from basicai_async.emulator import Emulator, Fault, Faults, NewDataRec
 from basicai_async.models import Item
@@ -207,19 +208,20 @@ async def test_a_reconciliation_lists_only_past_the_high_water_mark() -> None:
 def test_the_mark_is_trusted_only_once_an_answer_confirmed_it() -> None:
     mark = HighWater()
     mark.answered(None, [10, 11])  # nothing known when it was sent: proves nothing
-    assert (mark.mark, mark.trusted, mark.after(11)) == (11, False, None)
+    assert (mark.mark, mark.trusted) == (11, False)
     mark.answered(11, [12, 13])
-    assert (mark.mark, mark.trusted, mark.after(11)) == (13, True, 11)
+    assert (mark.mark, mark.trusted) == (13, True)
     mark.answered(13, [5])  # an id at or below the mark the call was sent with: ids do not ascend
-    assert (mark.trusted, mark.after(13)) == (False, None)
+    assert (mark.mark, mark.trusted) == (13, False)
 
 
 class _Listing:
     """``Items.iter_by_id`` over a fixed list, honouring ``after`` the way a server might not."""
 
-    def __init__(self, items: list[Item], *, honour_after: bool) -> None:
+    def __init__(self, items: list[Item], *, honour_after: bool, as_pager: bool = False) -> None:
         self.items = items
         self.honour_after = honour_after
+        self.as_pager = as_pager
         self.afters: list[int | None] = []
 
     def iter_by_id(self, dataset_id: int, *, parent_id: int | None = None, after: int | None = None) -> Any:
@@ -228,6 +230,9 @@ class _Listing:
 
         async def gen() -> AsyncIterator[Item]:
             for item in chosen:
+                if self.as_pager and after is not None and item.id <= after:
+                    # What the SDK's pager does with an id that does not ascend.
+                    raise APIDecodeError(f"answered id {item.id} after id {after}", method="GET", path="/x")
                 yield item
 
         return gen()
@@ -245,9 +250,29 @@ async def test_a_listing_that_does_not_start_past_the_mark_falls_back_to_the_who
     assert found == {0: 10}
     assert listing.afters == [15, None]  # refused the listing from the mark, walked the level
     assert mark.refuted
+    pager = _Listing(items, honour_after=False, as_pager=True)
+    assert await find_registered(pager, target, [("10.png", None)], after=15) == {0: 10}  # type: ignore[arg-type]
+    assert pager.afters == [15, None]
     honest = _Listing(items, honour_after=True)
     assert await find_registered(honest, target, [("20.png", None)], after=15) == {0: 20}  # type: ignore[arg-type]
-    assert honest.afters == [15]
+    assert honest.afters == [15]  # found past the mark: nothing more to list
+
+
+async def test_absence_past_an_unconfirmed_mark_is_checked_in_the_whole_level() -> None:
+    from basicai_async import ManifestTarget
+
+    items = [Item(id=i, name=f"{i}.png", item_type="DATA") for i in (10, 20, 30)]
+    target = ManifestTarget(base_url="https://api.example.test/api/v1", dataset_id=1)
+    wanted = [("20.png", None), ("10.png", None), ("40.png", None)]
+    unconfirmed = _Listing(items, honour_after=True)
+    found = await find_registered(unconfirmed, target, wanted, after=15, high_water=HighWater())  # type: ignore[arg-type]
+    assert found == {0: 20, 1: 10}  # 10.png lies below the mark: ids may not ascend, so it is looked for
+    assert unconfirmed.afters == [15, None]
+    trusted = HighWater()
+    trusted.answered(5, [6])
+    confirmed = _Listing(items, honour_after=True)
+    assert await find_registered(confirmed, target, wanted, after=15, high_water=trusted) == {0: 20}  # type: ignore[arg-type]
+    assert confirmed.afters == [15]  # ids ascend here: past the mark is all the call can have made
 
 
 async def test_resume_looks_unsure_files_up_past_their_recorded_mark(tmp_path: Path) -> None:

@@ -208,7 +208,7 @@ async def test_a_faulty_upload_and_an_export_show_every_call_retry_429_and_wait(
         assert attrs["server.port"] == port
         assert call.name == f"{attrs['http.request.method']} {attrs['url.template']}"
         assert "url.full" not in attrs
-        assert attrs["basicai.limiter.wait"] >= 0
+        assert attrs["basicai.limiter.wait"] > 0  # every attempt waited here (HeldLimiter)
     presigns = [c for c in calls if _attrs(c)["url.template"] == "/" + PRESIGN]
     # The 429 and the 503 met the first pre-sign attempts (of one batch or of both: they run
     # at once); each was retried, the retries saying how many attempts came before.
@@ -356,6 +356,8 @@ async def test_the_escape_hatch_names_a_path_template_only_when_it_has_no_id(
     names = [s.name for s in otel.finished()]
     assert names == ["POST /dataset/create", "GET", "GET /dataset/list"]
     assert "url.template" not in _attrs(otel.finished()[1])
+    # Nothing waited for the limiter here: no wait is said.
+    assert all("basicai.limiter.wait" not in _attrs(s) for s in otel.finished())
 
 
 async def test_no_op_providers_turn_telemetry_off() -> None:
@@ -408,20 +410,24 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from basicai_async import AsyncBasicAI
 from basicai_async.emulator import Emulator
-from basicai_async.ratelimit import Reservation
 
-spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
-provider = TracerProvider()
-provider.add_span_processor(SimpleSpanProcessor(spans))
-trace.set_tracer_provider(provider)
-metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+def configure():
+    spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    trace.set_tracer_provider(provider)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    return spans, reader
 
 async def main():
     async with Emulator(keys={"k": "team"}, limits=None) as emu:
+        # Made before OpenTelemetry is configured, as a library's client often is.
         async with AsyncBasicAI("k", base_url=emu.base_url) as client:
+            exported = configure()
             await client.datasets.create(name="global", type="IMAGE")
+    return exported
 
-asyncio.run(main())
+spans, reader = asyncio.run(main())
 names = [s.name for s in spans.get_finished_spans()]
 metric_names = {m.name for r in reader.get_metrics_data().resource_metrics
                 for s in r.scope_metrics for m in s.metrics}
@@ -430,7 +436,8 @@ print(names, "http.client.request.duration" in metric_names)
 
 
 def test_the_global_providers_are_used_by_default() -> None:
-    # In a process of its own: a global provider can be set once per process.
+    # In a process of its own: a global provider can be set once per process. The client
+    # is made before the providers are set, and still records through them.
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(_GLOBAL)], capture_output=True, text=True, timeout=60
     )

@@ -3,7 +3,7 @@
 Configured by ``BASICAI_API_KEY`` / ``BASICAI_BASE_URL`` / ``BASICAI_REDIS_URL`` or
 ``--api-key`` / ``--base-url`` / ``--redis-url`` (before or after the command, as ``-v`` is)::
 
-    basicai-async upload ./images --create cars --type IMAGE --manifest upload.jsonl
+    basicai-async upload ./images --create cars --type IMAGE --manifest upload.db
     basicai-async upload ./images --dataset 42 --batch 7
     basicai-async export 42 -o results.jsonl
     basicai-async datasets list

@@ -55,6 +55,18 @@ class Model(
     def __repr__(self) -> str:
         return redact_text(super().__repr__())
 
+    @classmethod
+    def settle_many(cls, records: list[Any]) -> None:
+        """Settle the tolerant shapes of many decoded records of this class in one pass.
+
+        The list containers (``Page``, ``IdPage``) call it once per page after
+        decoding. A model that appears by the hundred on a page (``Item``) reads
+        its variants here instead of in a ``__post_init__``: one hook call per
+        record costs more than the decode of its fields, while this pass only
+        looks at each record and works where a variant appears. Others settle in
+        their own ``__post_init__`` and need nothing here.
+        """
+
 
 class RequestModel(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
     """A request body. Fields left at ``None`` are not sent (partial updates rely on it)."""

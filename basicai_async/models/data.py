@@ -27,7 +27,16 @@ import msgspec
 
 from ._base import Model, NullList, RequestModel
 
-__all__ = ["ContentNode", "DataFile", "DataItem", "FileRef", "NewData", "files_of"]
+__all__ = [
+    "ContentNode",
+    "DataFile",
+    "DataItem",
+    "FileRef",
+    "NewData",
+    "files_of",
+    "settle_file",
+    "settle_files",
+]
 
 
 class FileRef(Model):
@@ -64,7 +73,9 @@ class DataFile(Model):
     those fields or from ``extraInfo`` (``{"width": 1920, "height": 1080}``),
     which is also kept whole. ``url`` is where the server says the file can be
     read (often a signed URL); ``device_name`` the sensor, or the folder the file
-    sat in when the server sent a ``content`` tree.
+    sat in when the server sent a ``content`` tree. These are read as the item
+    holding the file is decoded (:func:`settle_file`); a ``DataFile`` decoded on
+    its own keeps the fields as sent.
     """
 
     path: str | None = None
@@ -82,15 +93,28 @@ class DataFile(Model):
     height: int | None = None
     extra_info: Any = None
 
-    def __post_init__(self) -> None:
-        if self.mime_type is None:
-            self.mime_type = self.type
-        extra = self.extra_info
-        if extra is not None and isinstance(extra, dict):
-            if self.width is None:
-                self.width = _pixels(extra.get("width"))
-            if self.height is None:
-                self.height = _pixels(extra.get("height"))
+
+def settle_file(file: DataFile) -> None:
+    """Read ``file``'s MIME type from ``type`` and its size from ``extraInfo`` where the fields lack them.
+
+    Run by the item that holds the file (:class:`DataItem`, ``Item``) as it is
+    decoded: a file has no hook of its own, a page holds a hundred of them.
+    """
+    if file.mime_type is None:
+        file.mime_type = file.type
+    extra = file.extra_info
+    if isinstance(extra, dict):
+        if file.width is None:
+            file.width = _pixels(extra.get("width"))
+        if file.height is None:
+            file.height = _pixels(extra.get("height"))
+
+
+def settle_files(files: list[DataFile]) -> None:
+    """:func:`settle_file` for each file that needs it (the guide's form needs nothing)."""
+    for file in files:
+        if file.mime_type is None or file.extra_info is not None:
+            settle_file(file)
 
 
 class ContentNode(msgspec.Struct, rename="camel", kw_only=True, gc=False):
@@ -181,9 +205,13 @@ class DataItem(Model):
     _content: list[ContentNode] | None = msgspec.field(default=None, name="content")
 
     def __post_init__(self) -> None:
-        # Inline, not files_of(): a page runs this once per item, and a call costs a tenth of a decode.
         if self._content is not None:
             self.files = files_of(self.files, self._content)
             self._content = None
         elif self.files is None:
             self.files = []  # type: ignore[unreachable]  # NullList: None until this line
+            return
+        # Inline, not settle_files(): runs once per item decoded, and a call costs a tenth of a decode.
+        for file in self.files:
+            if file.mime_type is None or file.extra_info is not None:
+                settle_file(file)

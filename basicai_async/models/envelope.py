@@ -6,11 +6,21 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from ._base import NullList, as_list
+from ._base import Model, NullList
 
 __all__ = ["Envelope", "IdPage", "Page"]
 
 T = TypeVar("T")
+
+
+def _settled(items: list[T] | None) -> list[T]:
+    """A page's records: ``[]`` for ``null``, their variants settled in one pass (``Model.settle_many``)."""
+    if not items:
+        return []
+    first = items[0]
+    if isinstance(first, Model):
+        type(first).settle_many(items)
+    return items
 
 
 class Envelope(msgspec.Struct, Generic[T], kw_only=True, gc=False):
@@ -24,14 +34,15 @@ class Envelope(msgspec.Struct, Generic[T], kw_only=True, gc=False):
 class Page(msgspec.Struct, Generic[T], kw_only=True, gc=False):
     """One page of a ``pageNo``/``pageSize`` listing; ``total`` may come on page 1 only.
 
-    ``items`` is the wire field ``list`` (``null`` on an empty page reads as ``[]``).
+    ``items`` is the wire field ``list`` (``null`` on an empty page reads as ``[]``);
+    its records' variants are settled once decoded (``Model.settle_many``).
     """
 
     items: NullList[T] = msgspec.field(default_factory=list, name="list")
     total: int | None = None
 
     def __post_init__(self) -> None:
-        self.items = as_list(self.items)
+        self.items = _settled(self.items)
 
 
 class IdPage(msgspec.Struct, Generic[T], kw_only=True, gc=False):
@@ -40,4 +51,4 @@ class IdPage(msgspec.Struct, Generic[T], kw_only=True, gc=False):
     items: NullList[T] = msgspec.field(default_factory=list, name="list")
 
     def __post_init__(self) -> None:
-        self.items = as_list(self.items)
+        self.items = _settled(self.items)

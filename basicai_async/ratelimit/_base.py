@@ -11,6 +11,7 @@ request leaves, else ``await limiter.acquire()``. It calls
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -22,6 +23,7 @@ __all__ = [
     "Limiter",
     "LimiterStats",
     "Limits",
+    "Pace",
     "Reservation",
     "ReservingLimiter",
     "Window",
@@ -177,3 +179,52 @@ class ReservingLimiter(Limiter, Protocol):
     async def reserve(self) -> Reservation:
         """Wait for a slot and reserve it; the returned ``Reservation`` is stamped by ``sent()``."""
         ...
+
+
+PACE_GROUP = 0.05
+"""Seconds: queued callers are paced in groups that fit in this (see ``Pace``)."""
+
+
+class Pace:
+    """The pace of a limiter's queued callers: at most ``g`` admissions per slot of ``g * s`` seconds.
+
+    ``s = min((T + margin) / N)`` is the fastest window's rate (10.5 ms at BasicAI's
+    limits) and ``g`` the most admissions that fit in ``PACE_GROUP`` (4 per 42 ms at
+    BasicAI's limits; 1 for windows slower than 20/s). A window's rate is at most
+    N / (T + margin) anyway, so the pace costs no throughput; it spreads a freed
+    window's calls instead of sending a hundred in one instant. The slots are a
+    fixed grid (from the first admission), not counted from each admission: an
+    event loop that wakes a waiter late (a busy or loaded machine) uses the slot it
+    lands in, and the lateness does not add up. ``enabled=False`` never holds anyone.
+    """
+
+    __slots__ = ("_end", "_group", "_length", "_origin", "_slot", "_used")
+
+    def __init__(self, limits: Limits, *, enabled: bool = True) -> None:
+        spacing = min((w.seconds + limits.margin) / w.count for w in limits.windows)
+        self._group = max(1, int(PACE_GROUP / spacing)) if enabled else math.inf
+        self._length = self._group * spacing if enabled else 1.0
+        self._origin = -math.inf  # the grid starts at the first admission
+        self._slot = 0  # the current slot's number on the grid
+        self._end = -math.inf  # ... and its end
+        self._used = 0  # admissions in it
+
+    def admitted(self, now: float) -> None:
+        """Record an admission (queued or not) at ``now`` (never earlier than the last)."""
+        if now < self._end:
+            self._used += 1  # the common case: still in the current slot
+            return
+        if self._origin == -math.inf:
+            self._origin = now
+        # A nanosecond's nudge: a time a float hair short of a slot's start is in that slot.
+        slot = math.floor((now - self._origin) / self._length + 1e-9)
+        if slot != self._slot:
+            self._slot, self._used = slot, 0
+        self._end = self._origin + (slot + 1) * self._length - 1e-9
+        self._used += 1
+
+    def next_at(self) -> float:
+        """The earliest time a queued caller may be admitted (-inf: now)."""
+        if self._used < self._group:
+            return -math.inf
+        return self._origin + (self._slot + 1) * self._length

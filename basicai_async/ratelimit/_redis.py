@@ -6,8 +6,7 @@ only queues, sleeps and hands out what the script admitted.
 Waiters queue locally in arrival order and only the head is served: one driver
 task calls the script for it, sleeps exactly the wait the script returned, and
 calls again, so a process never polls. A backlog is paced as ``ExactLimiter``
-paces its queue: after an admission the driver waits one window rate
-(``min((T + margin) / N)``, 10.5 ms at BasicAI's limits) before serving the next.
+paces its queue (``Pace``: 4 admissions per 42 ms at BasicAI's limits, per process).
 The driver is not the waiter: a waiter cancelled while a call is in
 flight does not cancel the call, and an admission that comes back for it goes
 to the next live waiter, or is taken back from the ring (``refund``) if nobody
@@ -42,7 +41,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError, LimiterUnavailableError, QuotaExhaustedError
-from ._base import BASICAI_LIMITS, LimiterStats, Limits, Reservation, Window, WindowStats
+from ._base import BASICAI_LIMITS, LimiterStats, Limits, Pace, Reservation, Window, WindowStats
 from ._exact import ExactLimiter
 from ._ring import RingReply, SharedRing, key_tag
 
@@ -112,12 +111,12 @@ class RedisLimiter:
         "_max_wait",
         "_missed",
         "_owns_client",
+        "_pace",
         "_queued",
         "_reservers",
         "_ring",
         "_snap",
         "_snap_at",
-        "_spacing",
         "_total_wait",
         "_unsent",
         "_waiters",
@@ -173,7 +172,7 @@ class RedisLimiter:
         self._total_wait = 0.0
         self._snap: RingReply | None = None
         self._snap_at = 0.0
-        self._spacing = min((w.seconds + limits.margin) / w.count for w in limits.windows) if pace else 0.0
+        self._pace = Pace(limits, enabled=pace)
         self._unsent = 0  # reservations sent and not yet stamped in Redis
         self._flusher: asyncio.Task[None] | None = None
         # Local times of the calls made on the fallback, to stamp into the ring once it is back.
@@ -377,6 +376,7 @@ class RedisLimiter:
     # -- the driver: the only caller of the script on behalf of waiters -------
 
     async def _drive(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while self._queued:
                 if self._missed and self._backfiller is None:
@@ -398,9 +398,12 @@ class RedisLimiter:
                 if reply.admitted:
                     if not self._hand(reply):
                         await self._refund(reply)
-                    elif self._queued and self._spacing:
+                    else:
+                        self._pace.admitted(loop.time())
                         # Paced as ExactLimiter paces its queue: a backlog goes out evenly.
-                        await self._sleep(self._spacing)
+                        paced = self._pace.next_at() - loop.time()
+                        if self._queued and paced > 0:
+                            await self._sleep(paced)
                     continue
                 wait = reply.value * _US
                 if self._max_wait is not None and wait > self._max_wait:

@@ -178,7 +178,16 @@ class Telemetry:
     chooses the providers (the global ones by default).
     """
 
-    __slots__ = ("_instruments", "_limiter", "_server", "_tracer")
+    __slots__ = (
+        "_global_meters",
+        "_global_tracer",
+        "_idle",
+        "_instruments",
+        "_limiter",
+        "_recheck_at",
+        "_server",
+        "_tracer",
+    )
 
     def __init__(
         self,
@@ -197,6 +206,14 @@ class Telemetry:
         self._instruments = (
             None if isinstance(meters, metrics.NoOpMeterProvider) else _instruments_of(meters, version)
         )
+        # The global providers, while nobody has configured them, are OpenTelemetry's
+        # proxies: every span and measurement is dropped. A library may have
+        # pulled in opentelemetry-api without any SDK, so then each attempt skips
+        # its telemetry, looking again every second (a service may configure it later).
+        self._global_tracer = tracer_provider is None
+        self._global_meters = meter_provider is None
+        self._idle = False
+        self._recheck_at = 0.0
         self._limiter = limiter
         if self._instruments is not None:
             self._instruments.watch(limiter)
@@ -229,6 +246,8 @@ class Telemetry:
         code: str | None,
     ) -> None:
         """Record one HTTP attempt that just ended (``status`` 0: no answer)."""
+        if self._unconfigured():
+            return
         if template is None and not _has_digit(path):
             # A path with no id in it (``/dataset/create``) is its own template; one
             # given whole to the escape hatch (``/dataset/info/7``) has none.
@@ -253,7 +272,8 @@ class Telemetry:
                 instruments.rate_limited.add(1, attrs)
         tracer = self._tracer
         if tracer is not None:
-            attrs["basicai.limiter.wait"] = waited
+            if waited:
+                attrs["basicai.limiter.wait"] = waited
             if retry:
                 attrs["http.request.resend_count"] = retry
             if code is not None:
@@ -284,6 +304,19 @@ class Telemetry:
         if error_type is not None:
             attrs["error.type"] = error_type
         instruments.duration.record(elapsed, attrs)
+
+    def _unconfigured(self) -> bool:
+        """Whether both providers are the global ones and nobody has configured them yet."""
+        if not (self._global_tracer and self._global_meters):
+            return False
+        now = time.monotonic()
+        if now >= self._recheck_at:
+            self._recheck_at = now + 1.0
+            self._idle = isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider) and (
+                # The API's proxy class is private: matched by name, so a rename only costs speed.
+                type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider"
+            )
+        return self._idle
 
     def retried(self, method: str, reason: str) -> None:
         """Count one retry decided after an attempt failed for ``reason`` (a status or an error class)."""

@@ -10,18 +10,23 @@ sent, and ``listItemById`` from that id lists only the items created since
 
 That inference is checked, never assumed:
 
-- every registration answer is compared with the mark known when its call was
-  sent: its ids all above it confirm that ids ascend at this level; one at or
-  below it refutes it for the rest of the run;
-- the mark is used only once an answer has confirmed it and none has refuted
-  it; until then (the first batches of a run) a look-up walks the whole level;
-- a look-up from the mark checks that the listing really starts past it and
-  ascends (:func:`._reconcile.find_registered`); if not, it refutes the mark and
-  walks the whole level instead.
+- a listing from the mark can only prove that a file *is* registered: a file
+  found there by its name and object path is the one, whatever the ids do. So
+  the mark is always tried first after an ambiguous failure (the common case:
+  the server acted, the answer was lost), and when every file is found there,
+  a call or two settles the batch;
+- it proves that a file is *not* registered only once ids are seen to ascend
+  at this level (``trusted``): every registration answer is compared with the
+  mark known when its call was sent; its ids all above it confirm the
+  inference, one at or below it refutes it for the rest of the run. Until
+  confirmed (the first batches of a run), the files not found past the mark
+  are looked for in the whole level before any is registered again;
+- a listing from the mark that does not start past it and ascend refutes the
+  mark, and the whole level is walked instead
+  (:func:`._reconcile.find_registered`).
 
 A ``registering`` manifest line records the mark its call was sent with
-(``after``) when it was trusted, so resuming after a crash lists only past the
-lowest of them.
+(``after``), so resuming after a crash lists past the lowest of them first.
 """
 
 from __future__ import annotations
@@ -59,10 +64,6 @@ class HighWater:
                 self.refuted = True
         if self.mark is None or high > self.mark:
             self.mark = high
-
-    def after(self, sent: int | None) -> int | None:
-        """Where a look-up for a call sent at mark ``sent`` may start (None: the whole level)."""
-        return sent if self.trusted else None
 
     def refute(self) -> None:
         """A listing did not ascend past the mark: walk whole levels from now on."""

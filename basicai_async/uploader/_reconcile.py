@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
+from .._errors import APIDecodeError
 from .._exactly_once import name_key
 from .._manifest import ManifestTarget
 from ..resources import Items
@@ -64,20 +65,34 @@ async def find_registered(
     """``{index in wanted: data id}`` for each ``(name, object path)`` found registered in ``target``.
 
     The files are looked up at ``target.parent_id``: where registration put them.
-    ``after`` (a trusted high-water mark, see ``_highwater``) lists only the ids
-    past it; a listing that turns out not to start past it and ascend refutes
-    ``high_water`` and the whole level is walked instead.
+
+    ``after`` (a high-water mark known before the files' registration was sent,
+    see ``_highwater``) lists only the ids past it first. That proves presence
+    whatever the ids do: a file found there is registered. It proves absence only
+    while ``high_water`` is trusted (ids seen to ascend at this level): otherwise
+    the files not found past the mark are looked for in the whole level. A
+    listing that does not start past the mark and ascend refutes ``high_water``
+    and the whole level is walked instead.
 
     Raises the listing's ``BasicAIError`` when the level cannot be read (the caller
     then cannot tell, and says "maybe registered").
     """
+    found: dict[int, int] = {}
     if after is not None:
         try:
-            return await _walk(items, target, wanted, after)
-        except _NotAscending:
+            found = await _walk(items, target, wanted, after)
+        except (_NotAscending, APIDecodeError):
+            # The pager refuses an id that does not ascend past the mark (a server ignoring
+            # ``lastId``) as undecodable; the whole level settles it, or fails for real.
             if high_water is not None:
                 high_water.refute()
-    return await _walk(items, target, wanted, None)
+        else:
+            if len(found) == len(wanted) or (high_water is not None and high_water.trusted):
+                return found
+    rest = [index for index in range(len(wanted)) if index not in found]
+    more = await _walk(items, target, [wanted[index] for index in rest], None)
+    found.update({rest[k]: data_id for k, data_id in more.items()})
+    return found
 
 
 class _NotAscending(Exception):

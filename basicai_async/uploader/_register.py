@@ -106,7 +106,7 @@ async def _register_part(run: UploadRun, part: Uploaded) -> None:
         if run.aborted is not None:
             raise RunAborted(run.aborted)
         sent = run.high_water.mark
-        run.journal_files(pending, ManifestStatus.REGISTERING, after=run.high_water.after(sent))
+        run.journal_files(pending, ManifestStatus.REGISTERING, after=sent)
         created = await run.client.data.add_many(run.dataset_id, [_new_data(run, s, r) for s, r in pending])
         if len(created) != len(pending):
             raise _CountMismatch(
@@ -121,7 +121,7 @@ async def _register_part(run: UploadRun, part: Uploaded) -> None:
             run.client.items,
             run.target,
             [(source.name, result.path) for source, result in pending],
-            after=run.high_water.after(sent),
+            after=sent,
             high_water=run.high_water,
         )
         for index, (source, result) in enumerate(pending):

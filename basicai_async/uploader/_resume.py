@@ -26,8 +26,9 @@ async def settle_unsure(run: UploadRun) -> None:
 
     Found, it is recorded ``registered`` (with its data id); not found, it is
     certainly not registered and recorded ``failed``, so the window pass uploads
-    it again. The look-up lists only past the lowest high-water mark the unsure
-    lines recorded (``_highwater``) when every one of them has one.
+    it again. The look-up lists past the lowest high-water mark the unsure lines
+    recorded first (``_highwater``: when every one of them has one); only the
+    files not found there send it through the whole level.
     """
     journal = run.journal
     if journal is None:
