@@ -50,7 +50,7 @@ class AsyncBasicAI:
         base_url: the API root including the version; defaults to ``BASICAI_BASE_URL``
             or ``https://open.basic.ai/api/v1``.
         timeout: seconds allowed for one HTTP attempt, connect to last byte.
-        max_retries: retries after the first attempt (see the retry policy in the README).
+        max_retries: retries after the first attempt (see the retry policy in docs/errors.md).
         session: an aiohttp session to use; the client never closes one it was given.
         limiter: the rate limiter; by default an ``ExactLimiter`` over ``limits``.
             Pass one limiter to several clients that share a key (or a ``RedisLimiter``

@@ -12,7 +12,7 @@ one of these. The formats, by name:
 - ``pcd-boxes``: LiDAR boxes, ``x y z dx dy dz yaw class`` (OpenPCDet's custom dataset);
 - ``kitti``: KITTI ``label_2`` and ``calib`` when the camera configuration is present.
 
-The README's "Training formats" table says which BasicAI field goes where.
+docs/formats.md's mapping table says which BasicAI field goes where.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Progress events (``UploadStarted``, ``FileDone``, ``FileFailed``, ...) reach the
 ``on_event`` consumer given to the uploader or the export; see ``_events`` for
 the contract. OpenTelemetry (the ``basicai-async[otel]`` extra) is imported
-only when it is installed and a client uses it: see the README's
-"Observability" section for the spans, attributes and metrics.
+only when it is installed and a client uses it: docs/observability.md lists
+the spans, attributes and metrics.
 """
 
 from ._events import (

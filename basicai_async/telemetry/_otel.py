@@ -4,7 +4,7 @@ Imported only when a client is built and the package is installed
 (``telemetry.load``); without it nothing here is imported and the request
 pipeline pays one ``is None`` test per attempt.
 
-What is recorded (the README's "Observability" section lists it for users):
+What is recorded (docs/observability.md lists it for users):
 
 - a CLIENT span per HTTP attempt to the API, named ``{method} {url.template}``,
   with the HTTP client semantic conventions (``http.request.method``,
