@@ -47,6 +47,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+from upload import emulator_process
 
 from basicai_async import AsyncBasicAI, Limits, UploadSource, Window, object_sources
 from basicai_async.emulator import Emulator, Fault, Faults, NewDataRec
@@ -59,22 +60,6 @@ NO_LIMIT = Limits((Window(1_000_000, 1.0),))
 PAYLOAD = b"\x89PNG tiny"
 PUTS = 16  # the uploader's default PUT concurrency
 BATCH = 100
-
-
-@contextlib.contextmanager
-def emulator_process(storage: Path) -> Iterator[str]:
-    """The emulator in its own process; yields its base URL (the first line it prints)."""
-    cmd = [sys.executable, "-m", "basicai_async", "emulator", "--port", "0", "--api-key", KEY, "--no-limits"]
-    proc = subprocess.Popen([*cmd, "--storage-dir", str(storage)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"the emulator did not start: {url!r}")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 def _client(base_url: str) -> AsyncBasicAI:
@@ -371,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     with (
         tempfile.TemporaryDirectory(prefix="basicai-scale-") as tmp,
         tempfile.TemporaryDirectory(prefix="basicai-scale-store-") as storage,
-        emulator_process(Path(storage)) as base_url,
+        emulator_process(Path(storage), KEY) as base_url,
     ):
         work = Path(tmp)
         print(f"emulator: {base_url}")

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from shared_quota import start_redis
+from shared_quota import most_allowed, start_redis
 
 from basicai_async import AsyncBasicAI, BadGatewayError, ExactLimiter, RedisLimiter, Reservation
 from basicai_async.emulator import Emulator, FaultRule
@@ -83,19 +83,6 @@ PROCESS_TASKS = 50
 FILES = 250
 FAILING = "dataset/info"  # the endpoint answered 502 during the mixed traffic
 WINDOWS = BASICAI_LIMITS.windows
-
-
-def most_allowed(span: float) -> int:
-    """The most requests any schedule could make in ``[0, span]`` within the server's windows."""
-    times: list[float] = []
-    t = 0.0
-    while True:
-        for w in WINDOWS:
-            if len(times) >= w.count:
-                t = max(t, times[-w.count] + w.seconds)
-        if t > span:
-            return len(times)
-        times.append(t)
 
 
 # -- the emulator's process ------------------------------------------------------------
@@ -154,7 +141,7 @@ def verdict(emu: Emulator, key: str) -> dict[str, Any]:
         "violations": sum(1 for w in WINDOWS if emu.max_window_count(key, w.seconds) > w.count),
         "busiest": [emu.max_window_count(key, w.seconds) for w in WINDOWS[:2]],
         "span": span,
-        "allowed": most_allowed(span),
+        "allowed": most_allowed(span, WINDOWS),
     }
 
 

@@ -52,8 +52,8 @@ SERVER_LIMITS = Limits(WINDOWS, margin=0.0)
 CLIENT_LIMITS = Limits(WINDOWS, margin=BASICAI_LIMITS.margin)
 
 
-def most_allowed(span: float) -> int:
-    """The most requests any schedule could make in ``[0, span]`` within the server's windows.
+def most_allowed(span: float, windows: tuple[Window, ...] = WINDOWS) -> int:
+    """The most requests any schedule could make in ``[0, span]`` within ``windows`` (the server's).
 
     Greedy admission (each as early as every window allows) is the schedule that
     fits the most; the binding window is whichever stops it.
@@ -61,7 +61,7 @@ def most_allowed(span: float) -> int:
     times: list[float] = []
     t = 0.0
     while True:
-        for w in WINDOWS:
+        for w in windows:
             if len(times) >= w.count:
                 t = max(t, times[-w.count] + w.seconds)
         if t > span:

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -54,9 +54,9 @@ T = TypeVar("T")
 
 
 @contextlib.contextmanager
-def emulator_process(storage: Path) -> AsyncIterator[str]:  # type: ignore[misc]
-    """A separate emulator process; yields its base URL (the first line it prints)."""
-    cmd = [sys.executable, "-m", "basicai_async", "emulator", "--port", "0", "--api-key", KEY, "--no-limits"]
+def emulator_process(storage: Path, key: str = KEY) -> Iterator[str]:
+    """A separate emulator process without limits; yields its base URL (the first line it prints)."""
+    cmd = [sys.executable, "-m", "basicai_async", "emulator", "--port", "0", "--api-key", key, "--no-limits"]
     cmd += ["--storage-dir", str(storage)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
