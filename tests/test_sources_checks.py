@@ -85,15 +85,15 @@ def test_a_missing_file_is_unreadable(tmp_path: Path) -> None:
 
 def test_a_file_that_cannot_be_opened_is_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _file(tmp_path, SMALL, "locked.jpg")
-    real_open = Path.open
+    real_open = os.open
 
-    def refuse(self: Path, *args: object, **kwargs: object) -> object:
-        if self == path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+    def refuse(file: str | os.PathLike[str], flags: int, *args: int, **kwargs: object) -> int:
+        if Path(file) == path:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, flags, *args, **kwargs)  # type: ignore[arg-type]
 
     # Tests run as root here, where chmod 000 does not stop a read: refuse the open instead.
-    monkeypatch.setattr(Path, "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     error = check_path(path)
     assert isinstance(error, InvalidSourceError)
     assert error.reason == "unreadable"
