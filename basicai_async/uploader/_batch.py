@@ -122,7 +122,7 @@ class _Pipeline:
                 tg.start_soon(self._worker, tg)
 
     def _wake(self) -> None:
-        """Tell the idle workers the queue changed (a batch was fed or signed, or feeding ended)."""
+        """Tell the idle workers the queue changed (a batch was signed, or feeding ended)."""
         if self._idle:
             self._changed.set()
             self._changed = anyio.Event()
