@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import parse_qsl
 
 import msgspec
 import pytest
@@ -22,7 +23,7 @@ from basicai_async.models import (
     PresignRequest,
     Scene,
 )
-from basicai_async.models.storage import expiry_of
+from basicai_async.models.storage import _query, expiry_of
 
 
 async def test_an_entry_without_its_id_fails_naming_the_field_and_its_place(api: FakeApi) -> None:
@@ -166,6 +167,20 @@ def test_the_expiry_is_read_off_a_signed_url_when_the_answer_does_not_give_it() 
     assert expiry_of("https://s.test/a?X-Amz-Date=yesterday&X-Amz-Expires=3600") is None
     assert expiry_of("https://s.test/a?Expires=99999999999999999999") is None
     assert expiry_of("https://s.test/a") is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Expires=1&Size=9&Signature=abc",
+        "a=1&a=2&&b&c=&=d&e=f=g",
+        "X-Amz-Date=20240329T100545Z&X-Amz-Expires=3600&X-Amz-Signature=ab%2Fcd",
+        "n+a=b+c&x=%41",
+        "",
+    ],
+)
+def test_the_query_of_a_signed_url_reads_as_parse_qsl_reads_it(query: str) -> None:
+    assert _query(query) == dict(parse_qsl(query))
     given = datetime(2030, 1, 1, tzinfo=timezone.utc)
     answer = {"preSignedUrl": "https://s.test/a?Expires=1", "expiresAt": "2030-01-01T00:00:00Z"}
     assert msgspec.convert(answer, PresignedUpload).expires_at == given

@@ -30,7 +30,7 @@ def expiry_of(url: str) -> datetime | None:
     S3 SigV4 (and MinIO, GCS): ``X-Amz-Date`` plus ``X-Amz-Expires`` seconds (``X-Goog-*``);
     S3 SigV2 and Aliyun OSS: ``Expires``, in epoch seconds.
     """
-    query = dict(parse_qsl(urlsplit(url).query))
+    query = _query(urlsplit(url).query)
     try:
         for vendor in ("X-Amz-", "X-Goog-"):
             start, seconds = query.get(vendor + "Date"), query.get(vendor + "Expires")
@@ -42,6 +42,22 @@ def expiry_of(url: str) -> datetime | None:
     except (ValueError, OverflowError, OSError):
         return None
     return None
+
+
+def _query(query: str) -> dict[str, str]:
+    """``dict(parse_qsl(query))``, without its cost when nothing in ``query`` is encoded.
+
+    Every pre-signed URL of a batch is read here (a few µs a file with ``parse_qsl``):
+    with no ``%`` or ``+`` to decode, splitting the pairs gives exactly what it gives.
+    """
+    if "%" in query or "+" in query:
+        return dict(parse_qsl(query))
+    params: dict[str, str] = {}
+    for pair in query.split("&"):
+        name, eq, value = pair.partition("=")
+        if eq and value:  # parse_qsl drops a pair with no "=" and one with an empty value
+            params[name] = value
+    return params
 
 
 class PresignRequest(RequestModel):
