@@ -39,6 +39,7 @@ Retry policy (``RetryPolicy`` in ``_retry.py`` decides the delays):
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -73,7 +74,15 @@ from .telemetry._events import limiter_waited
 if TYPE_CHECKING:
     from .telemetry._otel import Telemetry
 
-__all__ = ["Pipeline", "decode_answer", "encode_params", "is_ambiguous", "is_send_trace", "send_trace"]
+__all__ = [
+    "Pipeline",
+    "decode_answer",
+    "encode_params",
+    "is_ambiguous",
+    "is_send_trace",
+    "send_trace",
+    "with_query",
+]
 
 T = TypeVar("T")
 
@@ -119,6 +128,27 @@ def encode_params(params: Mapping[str, object] | None) -> dict[str, str]:
         else:
             query[name] = str(value)
     return query
+
+
+# A query whose names and values hold only these characters travels as it is (yarl escapes none of them).
+_PLAIN_QUERY = re.compile(r"[A-Za-z0-9._~,=&\-]*").fullmatch
+
+
+def with_query(url: str, query: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """``url`` with ``query`` written in, when no name or value needs escaping; else both as they were.
+
+    The same URL aiohttp would build from ``params=query`` (``extend_query``), built
+    as text: aiohttp then meets a string it has seen before (a listing's pages,
+    the same info call) and reuses its parsed URL instead of building and
+    re-analysing a new one on every call. Anything to escape is left to aiohttp.
+    """
+    if not query or "?" in url:
+        return url, query
+    text = "&".join([f"{name}={value}" for name, value in query.items()])
+    # One `=` per pair and one `&` between pairs: no name or value holds either.
+    if _PLAIN_QUERY(text) and text.count("=") == len(query) and text.count("&") == len(query) - 1:
+        return f"{url}?{text}", {}
+    return url, query
 
 
 def is_ambiguous(exc: BaseException) -> bool:
@@ -315,8 +345,7 @@ class Pipeline:
         template: str | None = None
         if path_params:
             template, path = path, path.format_map(path_params)
-        url = self._base_url + path
-        query = encode_params(params)
+        url, query = with_query(self._base_url + path, encode_params(params))
         headers = self._headers
         body: bytes | None = None
         if json is not None:
