@@ -336,7 +336,9 @@ def url_sources(
     A URL that cannot be read (not found, refused, not http(s), no size) yields
     an ``InvalidSourceError`` in its place: the uploader reports that file failed
     at ``validate`` and goes on. A URL's query (a pre-signed URL's signature) is
-    used for reading and never shown. Up to 16 ``HEAD`` requests run at once.
+    used for reading and never shown. Up to 16 ``HEAD`` requests run at once; a
+    pre-signed URL whose store refuses the ``HEAD`` (it was signed for ``GET``) is
+    asked with a ``GET`` instead, whose body is not read.
 
     Example::
 
@@ -408,6 +410,15 @@ async def _head(url: str, stores: dict[str, ObjectStore]) -> UploadSource | Inva
         meta = await obs.head_async(store, path)
     except Exception as exc:
         failure = store_error(exc, action="read", url=shown, secrets=secrets)
+    if failure is not None and parts.query:
+        # A URL pre-signed for GET (S3, GCS, Azure SAS) signs the method too: the store refuses
+        # the HEAD (403, or 405, which obstore reports as "not found"). A GET says the size in
+        # its headers (its body is not read), or why the object cannot be read.
+        failure = None
+        try:
+            meta = (await obs.get_async(store, path)).meta
+        except Exception as exc:
+            failure = store_error(exc, action="read", url=shown, secrets=secrets)
     if failure is not None:
         problem = InvalidSourceError(str(failure), filename=name, reason="unreadable")
         problem.__cause__ = failure

@@ -1,8 +1,9 @@
 """One worker process of the Redis limiter tests: ``python _redis_worker.py MODE URL KEY ...``.
 
 ``hammer URL KEY SECONDS TASKS``: TASKS tasks call ``acquire`` until SECONDS
-pass; prints the number of admissions. ``pause URL KEY SECONDS``: pauses the
-shared limiter as a 429 would, and prints ``paused``. Limits: ``LIMITS`` below,
+pass; prints the number of admissions. ``pause URL KEY SECONDS``: prints
+``ready`` once started, waits for a line on stdin, then pauses the shared limiter as
+a 429 would, and prints ``paused`` (so the test times the pause, not the start-up). Limits: ``LIMITS`` below,
 as the tests expect.
 """
 
@@ -35,6 +36,9 @@ async def hammer(url: str, key: str, seconds: float, tasks: int) -> int:
 
 async def pause(url: str, key: str, seconds: float) -> None:
     limiter = RedisLimiter(url, api_key=key, limits=LIMITS, jitter=0.0)
+    await limiter.refresh()  # connected
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
     await limiter.pause(seconds)
     await limiter.aclose()
 

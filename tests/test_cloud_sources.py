@@ -5,6 +5,7 @@ The uploads go to the emulator's store and API: bytes flow S3 -> client -> pre-s
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from _moto import ACCESS_KEY, SECRET_KEY, S3Server, s3_env, s3_server
+from aiohttp import web
 
 from basicai_async import (
     AsyncBasicAI,
@@ -208,6 +210,72 @@ async def test_urls_are_sources_and_a_bad_one_fails_alone(
     secret = signed.split("Signature=", 1)[1].split("&", 1)[0]
     assert secret not in repr(report)
     assert secret not in str([r.error for r in report.results])
+
+
+@contextlib.asynccontextmanager
+async def _signed_get_only(
+    objects: dict[str, bytes], head_status: int
+) -> AsyncIterator[tuple[str, list[str]]]:
+    """A loopback store that does what S3 does with a URL pre-signed for GET (moto does not).
+
+    A ``HEAD`` of a signed URL is refused (S3 computes the signature over the method);
+    a ``GET`` answers. Yields the base URL and the methods and paths it was asked.
+    """
+    asked: list[str] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        asked.append(f"{request.method} {request.path}")
+        body = objects.get(request.path.lstrip("/"))
+        if body is None:
+            return web.Response(status=404, text="<Error><Code>NoSuchKey</Code></Error>")
+        if request.method == "HEAD" and "X-Amz-Signature" in request.query:
+            return web.Response(status=head_status, text="<Error><Code>SignatureDoesNotMatch</Code></Error>")
+        headers = {"ETag": '"v1"', "Last-Modified": "Mon, 07 Dec 2026 00:00:00 GMT"}
+        return web.Response(body=body, headers=headers, content_type="application/octet-stream")
+
+    app = web.Application()
+    app.router.add_route("*", "/{key:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}", asked
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("head_status", [403, 405])
+async def test_a_url_signed_for_get_whose_store_refuses_head_is_sized_by_a_get(
+    head_status: int, emu_client: tuple[Emulator, AsyncBasicAI]
+) -> None:
+    emu, client = emu_client
+    signature = "a1b2c3d4e5f6-signed-get-only"
+    query = f"X-Amz-Expires=600&X-Amz-Signature={signature}"
+    async with _signed_get_only({"cam/f.png": b"f" * 41, "cam/g.png": b"g" * 3}, head_status) as (
+        base,
+        asked,
+    ):
+        urls = [f"{base}/cam/f.png?{query}", f"{base}/cam/gone.png?{query}", f"{base}/cam/g.png"]
+        ds = await client.datasets.create(name="signed", type="IMAGE")
+        report = await client.uploader().upload(ds.id, url_sources(urls))
+
+    outcome = {r.name: (r.ok, r.stage) for r in report.results}
+    assert outcome == {"f.png": (True, None), "gone.png": (False, "validate"), "g.png": (True, None)}
+    done = {r.name: r.path for r in report.results if r.ok}
+    assert emu.read_object(done["f.png"] or "") == b"f" * 41
+    assert emu.read_object(done["g.png"] or "") == b"g" * 3
+    # The signed URL's refused HEAD was followed by a GET for its size (a signed URL not found
+    # is asked both ways too: a 405 reads as "not found"); an unsigned URL's HEAD was answered.
+    assert asked.count("HEAD /cam/f.png") == 1
+    assert asked.count("GET /cam/f.png") == 2  # the size, then the bytes
+    assert (asked.count("HEAD /cam/gone.png"), asked.count("GET /cam/gone.png")) == (1, 1)
+    gone = next(r for r in report.results if r.name == "gone.png")
+    assert "not found" in (gone.error or "")
+    assert (asked.count("HEAD /cam/g.png"), asked.count("GET /cam/g.png")) == (1, 1)
+    assert signature not in repr(report)
+    assert signature not in str([r.error for r in report.results])
 
 
 def test_without_obstore_the_error_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,10 @@ Windows are short so that saturating them takes about two seconds, not minutes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,7 +17,7 @@ import aiohttp
 import pytest
 from test_integration_support import KEY
 
-from basicai_async import APIConnectionError, AsyncBasicAI, send_trace
+from basicai_async import APIConnectionError, AsyncBasicAI, RateLimitError, send_trace
 from basicai_async._http import StampingRequest
 from basicai_async.emulator import Emulator
 from basicai_async.ratelimit import ExactLimiter, Limits, Window
@@ -51,15 +55,49 @@ async def test_a_looser_client_gets_429s_pauses_and_every_call_succeeds() -> Non
         assert emu.max_window_count(KEY, 1.0) <= 10
 
 
-async def test_a_client_held_to_the_server_limits_never_sees_a_429() -> None:
-    windows = (Window(8, 0.25), Window(20, 1.0))
+@dataclass(slots=True)
+class _Run:
+    statuses: list[int | None]
+    max_1s: int
+    max_quarter: int
+    total_wait: float
+    stall: float  # the longest the loop went without running the watch below, in seconds
+
+
+@contextlib.asynccontextmanager
+async def _loop_watch() -> AsyncIterator[list[float]]:
+    """The longest gap between two turns of a 2 ms heartbeat on this loop, while inside.
+
+    The emulator shares this loop: a request is counted when the loop gets to its
+    handler. A stall of the loop (or of the whole process: a collection, the OS
+    scheduler on a busy CI machine) between a send and its count is a lag on the
+    server's side that no client can see, and only the margin covers it.
+    """
+    loop = asyncio.get_running_loop()
+    longest = [0.0]
+    done = asyncio.Event()
+
+    async def beat() -> None:
+        last = loop.time()
+        while not done.is_set():
+            await asyncio.sleep(0.002)
+            now = loop.time()
+            longest[0] = max(longest[0], now - last - 0.002)
+            last = now
+
+    task = asyncio.create_task(beat())
+    try:
+        yield longest
+    finally:
+        done.set()
+        await task
+
+
+async def _held_to_the_server_limits(windows: tuple[Window, ...], margin: float) -> _Run:
+    limits = Limits(windows, margin=margin)
     async with (
         Emulator({KEY: "team-a"}, limits=Limits(windows)) as emu,
-        # The emulator shares this test's event loop: it counts a request when the loop
-        # gets to its handler, after the client's own work, a server-side lag that only
-        # the margin covers (a call counts from its send, but the server counts late).
-        # Twice the default, so a loaded CI machine's scheduling stall cannot fake a 429.
-        AsyncBasicAI(KEY, base_url=emu.base_url, limits=Limits(windows, margin=0.1), max_retries=0) as client,
+        AsyncBasicAI(KEY, base_url=emu.base_url, limits=limits, max_retries=0) as client,
     ):
         ds = await client.datasets.create(name="ds", type="IMAGE")
         calls = 50
@@ -68,18 +106,45 @@ async def test_a_client_held_to_the_server_limits_never_sees_a_429() -> None:
             for _ in range(n):
                 assert (await client.datasets.get(ds.id)).id == ds.id
 
-        # 16 tasks, far more than the limits admit: the limiter, not the tasks, sets the pace.
-        await asyncio.gather(*(worker(calls // 16 + (i < calls % 16)) for i in range(16)))
+        # No collection pauses the shared loop mid-run (the heap of a long test session makes
+        # a full one slow); what else stalls it, the watch measures.
+        gc.collect()
+        gc.disable()
+        try:
+            async with _loop_watch() as stall:
+                # 16 tasks, far more than the limits admit: the limiter, not the tasks, sets the pace.
+                # A 429 is raised (max_retries=0) and ends the run; the statuses below show it.
+                with contextlib.suppress(RateLimitError):
+                    await asyncio.gather(*(worker(calls // 16 + (i < calls % 16)) for i in range(16)))
+        finally:
+            gc.enable()
+        return _Run(
+            statuses=_statuses(emu),
+            max_1s=emu.max_window_count(KEY, 1.0),
+            max_quarter=emu.max_window_count(KEY, 0.25),
+            total_wait=client.limiter.stats().total_wait,
+            stall=stall[0],
+        )
 
-        statuses = _statuses(emu)
-        assert len(statuses) == calls + 1
-        assert set(statuses) == {200}
-        assert emu.max_window_count(KEY, 0.25) <= 8
-        assert emu.max_window_count(KEY, 1.0) <= 20
-        # Saturated: the windows were nearly full, so the bounds above were really tested.
-        assert emu.max_window_count(KEY, 1.0) >= 16
-        assert emu.max_window_count(KEY, 0.25) >= 6
-        assert client.limiter.stats().total_wait > 0
+
+async def test_a_client_held_to_the_server_limits_never_sees_a_429() -> None:
+    windows, margin = (Window(8, 0.25), Window(20, 1.0)), 0.1
+    # Twice the default margin. A 429 is a failure unless the loop stalled for more than a
+    # third of the margin during that run (a request waits at most a few loop turns to be
+    # counted); then, and only then, the run is repeated, at most twice.
+    runs = [await _held_to_the_server_limits(windows, margin)]
+    while set(runs[-1].statuses) != {200} and runs[-1].stall > margin / 3 and len(runs) < 3:
+        runs.append(await _held_to_the_server_limits(windows, margin))
+    run = runs[-1]
+    stalls = [round(r.stall * 1000, 1) for r in runs]
+    assert set(run.statuses) == {200}, f"429s with loop stalls of {stalls} ms (margin {margin * 1000} ms)"
+    assert len(run.statuses) == 50 + 1
+    assert run.max_quarter <= 8
+    assert run.max_1s <= 20
+    # Saturated: the windows were nearly full, so the bounds above were really tested.
+    assert run.max_1s >= 16
+    assert run.max_quarter >= 6
+    assert run.total_wait > 0
 
 
 async def test_a_call_counts_from_when_its_headers_left_not_from_its_admission() -> None:

@@ -8,6 +8,7 @@ import random
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -173,10 +174,12 @@ async def test_next_slot_in_shows_the_wait_right_after_an_admission_that_filled_
     client: Redis,
 ) -> None:
     limiter = RedisLimiter(client, api_key=KEY, limits=one(2, 1.0))
+    started = time.monotonic()
     await limiter.acquire()
     assert limiter.stats().next_slot_in == 0.0
     await limiter.acquire()
-    assert 0.5 < limiter.stats().next_slot_in <= 1.0  # full: the wait, not 0
+    # Full: the wait (what is left of the first admission's second), not 0.
+    assert 1.0 - (time.monotonic() - started) - 0.01 <= limiter.stats().next_slot_in <= 1.0
     slot = await asyncio.wait_for(limiter.reserve(), 5)
     assert slot.waited > 0.5
     other = await asyncio.wait_for(limiter.reserve(), 5)
@@ -387,7 +390,9 @@ async def test_a_waiter_queued_behind_a_long_wait_leaves_and_the_driver_stops(cl
 
 
 def run_worker(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(WORKER), *args], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
 
 
 async def test_processes_hammering_one_key_never_exceed_a_window(
@@ -408,9 +413,15 @@ async def test_a_429_in_one_process_pauses_the_others(redis_server: RedisServer,
     limiter = RedisLimiter(client, api_key=KEY, limits=WORKER_LIMITS, jitter=0.0)
     await limiter.acquire()
     proc = run_worker("pause", redis_server.url, KEY, "1.0")
-    assert proc.communicate(timeout=30)[0].strip() == "paused"
+    assert proc.stdout is not None
+    assert await asyncio.to_thread(proc.stdout.readline) == "ready\n"
+    started = time.monotonic()  # the worker pauses after this, whenever it got started
+    assert proc.communicate("go\n", timeout=30)[0].strip() == "paused"
     stats = await limiter.refresh()
-    assert 0.3 < stats.paused_for <= 1.0
+    # At least what is left of the pause since `started` (measured, not guessed).
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.9, f"the pause took {elapsed:.2f} s to be seen: too slow to test it"
+    assert 1.0 - elapsed - 0.01 <= stats.paused_for <= 1.0
     waited = await limiter.acquire()
     assert waited >= stats.paused_for - 0.01
 
