@@ -113,6 +113,22 @@ def _decoder(response_type: Any) -> msgspec.json.Decoder[Envelope[Any]]:
     return msgspec.json.Decoder(Envelope[response_type])
 
 
+# The decoders of the response types seen, by the type object itself: a generic alias
+# (``Page[Item]``) hashes in Python, which the lru_cache above pays on every look-up.
+# Each entry holds its type, so the id cannot be reused while the entry lives.
+_DECODERS: dict[int, tuple[Any, msgspec.json.Decoder[Envelope[Any]]]] = {}
+
+
+def _decoder_for(response_type: Any) -> msgspec.json.Decoder[Envelope[Any]]:
+    entry = _DECODERS.get(id(response_type))
+    if entry is not None and entry[0] is response_type:
+        return entry[1]
+    decoder = _decoder(response_type)
+    if len(_DECODERS) < 256:  # the types a client uses are a fixed few; past that, the lru_cache
+        _DECODERS[id(response_type)] = (response_type, decoder)
+    return decoder
+
+
 def encode_params(params: Mapping[str, object] | None) -> dict[str, str]:
     """Query parameters as the API wants them: None dropped, bools lowercase, lists comma-joined."""
     if not params:
@@ -439,7 +455,10 @@ class Pipeline:
             ) as resp:
                 slot.sent()  # a session without send_trace: its answer is here, so it left
                 raw = await resp.read()
-                return resp.status, raw, parse_retry_after(resp.headers.get("Retry-After"))
+                status = resp.status
+                # Only a refusal's Retry-After is read (429, 503): an answer is not a wait.
+                retry_after = None if status == 200 else parse_retry_after(resp.headers.get("Retry-After"))
+                return status, raw, retry_after
         except aiohttp.ConnectionTimeoutError as exc:
             error: APIConnectionError = APITimeoutError(
                 "timed out connecting", method=method, path=path, sent=False
@@ -496,7 +515,7 @@ def decode_answer(raw: bytes, response_type: Any, method: str, path: str) -> Any
     data where data is needed) raises ``APIDecodeError`` naming the field and place.
     """
     try:
-        envelope = _decoder(response_type).decode(raw)
+        envelope = _decoder_for(response_type).decode(raw)
     except _UNDECODABLE as exc:
         # An error answer may carry `data` of another shape: look at its code first.
         try:

@@ -10,6 +10,10 @@ from ._base import Resource
 
 __all__ = ["Items"]
 
+# The response types, built once: a page's fetch then passes the same object every time.
+_PAGE = Page[Item]
+_ID_PAGE = IdPage[Item]
+
 
 class Items(Resource):
     """List the items of one level of a dataset, page by page or in id order."""
@@ -49,7 +53,7 @@ class Items(Resource):
 
         async def fetch(page_no: int) -> Page[Item]:
             return await self._pipeline.request(
-                "GET", path, path_params=ids, params={**params, "pageNo": page_no}, response_type=Page[Item]
+                "GET", path, path_params=ids, params={**params, "pageNo": page_no}, response_type=_PAGE
             )
 
         return AsyncPager(fetch, page_size=page_size, start=start_page)
@@ -81,7 +85,7 @@ class Items(Resource):
                 path,
                 path_params=ids,
                 params={"parentId": parent_id, "lastId": last_id, "limit": limit},
-                response_type=IdPage[Item],
+                response_type=_ID_PAGE,
             )
 
         return AsyncIdPager(fetch, limit=limit, after=after, path=path)
