@@ -12,6 +12,7 @@ import pytest
 from basicai_async._http import _decoder, _decoder_for, decode_answer
 from basicai_async.models import DataFile, Dataset, IdPage, Item, Page
 from basicai_async.models import item as item_module
+from basicai_async.models.data import settle_file
 
 JPEG = {"path": "k/a.jpg", "size": 7, "mimeType": "image/jpeg"}
 CREATED = "2026-12-07T02:32:26.005171Z"
@@ -40,7 +41,7 @@ def _read(raw: bytes, page_type: Any = Page[Item]) -> list[Item]:
 def settled(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Counts the records and files that went through the tolerant settling."""
     counts = {"items": 0, "files": 0}
-    settle_item, settle_file = Item._settle, item_module.settle_file
+    settle_item = Item._settle
 
     def counted_item(self: Item, page: list[Any]) -> None:
         counts["items"] += 1
