@@ -85,15 +85,15 @@ def test_a_missing_file_is_unreadable(tmp_path: Path) -> None:
 
 def test_a_file_that_cannot_be_opened_is_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _file(tmp_path, SMALL, "locked.jpg")
-    real_open = Path.open
+    real_open = os.open
 
-    def refuse(self: Path, *args: object, **kwargs: object) -> object:
-        if self == path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+    def refuse(file: str | os.PathLike[str], flags: int, *args: int, **kwargs: object) -> int:
+        if Path(file) == path:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, flags, *args, **kwargs)  # type: ignore[arg-type]
 
     # Tests run as root here, where chmod 000 does not stop a read: refuse the open instead.
-    monkeypatch.setattr(Path, "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     error = check_path(path)
     assert isinstance(error, InvalidSourceError)
     assert error.reason == "unreadable"
@@ -169,6 +169,48 @@ async def test_a_file_that_shrank_fails_at_its_end(tmp_path: Path, size: int) ->
         await _drain(body)
     assert (caught.value.expected, caught.value.actual) == (size, size - 10)
     assert body.sent < size
+
+
+@pytest.mark.parametrize(
+    ("change", "how", "actual"), [(b"more", "grew", SMALL + 1), (None, "shrank", SMALL - 10)]
+)
+async def test_a_small_file_read_at_once_is_checked_as_a_stream_is(
+    tmp_path: Path, change: bytes | None, how: str, actual: int
+) -> None:
+    path = _file(tmp_path, SMALL)
+    source = UploadSource.from_path(path)
+    body = SizedBody(source)
+    assert body.read_now() == path.read_bytes()  # unchanged: read whole, with no stream
+    assert body.sent == SMALL
+    if change is None:
+        os.truncate(path, SMALL - 10)
+    else:
+        with path.open("ab") as f:
+            f.write(change)
+    again = SizedBody(source)
+    with pytest.raises(SourceChangedError, match=how) as caught:
+        await again.read_all()
+    # One byte past the declared size is read at most: proof enough that it grew.
+    assert (caught.value.expected, caught.value.actual) == (SMALL, actual)
+    assert again.error is caught.value
+    assert again.sent == 0
+
+
+async def test_a_small_file_that_vanished_keeps_its_read_error(tmp_path: Path) -> None:
+    path = _file(tmp_path, SMALL)
+    body = SizedBody(UploadSource.from_path(path))
+    path.unlink()
+    with pytest.raises(FileNotFoundError):
+        body.read_now()
+    assert isinstance(body.error, FileNotFoundError)
+
+
+def test_bytes_are_read_at_once_and_large_files_are_left_to_stream(tmp_path: Path) -> None:
+    data = b"hello"
+    assert SizedBody(UploadSource.from_bytes("h.txt", data)).read_now() is data
+    assert SizedBody(UploadSource.from_path(_file(tmp_path, LARGE))).read_now() is None
+    streamed = UploadSource.from_stream("s.bin", 2, lambda: UploadSource.from_bytes("x", b"ab").open())
+    assert SizedBody(streamed).read_now() is None
 
 
 async def test_a_read_error_is_kept_for_the_caller() -> None:

@@ -1,4 +1,4 @@
-"""The upload's pipeline: batches pre-signed ahead, PUTs dispatched in order, registration beside them.
+"""The upload's pipeline: batches pre-signed ahead, PUTs taken in order, registration beside them.
 
 Three stages overlap, so no API round trip sits on the PUTs' critical path:
 
@@ -7,10 +7,10 @@ Three stages overlap, so no API round trip sits on the PUTs' critical path:
   next batch's URLs are there before the PUT slots run dry. ``ahead`` covers a
   pre-sign round trip of up to ``ROUNDS_AHEAD`` PUT round trips at full
   concurrency (an API call across the internet against a small file's PUT).
-- **PUT.** A dispatcher hands the files in source order to ``concurrency``
-  long-lived PUT workers (a task per file would cost more CPU than a small
-  file's PUT), one file per free worker; a worker only ever PUTs, never waits
-  on an API call of its batch.
+- **PUT.** ``concurrency`` long-lived PUT workers (a task per file would cost
+  more CPU than a small file's PUT) take the files in source order, each the
+  next one as soon as it is free, with no hand-over between tasks; a worker
+  only ever PUTs, never waits on an API call of its batch.
 - **Register.** When the last PUT of a batch finishes, the batch is registered
   in a task of its own while later batches PUT.
 
@@ -30,13 +30,13 @@ at the ``aborted`` stage and no further request goes out.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._constants import MAX_BATCH_ITEMS
 from .._errors import BasicAIError, UploadError, UploadStage
@@ -56,7 +56,6 @@ ROUNDS_AHEAD = 4
 """PUT round trips (at full concurrency) a pre-sign may take without the slots running dry."""
 
 Files = Sequence[tuple[UploadSource, UploadResult]]
-_Put = tuple["_Batch", BatchUrls, UploadSource, UploadResult]
 
 
 def batches_ahead(concurrency: int) -> int:
@@ -67,16 +66,19 @@ def batches_ahead(concurrency: int) -> int:
 class _Batch:
     """One batch on its way through the pipeline."""
 
-    __slots__ = ("error", "files", "left", "signed", "span", "uploaded", "urls")
+    __slots__ = ("error", "files", "left", "next", "signed", "span", "uploaded", "urls")
 
     def __init__(self, files: Files, span: Span | None) -> None:
         self.files = files
         # The batch's span (with OpenTelemetry): its pre-sign and registration calls nest under it.
         self.span = span
-        self.signed = anyio.Event()
+        self.signed = False
         self.urls: BatchUrls | None = None
         self.error: BasicAIError | None = None
+        self.next = 0
+        """The index of the next file to hand to a PUT worker."""
         self.left = len(files)
+        """Files whose PUT has not ended: the last to end starts the registration."""
         self.uploaded: list[tuple[UploadSource, UploadResult]] = []
 
     def end_span(self) -> None:
@@ -89,36 +91,44 @@ class _Batch:
 
 
 class _Pipeline:
-    """One run's feeder, dispatcher and PUT workers, sharing the stage limits."""
+    """One run's feeder and PUT workers, sharing the stage limits.
+
+    The batches wait in ``_queue`` in source order. A free PUT worker takes the
+    next file itself (``_take``, no await): a file costs no hand-over between
+    tasks, which for a small file would be a noticeable part of its CPU. Workers
+    wait on ``_changed`` only when no file is ready (the head batch not yet
+    pre-signed, or nothing fed yet).
+    """
 
     def __init__(self, run: UploadRun, concurrency: int, api_concurrency: int) -> None:
         self._run = run
         self._concurrency = concurrency
-        self._slots = anyio.Semaphore(concurrency)
-        """Files handed to the workers and not yet PUT: at most one per worker."""
         ahead = batches_ahead(concurrency)
         self._ahead = anyio.Semaphore(ahead)
+        """Batches fed and not yet wholly handed to the workers."""
         putting = math.ceil(concurrency / MAX_BATCH_ITEMS) + 1
         self._window = anyio.Semaphore(ahead + putting + api_concurrency)
+        """Batches between their pre-sign and the end of their registration."""
+        self._queue: deque[_Batch] = deque()
+        self._fed = False
+        self._changed = anyio.Event()
+        self._idle = 0
 
     async def run(self, todo: AsyncIterator[Files]) -> None:
-        send, receive = anyio.create_memory_object_stream[_Batch](math.inf)
         # PUT workers instead of a task per file: a task's start costs more CPU than a small file's PUT.
-        # A file is handed over once a worker is free (``_slots``), so a batch counts as dispatched
-        # (and the next may be pre-signed) only once its files are all in flight; the stream itself
-        # never makes either side wait, which would cost a trip through the event loop a file.
-        put_send, put_receive = anyio.create_memory_object_stream[_Put](math.inf)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._feed, tg, todo, send)
-            async with put_receive:
-                for _ in range(self._concurrency):
-                    tg.start_soon(self._worker, tg, put_receive.clone())
-            await self._dispatch(receive, put_send)
+            tg.start_soon(self._feed, tg, todo)
+            for _ in range(self._concurrency):
+                tg.start_soon(self._worker, tg)
 
-    async def _feed(
-        self, tg: TaskGroup, todo: AsyncIterator[Files], send: MemoryObjectSendStream[_Batch]
-    ) -> None:
-        async with send:
+    def _wake(self) -> None:
+        """Tell the idle workers the queue changed (a batch was signed, or feeding ended)."""
+        if self._idle:
+            self._changed.set()
+            self._changed = anyio.Event()
+
+    async def _feed(self, tg: TaskGroup, todo: AsyncIterator[Files]) -> None:
+        try:
             while True:
                 await self._window.acquire()
                 await self._ahead.acquire()
@@ -127,7 +137,10 @@ class _Pipeline:
                     return
                 batch = _Batch(files, self._batch_span(files))
                 tg.start_soon(self._presign, batch)
-                send.send_nowait(batch)
+                self._queue.append(batch)
+        finally:
+            self._fed = True
+            self._wake()
 
     def _batch_span(self, files: Files) -> Span | None:
         telemetry = self._run.telemetry
@@ -146,65 +159,70 @@ class _Pipeline:
                     signed = await run.presign(sources)
                 batch.urls = BatchUrls(run, sources, signed)
         except RunAborted:
-            pass  # no URLs and no error of its own: the dispatcher fails the batch at `aborted`
+            pass  # no URLs and no error of its own: the batch fails at `aborted` (``_take``)
         except BasicAIError as exc:
             if isinstance(exc, TARGET_REFUSALS):
                 run.abort(exc)
             batch.error = exc
         finally:
-            batch.signed.set()
+            batch.signed = True
+            self._wake()
 
-    async def _dispatch(
-        self, receive: MemoryObjectReceiveStream[_Batch], put_send: MemoryObjectSendStream[_Put]
-    ) -> None:
-        run = self._run
-        async with receive, put_send:
-            async for batch in receive:
-                await batch.signed.wait()
-                if batch.urls is None:
-                    # A refused pre-sign fails the whole batch; after an abort nothing was asked.
-                    stage: UploadStage = "presign" if batch.error else "aborted"
-                    error = batch.error or run.aborted
-                    assert error is not None
-                    for source, result in batch.files:
-                        run.fail(source, result, stage, error)
-                    batch.end_span()
-                    self._ahead.release()
-                    self._window.release()
-                    continue
-                for source, result in batch.files:
-                    try:
-                        # A free slot is taken without a trip through the event loop.
-                        self._slots.acquire_nowait()
-                    except anyio.WouldBlock:
-                        await self._slots.acquire()
-                    put_send.send_nowait((batch, batch.urls, source, result))
+    def _take(self) -> tuple[_Batch, BatchUrls, UploadSource, UploadResult] | None:
+        """The next file to PUT, in source order, or None when none is ready."""
+        queue = self._queue
+        while queue:
+            batch = queue[0]
+            urls = batch.urls
+            if urls is None:
+                if not batch.signed:
+                    return None
+                # A refused pre-sign fails the whole batch; after an abort nothing was asked.
+                queue.popleft()
+                self._failed(batch)
+                continue
+            index = batch.next
+            batch.next = index + 1
+            if batch.next == len(batch.files):
+                # All its files are in flight: the next batch may be pre-signed.
+                queue.popleft()
                 self._ahead.release()
+            source, result = batch.files[index]
+            return batch, urls, source, result
+        return None
 
-    async def _worker(self, tg: TaskGroup, puts: MemoryObjectReceiveStream[_Put]) -> None:
+    def _failed(self, batch: _Batch) -> None:
         run = self._run
-        async with puts:
-            while True:
-                try:
-                    # A file already waiting is taken without a trip through the event loop
-                    # (``receive`` checkpoints every time: µs a file, a tenth of a small PUT).
-                    batch, urls, source, result = puts.receive_nowait()
-                except anyio.WouldBlock:
-                    try:
-                        batch, urls, source, result = await puts.receive()
-                    except anyio.EndOfStream:
-                        return
-                except anyio.EndOfStream:
+        stage: UploadStage = "presign" if batch.error else "aborted"
+        error = batch.error or run.aborted
+        assert error is not None
+        for source, result in batch.files:
+            run.fail(source, result, stage, error)
+        batch.end_span()
+        self._ahead.release()
+        self._window.release()
+
+    async def _worker(self, tg: TaskGroup) -> None:
+        run = self._run
+        while True:
+            taken = self._take()
+            if taken is None:
+                if self._fed and not self._queue:
                     return
+                changed = self._changed
+                self._idle += 1
                 try:
-                    if await _put_one(run, source, result, urls):
-                        batch.uploaded.append((source, result))
+                    await changed.wait()
                 finally:
-                    self._slots.release()
-                batch.left -= 1
-                if not batch.left:
-                    # Registered beside the PUTs: a worker never waits on an API call.
-                    tg.start_soon(self._register, batch)
+                    self._idle -= 1
+                continue
+            batch, urls, source, result = taken
+            if await _put_one(run, source, result, urls):
+                batch.uploaded.append((source, result))
+            batch.left -= 1
+            if not batch.left:
+                # Registered beside the PUTs: a worker never waits on an API call.
+                tg.start_soon(self._register, batch)
 
     async def _register(self, batch: _Batch) -> None:
         run = self._run
@@ -239,7 +257,8 @@ async def _put_one(run: UploadRun, source: UploadSource, result: UploadResult, u
         run.fail(source, result, "aborted", run.aborted)
         return False
     try:
-        upload, renewed = await urls.take(source)
+        # While the batch's URLs are fresh (nearly always), one is taken without a coroutine.
+        upload, renewed = urls.take_now(source) or await urls.take(source)
         upload = await put_file(run, source, upload, renewed=renewed)
     except PutFailed as exc:
         # Users get the public error type, never the PUT's private one.

@@ -72,7 +72,11 @@ async def put_file(
         try:
             # A small body goes as one payload write instead of a stream of chunks: most of a small
             # file's CPU otherwise. Either way a failing read sets ``body.error``.
-            data: bytes | SizedBody = await body.read_all() if source.size <= SMALL_BODY else body
+            data: bytes | SizedBody = body
+            if source.size <= SMALL_BODY:
+                # A file on disk or bytes in memory are read without a coroutine (``read_now``).
+                now = body.read_now()
+                data = now if now is not None else await body.read_all()
             await _put_once(run, source, upload.pre_signed_url, data)
             return upload
         except Exception as exc:
@@ -123,9 +127,13 @@ async def _put_once(run: UploadRun, source: UploadSource, url: str, body: bytes 
     try:
         timeout = run.small_put_timeout if isinstance(body, bytes) else run.put_timeout
         async with run.session.put(url, data=body, headers=headers, timeout=timeout) as resp:
-            text = (await resp.read())[:BODY_SNIPPET].decode("utf-8", errors="replace")
+            answer = await resp.read()
             status = resp.status
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            if 200 <= status < 300:
+                text, retry_after = "", None  # read only when it failed: this is every file's path
+            else:
+                text = answer[:BODY_SNIPPET].decode("utf-8", errors="replace")
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
     except (aiohttp.ClientError, TimeoutError) as exc:
         failure = chain_scrubbed(
             PutFailed(f"PUT failed: {type(exc).__name__}: {exc}", retryable=True, reason=type(exc).__name__),

@@ -37,11 +37,18 @@ class BatchUrls:
         expiries = [u.expires_at for u in uploads if u.expires_at is not None]
         self._fresh_until = (min(expiries) - run.expiry_margin).timestamp() if expiries else math.inf
 
-    async def take(self, source: UploadSource) -> tuple[PresignedUpload, bool]:
-        """The URL for ``source`` and whether it was renewed."""
+    def take_now(self, source: UploadSource) -> tuple[PresignedUpload, bool] | None:
+        """``take`` without a call: the URL while the batch's are all fresh, else None (call ``take``)."""
         if time.time() < self._fresh_until:
             _, upload, renewed = self._waiting.pop(source.name)
             return upload, renewed
+        return None
+
+    async def take(self, source: UploadSource) -> tuple[PresignedUpload, bool]:
+        """The URL for ``source`` and whether it was renewed."""
+        taken = self.take_now(source)
+        if taken is not None:
+            return taken
         stale = self._run.stale
         _, upload, renewed = self._waiting[source.name]
         if renewed or not stale(upload):
