@@ -14,8 +14,8 @@ What is recorded (docs/observability.md lists it for users):
   after the attempt, from its measured start and end, so the send path holds no
   span open; ``url.full`` is never set (no query string, signature or key can
   reach a span). Finished attempts are handed to OpenTelemetry in bursts (see
-  ``Telemetry.flush``): the SDK's code then runs hot, at about half the CPU it
-  costs interleaved with the HTTP work of each call;
+  ``Telemetry.flush``): the SDK's code then runs hot, at about 40% less CPU
+  than interleaved with the HTTP work of each call;
 - an INTERNAL span per upload run and per export, and one per upload batch
   (pre-sign, PUTs, registration) under the run: never one per file;
 - metrics: ``http.client.request.duration`` (API attempts, and storage PUT
@@ -323,7 +323,7 @@ class Telemetry:
         Attempts are held, in order, until 64 are or 50 ms have passed since the
         first, until a metric reader collects on this thread, or until the client
         closes: the SDK's code then runs many times in a row, hot in the CPU's caches,
-        at about half its cost interleaved with each call's HTTP work. Each span
+        at about 40% less CPU than interleaved with each call's HTTP work. Each span
         keeps the attempt's own start and end, and its parent is the span that was
         current when the attempt ended.
         """
