@@ -113,6 +113,18 @@ VARIANTS = [
         id="mime type in type",
     ),
     pytest.param(
+        {"id": 1, "itemType": "DATA", "files": [JPEG, {"path": "k/b.png", "type": "image/png"}]},
+        Item(
+            id=1,
+            item_type="DATA",
+            files=[
+                msgspec.convert(JPEG, DataFile),
+                DataFile(path="k/b.png", mime_type="image/png", type="image/png"),
+            ],
+        ),
+        id="second of two files",
+    ),
+    pytest.param(
         {"id": 1, "itemType": "DATA", "files": [{**JPEG, "extraInfo": {"width": 640, "height": "480"}}]},
         Item(
             id=1,
