@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from .._constants import MAX_PAGE_SIZE
 from .._validate import check_id, check_page_size
 from ..models import IdPage, Item, Page
@@ -51,8 +53,8 @@ class Items(Resource):
         ids = {"datasetId": dataset_id}
         params: dict[str, object] = {"parentId": parent_id, "pageSize": page_size}
 
-        async def fetch(page_no: int) -> Page[Item]:
-            return await self._pipeline.request(
+        def fetch(page_no: int) -> Awaitable[Page[Item]]:
+            return self._pipeline.request(
                 "GET", path, path_params=ids, params={**params, "pageNo": page_no}, response_type=_PAGE
             )
 
@@ -79,8 +81,8 @@ class Items(Resource):
         path = "/dataset/listItemById/{datasetId}"
         ids = {"datasetId": dataset_id}
 
-        async def fetch(last_id: int | None) -> IdPage[Item]:
-            return await self._pipeline.request(
+        def fetch(last_id: int | None) -> Awaitable[IdPage[Item]]:
+            return self._pipeline.request(
                 "GET",
                 path,
                 path_params=ids,
