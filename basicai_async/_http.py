@@ -39,6 +39,7 @@ Retry policy (``RetryPolicy`` in ``_retry.py`` decides the delays):
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -73,7 +74,15 @@ from .telemetry._events import limiter_waited
 if TYPE_CHECKING:
     from .telemetry._otel import Telemetry
 
-__all__ = ["Pipeline", "decode_answer", "encode_params", "is_ambiguous", "is_send_trace", "send_trace"]
+__all__ = [
+    "Pipeline",
+    "decode_answer",
+    "encode_params",
+    "is_ambiguous",
+    "is_send_trace",
+    "send_trace",
+    "with_query",
+]
 
 T = TypeVar("T")
 
@@ -104,6 +113,22 @@ def _decoder(response_type: Any) -> msgspec.json.Decoder[Envelope[Any]]:
     return msgspec.json.Decoder(Envelope[response_type])
 
 
+# The decoders of the response types seen, by the type object itself: a generic alias
+# (``Page[Item]``) hashes in Python, which the lru_cache above pays on every look-up.
+# Each entry holds its type, so the id cannot be reused while the entry lives.
+_DECODERS: dict[int, tuple[Any, msgspec.json.Decoder[Envelope[Any]]]] = {}
+
+
+def _decoder_for(response_type: Any) -> msgspec.json.Decoder[Envelope[Any]]:
+    entry = _DECODERS.get(id(response_type))
+    if entry is not None and entry[0] is response_type:
+        return entry[1]
+    decoder = _decoder(response_type)
+    if len(_DECODERS) < 256:  # the types a client uses are a fixed few; past that, the lru_cache
+        _DECODERS[id(response_type)] = (response_type, decoder)
+    return decoder
+
+
 def encode_params(params: Mapping[str, object] | None) -> dict[str, str]:
     """Query parameters as the API wants them: None dropped, bools lowercase, lists comma-joined."""
     if not params:
@@ -119,6 +144,27 @@ def encode_params(params: Mapping[str, object] | None) -> dict[str, str]:
         else:
             query[name] = str(value)
     return query
+
+
+# A query whose names and values hold only these characters travels as it is (yarl escapes none of them).
+_PLAIN_QUERY = re.compile(r"[A-Za-z0-9._~,=&\-]*").fullmatch
+
+
+def with_query(url: str, query: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """``url`` with ``query`` written in, when no name or value needs escaping; else both as they were.
+
+    The same URL aiohttp would build from ``params=query`` (``extend_query``), built
+    as text: aiohttp then meets a string it has seen before (a listing's pages,
+    the same info call) and reuses its parsed URL instead of building and
+    re-analysing a new one on every call. Anything to escape is left to aiohttp.
+    """
+    if not query or "?" in url:
+        return url, query
+    text = "&".join([f"{name}={value}" for name, value in query.items()])
+    # One `=` per pair and one `&` between pairs: no name or value holds either.
+    if _PLAIN_QUERY(text) and text.count("=") == len(query) and text.count("&") == len(query) - 1:
+        return f"{url}?{text}", {}
+    return url, query
 
 
 def is_ambiguous(exc: BaseException) -> bool:
@@ -315,8 +361,7 @@ class Pipeline:
         template: str | None = None
         if path_params:
             template, path = path, path.format_map(path_params)
-        url = self._base_url + path
-        query = encode_params(params)
+        url, query = with_query(self._base_url + path, encode_params(params))
         headers = self._headers
         body: bytes | None = None
         if json is not None:
@@ -410,7 +455,10 @@ class Pipeline:
             ) as resp:
                 slot.sent()  # a session without send_trace: its answer is here, so it left
                 raw = await resp.read()
-                return resp.status, raw, parse_retry_after(resp.headers.get("Retry-After"))
+                status = resp.status
+                # Only a refusal's Retry-After is read (429, 503): an answer is not a wait.
+                retry_after = None if status == 200 else parse_retry_after(resp.headers.get("Retry-After"))
+                return status, raw, retry_after
         except aiohttp.ConnectionTimeoutError as exc:
             error: APIConnectionError = APITimeoutError(
                 "timed out connecting", method=method, path=path, sent=False
@@ -467,7 +515,7 @@ def decode_answer(raw: bytes, response_type: Any, method: str, path: str) -> Any
     data where data is needed) raises ``APIDecodeError`` naming the field and place.
     """
     try:
-        envelope = _decoder(response_type).decode(raw)
+        envelope = _decoder_for(response_type).decode(raw)
     except _UNDECODABLE as exc:
         # An error answer may carry `data` of another shape: look at its code first.
         try:

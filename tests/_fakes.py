@@ -202,7 +202,8 @@ class FakeApi:
             Call(
                 method=method,
                 url=url,
-                params=dict(kwargs.get("params") or {}),
+                # The query as it went out, written into the URL or passed as params.
+                params=dict(url.query),
                 headers=dict(kwargs.get("headers") or {}),
                 json=None if body is None else json.loads(body),
             )

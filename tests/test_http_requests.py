@@ -9,10 +9,12 @@ import msgspec
 import pytest
 from _fakes import API_KEY, BASE_URL, FakeLimiter, connector_error, envelope, make_pipeline
 from aioresponses import aioresponses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from yarl import URL
 
 from basicai_async import _errors as errors
-from basicai_async._http import _decoder, encode_params
+from basicai_async._http import _decoder, encode_params, with_query
 from basicai_async.models import Dataset, NewDataset, Page
 
 
@@ -33,7 +35,58 @@ async def test_get_sends_query_and_auth(session: aiohttp.ClientSession, mocked: 
     assert headers["Accept"] == "application/json"
     assert "Content-Type" not in headers
     assert call.kwargs["data"] is None
-    assert call.kwargs["params"] == {"ascending": "true", "datasetIds": "4,5", "pageNo": "1"}
+    # Written into the URL (matched above), so aiohttp has no params left to escape.
+    assert not call.kwargs["params"]
+
+
+async def test_a_query_to_escape_is_left_to_aiohttp(
+    session: aiohttp.ClientSession, mocked: aioresponses
+) -> None:
+    pipeline, _, _ = make_pipeline(session)
+    url = URL(BASE_URL + "/dataset/list").extend_query({"name": "a b&c=d/é", "pageNo": "2"})
+    mocked.get(url, payload=envelope({"list": []}))
+    await pipeline.request(
+        "GET", "/dataset/list", params={"name": "a b&c=d/é", "pageNo": 2}, response_type=Page[Dataset]
+    )
+    (call,) = mocked.requests[("GET", url)]
+    assert call.kwargs["params"] == {"name": "a b&c=d/é", "pageNo": "2"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), st.text(max_size=8), max_size=4))
+def test_with_query_builds_the_url_aiohttp_would(query: dict[str, str]) -> None:
+    base = BASE_URL + "/dataset/listItem/3"
+    url, left = with_query(base, query)
+    assert URL(url).extend_query(left) == URL(base).extend_query(query)
+    assert left == {} or left is query
+
+
+@pytest.mark.parametrize(
+    ("query", "written"),
+    [
+        ({"pageSize": "100", "pageNo": "7"}, "?pageSize=100&pageNo=7"),
+        ({"dataIds": "1,2,3", "sourceId": "-1"}, "?dataIds=1,2,3&sourceId=-1"),
+        ({"ascending": "true", "name": "a.b_c~d"}, "?ascending=true&name=a.b_c~d"),
+        ({"name": "a&b=c"}, None),
+        ({"a=b": "c"}, None),
+        ({"name": "a b"}, None),
+        ({"name": "é"}, None),
+        ({}, None),
+    ],
+)
+def test_with_query_writes_only_what_needs_no_escaping(query: dict[str, str], written: str | None) -> None:
+    base = BASE_URL + "/dataset/list"
+    url, left = with_query(base, query)
+    if written is None:
+        assert (url, left) == (base, query)
+    else:
+        assert (url, left) == (base + written, {})
+        assert str(URL(url)) == str(URL(base).extend_query(query))
+
+
+def test_with_query_leaves_a_url_that_has_a_query() -> None:
+    base = BASE_URL + "/dataset/list?pageNo=1"
+    assert with_query(base, {"pageSize": "10"}) == (base, {"pageSize": "10"})
 
 
 async def test_post_sends_msgspec_json(session: aiohttp.ClientSession, mocked: aioresponses) -> None:

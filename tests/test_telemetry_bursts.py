@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
 
-from basicai_async import AsyncBasicAI
+from basicai_async import AsyncBasicAI, UploadSource
 from basicai_async.emulator import Emulator
 from basicai_async.telemetry import _otel
 
@@ -63,8 +63,8 @@ def _client(
     )
 
 
-def _durations(reader: InMemoryMetricReader) -> int:
-    """How many attempts ``http.client.request.duration`` has counted so far."""
+def _durations(reader: InMemoryMetricReader, method: str | None = None) -> int:
+    """How many attempts (of ``method``, else all) ``http.client.request.duration`` has counted so far."""
     data = reader.get_metrics_data()
     assert data is not None
     return sum(
@@ -74,6 +74,7 @@ def _durations(reader: InMemoryMetricReader) -> int:
         for metric in scope.metrics
         if metric.name == "http.client.request.duration"
         for point in metric.data.data_points
+        if method is None or point.attributes["http.request.method"] == method
     )
 
 
@@ -156,3 +157,41 @@ async def test_a_collection_on_another_thread_leaves_held_attempts_to_the_next(
         assert spans.clients() == []
         assert _durations(reader) == 1  # on the client's thread
         assert len(spans.clients()) == 1
+
+
+async def test_storage_puts_are_held_and_counted_like_api_attempts(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_otel, "_BURST_DELAY", 3600.0)
+    spans, reader = Spans(), InMemoryMetricReader()
+    async with _client(emu, spans, reader) as client:
+        ds = await client.datasets.create(name="puts", type="IMAGE")
+        sources = [UploadSource.from_bytes(f"p{i}.png", b"px" * (i + 1)) for i in range(3)]
+        report = await client.uploader().upload(ds.id, sources)
+        assert len(report.succeeded) == 3
+        counted: list[int] = []
+        other = threading.Thread(target=lambda: counted.append(_durations(reader, "PUT")))
+        other.start()
+        other.join()
+        assert counted == [0]  # held: a reader on another thread counts them next time
+        assert _durations(reader, "PUT") == 3
+    data = reader.get_metrics_data()
+    assert data is not None
+    puts = [
+        point.attributes
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "http.client.request.duration"
+        for point in metric.data.data_points
+        if point.attributes["http.request.method"] == "PUT"
+    ]
+    port = int(emu.base_url.split(":")[2].split("/")[0])
+    assert puts == [
+        {
+            "http.request.method": "PUT",
+            "server.address": "127.0.0.1",
+            "server.port": port,
+            "http.response.status_code": 200,
+        }
+    ]

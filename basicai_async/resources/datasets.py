@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 from .._constants import MAX_PAGE_SIZE
 from .._errors import BasicAIError
@@ -191,8 +191,8 @@ class Datasets(Resource):
             "pageSize": page_size,
         }
 
-        async def fetch(page_no: int) -> Page[Dataset]:
-            return await self._pipeline.request(
+        def fetch(page_no: int) -> Awaitable[Page[Dataset]]:
+            return self._pipeline.request(
                 "GET", "/dataset/list", params={**params, "pageNo": page_no}, response_type=Page[Dataset]
             )
 
@@ -202,8 +202,8 @@ class Datasets(Resource):
         """Every dataset in id order, stable while data changes (``GET /dataset/listById``)."""
         check_page_size("limit", limit)
 
-        async def fetch(last_id: int | None) -> IdPage[Dataset]:
-            return await self._pipeline.request(
+        def fetch(last_id: int | None) -> Awaitable[IdPage[Dataset]]:
+            return self._pipeline.request(
                 "GET",
                 "/dataset/listById",
                 params={"lastId": last_id, "limit": limit},

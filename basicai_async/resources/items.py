@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from .._constants import MAX_PAGE_SIZE
 from .._validate import check_id, check_page_size
 from ..models import IdPage, Item, Page
@@ -9,6 +11,10 @@ from ..pagination import AsyncIdPager, AsyncPager
 from ._base import Resource
 
 __all__ = ["Items"]
+
+# The response types, built once: a page's fetch then passes the same object every time.
+_PAGE = Page[Item]
+_ID_PAGE = IdPage[Item]
 
 
 class Items(Resource):
@@ -47,9 +53,9 @@ class Items(Resource):
         ids = {"datasetId": dataset_id}
         params: dict[str, object] = {"parentId": parent_id, "pageSize": page_size}
 
-        async def fetch(page_no: int) -> Page[Item]:
-            return await self._pipeline.request(
-                "GET", path, path_params=ids, params={**params, "pageNo": page_no}, response_type=Page[Item]
+        def fetch(page_no: int) -> Awaitable[Page[Item]]:
+            return self._pipeline.request(
+                "GET", path, path_params=ids, params={**params, "pageNo": page_no}, response_type=_PAGE
             )
 
         return AsyncPager(fetch, page_size=page_size, start=start_page)
@@ -75,13 +81,13 @@ class Items(Resource):
         path = "/dataset/listItemById/{datasetId}"
         ids = {"datasetId": dataset_id}
 
-        async def fetch(last_id: int | None) -> IdPage[Item]:
-            return await self._pipeline.request(
+        def fetch(last_id: int | None) -> Awaitable[IdPage[Item]]:
+            return self._pipeline.request(
                 "GET",
                 path,
                 path_params=ids,
                 params={"parentId": parent_id, "lastId": last_id, "limit": limit},
-                response_type=IdPage[Item],
+                response_type=_ID_PAGE,
             )
 
         return AsyncIdPager(fetch, limit=limit, after=after, path=path)

@@ -14,8 +14,8 @@ What is recorded (docs/observability.md lists it for users):
   after the attempt, from its measured start and end, so the send path holds no
   span open; ``url.full`` is never set (no query string, signature or key can
   reach a span). Finished attempts are handed to OpenTelemetry in bursts (see
-  ``Telemetry.flush``): the SDK's code then runs hot, at about half the CPU it
-  costs interleaved with the HTTP work of each call;
+  ``Telemetry.flush``): the SDK's code then runs hot, at about 40% less CPU
+  than interleaved with the HTTP work of each call;
 - an INTERNAL span per upload run and per export, and one per upload batch
   (pre-sign, PUTs, registration) under the run: never one per file;
 - metrics: ``http.client.request.duration`` (API attempts, and storage PUT
@@ -211,6 +211,8 @@ class Telemetry:
         "_instruments",
         "_limiter",
         "_pending",
+        "_put_shapes",
+        "_puts",
         "_recheck_at",
         "_server",
         "_shapes",
@@ -249,6 +251,10 @@ class Telemetry:
         port = url.port or (443 if url.scheme == "https" else 80)
         self._server = (url.hostname or "", port)
         self._pending: list[_Attempt] = []
+        # Storage PUT attempts, held the same way: (attributes, elapsed, context).
+        self._puts: list[tuple[dict[str, Any], float, Context]] = []
+        # (storage's host, port, status, error.type) -> attributes, as ``_shapes``.
+        self._put_shapes: dict[tuple[str, int, int, str | None], dict[str, Any]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._thread = threading.get_ident()
         # (method, template, status, error.type) -> (span name, attributes): the same dict
@@ -314,8 +320,12 @@ class Telemetry:
         if len(pending) >= _BURST:
             self.flush()
         elif self._timer is None:
-            self._thread = threading.get_ident()
-            self._timer = asyncio.get_running_loop().call_later(_BURST_DELAY, self._flush_later)
+            self._hold()
+
+    def _hold(self) -> None:
+        """Make sure what is held now is recorded within ``_BURST_DELAY`` (a timer on this loop)."""
+        self._thread = threading.get_ident()
+        self._timer = asyncio.get_running_loop().call_later(_BURST_DELAY, self._flush_later)
 
     def flush(self) -> None:
         """Record every attempt taken and not yet recorded: its span and its measurements.
@@ -323,16 +333,23 @@ class Telemetry:
         Attempts are held, in order, until 64 are or 50 ms have passed since the
         first, until a metric reader collects on this thread, or until the client
         closes: the SDK's code then runs many times in a row, hot in the CPU's caches,
-        at about half its cost interleaved with each call's HTTP work. Each span
+        at about 40% less CPU than interleaved with each call's HTTP work. Each span
         keeps the attempt's own start and end, and its parent is the span that was
-        current when the attempt ended.
+        current when the attempt ended. Storage PUT attempts are held the same way.
         """
+        instruments = self._instruments
+        puts = self._puts
+        if puts:
+            self._puts = []
+            if instruments is not None:
+                duration = instruments.duration
+                for attrs, elapsed, context in puts:
+                    duration.record(elapsed, attrs, context)
         pending = self._pending
         if not pending:
             return
         self._pending = []
         tracer = self._tracer
-        instruments = self._instruments
         for method, path, template, status, elapsed, retry, waited, error_type, code, end, context in pending:
             name, attrs = self._shape(method, path, template, status, error_type)
             if instruments is not None:
@@ -369,7 +386,7 @@ class Telemetry:
         A periodic reader collects on a thread of its own: the attempts then held go
         in the next collection (they are at most 50 ms old).
         """
-        if self._pending and threading.get_ident() == self._thread:
+        if (self._pending or self._puts) and threading.get_ident() == self._thread:
             self.flush()
 
     def _flush_later(self) -> None:
@@ -402,20 +419,31 @@ class Telemetry:
         return shape
 
     def stored(self, url: str, status: int, elapsed: float, error_type: str | None) -> None:
-        """Record one storage PUT attempt in ``http.client.request.duration`` (no span: one per file).
+        """Take one storage PUT attempt for ``http.client.request.duration`` (no span: one per file).
 
-        Only the storage's host and port are taken from ``url``: never its path or query.
+        Only the storage's host and port are taken from ``url``: never its path or
+        query. Held and recorded in bursts, as API attempts are (``flush``).
         """
-        instruments = self._instruments
-        if instruments is None:
+        if self._instruments is None or self._unconfigured():
             return
         host, port = _host_port(url)
-        attrs: dict[str, Any] = {"http.request.method": "PUT", "server.address": host, "server.port": port}
-        if status:
-            attrs["http.response.status_code"] = status
-        if error_type is not None:
-            attrs["error.type"] = error_type
-        instruments.duration.record(elapsed, attrs)
+        key = (host, port, status, error_type)
+        attrs = self._put_shapes.get(key)
+        if attrs is None:
+            attrs = {"http.request.method": "PUT", "server.address": host, "server.port": port}
+            if status:
+                attrs["http.response.status_code"] = status
+            if error_type is not None:
+                attrs["error.type"] = error_type
+            if len(self._put_shapes) >= _SHAPES:
+                self._put_shapes.clear()
+            self._put_shapes[key] = attrs
+        puts = self._puts
+        puts.append((attrs, elapsed, get_current()))
+        if len(puts) >= _BURST:
+            self.flush()
+        elif self._timer is None:
+            self._hold()
 
     def _unconfigured(self) -> bool:
         """Whether both providers are the global ones and nobody has configured them yet."""
