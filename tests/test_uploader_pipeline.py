@@ -34,6 +34,9 @@ class Calls:
         self.ended: dict[str, int] = dict(self.started)
         self.api_in_flight = 0
         self.api_max_in_flight = 0
+        self.puts_in_flight = 0
+        self.puts_max_in_flight = 0
+        self.put_names: list[str] = []
         self.on_start: dict[str, Callable[[int], Awaitable[None]]] = {}
         self.on_end: dict[str, Callable[[int], None]] = {}
         self.config = aiohttp.TraceConfig()
@@ -55,6 +58,10 @@ class Calls:
         if kind != STORE_ENDPOINT:
             self.api_in_flight += 1
             self.api_max_in_flight = max(self.api_max_in_flight, self.api_in_flight)
+        else:
+            self.puts_in_flight += 1
+            self.puts_max_in_flight = max(self.puts_max_in_flight, self.puts_in_flight)
+            self.put_names.append(params.url.path.rsplit("/", 1)[-1])
         if kind in self.started:
             self.started[kind] += 1
             hook = self.on_start.get(kind)
@@ -65,6 +72,8 @@ class Calls:
         kind = ctx.kind
         if kind != STORE_ENDPOINT:
             self.api_in_flight -= 1
+        else:
+            self.puts_in_flight -= 1
         if kind in self.ended:
             self.ended[kind] += 1
             hook = self.on_end.get(kind)
@@ -122,6 +131,19 @@ async def test_an_upload_with_latency_registers_every_file_exactly_once(
     _assert_each_registered_once(emu, ds.id, report, 450)
     # One pre-sign and one registration per batch of up to 100: nothing twice.
     assert (calls.started[PRESIGN], calls.started[REGISTER], calls.started[STORE_ENDPOINT]) == (5, 5, 450)
+
+
+async def test_free_workers_take_the_files_in_source_order_at_most_concurrency_at_once(
+    emu: Emulator, client: AsyncBasicAI, calls: Calls
+) -> None:
+    _latency(emu, 0.002, 0.001)
+    ds = await client.datasets.create(name="order", type="IMAGE")
+
+    report = await client.uploader(concurrency=7).upload(ds.id, _sources(250))
+
+    _assert_each_registered_once(emu, ds.id, report, 250)
+    assert calls.put_names == [f"f-{i:04d}.png" for i in range(250)]
+    assert calls.puts_max_in_flight == 7
 
 
 async def test_the_next_batch_is_pre_signed_before_the_put_slots_run_dry(
