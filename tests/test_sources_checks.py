@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import mimetypes
 import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -14,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from basicai_async import InvalidSourceError, SourceChangedError, UploadError, UploadSource
-from basicai_async._sources import SizedBody, check_path, check_source, display_name
+from basicai_async._sources import SizedBody, check_path, check_source, display_name, guess_mime_type
 
 SMALL = 1000  # read in one piece
 LARGE = 600 * 1024  # read in chunks of 256 KiB
@@ -121,6 +122,48 @@ def test_check_source_on_sources_already_built() -> None:
     bad_name = check_source(UploadSource.from_bytes("caf\udce9.txt", b"x"))
     assert isinstance(bad_name, InvalidSourceError)
     assert bad_name.reason == "name_not_utf8"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a.png",
+        "A.PNG",
+        "a.b.jpg",
+        "a..png",
+        ".png",
+        ".hidden.png",
+        "..a.gz",
+        "a.png.gz",
+        "a.tar.gz",
+        "a.b.tgz",
+        "c.svgz",
+        "a.gz.gz",
+        "a.",
+        "noext",
+        "x.unknownext",
+        "a.pcd",
+        "a.pcd.gz",
+        "d/a.png",
+        "data:,x.png",
+        "s3:a.png",
+        "a.JPEG",
+        "b.ply",
+        "c.bin",
+    ],
+)
+def test_mime_types_by_ending_are_what_mimetypes_says(name: str) -> None:
+    expected = "application/octet-stream" if name.endswith(".pcd") else None
+    for _ in range(2):  # the first answer and the remembered one
+        assert guess_mime_type(name) == (
+            expected or mimetypes.guess_type(name.lower())[0] or "application/octet-stream"
+        )
+
+
+def test_a_type_added_to_mimetypes_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert guess_mime_type("scan.zz9") == "application/octet-stream"
+    monkeypatch.setitem(mimetypes.types_map, ".zz9", "application/x-zz9")
+    assert guess_mime_type("scan.zz9") == "application/x-zz9"
 
 
 def test_display_name() -> None:
