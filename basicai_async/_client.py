@@ -128,6 +128,7 @@ class AsyncBasicAI:
             limiter=self._limiter,
             retry=retry or RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after),
             session=self.http_session,
+            session_now=self._session_now,
             timeout=timeout,
             telemetry=self._telemetry,
         )
@@ -259,6 +260,18 @@ class AsyncBasicAI:
             # Else aiohttp's bare RuntimeError("Session is closed") would reach the user.
             raise ConfigurationError("the aiohttp session given to AsyncBasicAI is closed")
         return self._session
+
+    def _session_now(self) -> aiohttp.ClientSession | None:
+        """The session when ``http_session()`` would return it at once; None when it must decide.
+
+        The pipeline's fast path (no coroutine per call): open, not closed, and this
+        the loop it belongs to. Anything else (first use, a closed client or session,
+        another loop) goes through ``http_session``, which opens or raises.
+        """
+        session = self._session
+        if session is None or self._closed or session.closed or self._loop is not asyncio.get_running_loop():
+            return None
+        return session
 
     async def close(self) -> None:
         """Close the HTTP session the client opened (never one it was given)."""

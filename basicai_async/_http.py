@@ -68,7 +68,7 @@ from ._errors import (
 from ._redact import chain_scrubbed, redact_text
 from ._retry import RetryPolicy, parse_retry_after
 from .models.envelope import Envelope
-from .ratelimit import Limiter, Reservation, ReservingLimiter
+from .ratelimit import ExactLimiter, Limiter, Reservation, ReservingLimiter
 from .telemetry._events import limiter_waited
 
 if TYPE_CHECKING:
@@ -249,9 +249,11 @@ class Pipeline:
         "_headers",
         "_limiter",
         "_reserve",
+        "_reserve_nowait",
         "_retry",
         "_secrets",
         "_session_factory",
+        "_session_now",
         "_telemetry",
         "_timeout",
     )
@@ -264,6 +266,7 @@ class Pipeline:
         limiter: Limiter,
         retry: RetryPolicy,
         session: Callable[[], Awaitable[aiohttp.ClientSession]],
+        session_now: Callable[[], aiohttp.ClientSession | None] | None = None,
         timeout: float | None = None,
         telemetry: Telemetry | None = None,
     ) -> None:
@@ -281,8 +284,17 @@ class Pipeline:
         self._reserve: Callable[[], Awaitable[Reservation]] = (
             limiter.reserve if isinstance(limiter, ReservingLimiter) else lambda: _acquired(limiter)
         )
+        # A slot free now, taken without a coroutine: ExactLimiter's, unless a subclass changed
+        # what reserve() does (then every slot is asked of its reserve()).
+        self._reserve_nowait: Callable[[], Reservation | None] | None = (
+            limiter.reserve_nowait
+            if isinstance(limiter, ExactLimiter) and type(limiter).reserve is ExactLimiter.reserve
+            else None
+        )
         self._retry = retry
         self._session_factory = session
+        # The session when it is open and usable without awaiting anything; None: ask ``session``.
+        self._session_now = session_now
         # Per request, so a session the user passed in gets the client's timeout too.
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         # None without OpenTelemetry: then each attempt pays one `is None` test for it.
@@ -370,31 +382,60 @@ class Pipeline:
             except (msgspec.EncodeError, TypeError) as exc:
                 raise TypeError(f"{method} {path}: the JSON body cannot be encoded: {exc}") from None
             headers = {**headers, "Content-Type": "application/json"}
-        session = await self._session_factory()
+        session = self._session_now() if self._session_now is not None else None
+        if session is None:
+            session = await self._session_factory()
 
         telemetry = self._telemetry
         retry = 0
         while True:
-            slot = await self._reserve()
+            slot = self._reserve_nowait() if self._reserve_nowait is not None else None
+            if slot is None:
+                slot = await self._reserve()
             waited = slot.waited
             if waited:
                 limiter_waited(waited)
             started = time.perf_counter()
+            # One HTTP exchange; aiohttp's exceptions become ours here and nowhere else. The slot
+            # is stamped as the headers go out (StampingRequest or send_trace), and here at the
+            # latest, whatever the outcome: no reservation outlives its attempt.
+            failure: APIConnectionError | None = None
+            sending = _SENDING.set(slot)
             try:
-                status, raw, retry_after = await self._send(
-                    session, method, url, query, body, headers, path, slot
-                )
-            except APIConnectionError as exc:
+                async with session.request(
+                    method,
+                    url,
+                    params=query,
+                    data=body,
+                    headers=headers,
+                    timeout=self._timeout,
+                    trace_request_ctx=slot,
+                ) as resp:
+                    slot.sent()  # a session without send_trace: its answer is here, so it left
+                    raw = await resp.read()
+                    status = resp.status
+                    # Only a refusal's Retry-After is read (429, 503): an answer is not a wait.
+                    retry_after = None
+                    if status != 200:
+                        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                failure = self._connection_failure(exc, method, path)
+            finally:
+                slot.sent()  # failed or cancelled, sent or not: counted from now at the latest
+                _SENDING.reset(sending)
+            if failure is not None:
                 self._log(method, path, "error", started, retry, waited)
                 if telemetry is not None:
                     elapsed = time.perf_counter() - started
-                    telemetry.attempt(method, path, template, 0, elapsed, retry, waited, exc, None)
-                if (idempotent or not exc.sent) and await self._retry.wait(retry + 1):
+                    telemetry.attempt(method, path, template, 0, elapsed, retry, waited, failure, None)
+                if (idempotent or not failure.sent) and await self._retry.wait(retry + 1):
                     if telemetry is not None:
-                        telemetry.retried(method, type(exc).__name__)
+                        telemetry.retried(method, type(failure).__name__)
                     retry += 1
                     continue
-                raise
+                # Raised here, outside the except block: Python does not chain aiohttp's
+                # exception (with the request's headers) as its __context__.
+                raise failure
             self._log(method, path, status, started, retry, waited)
             if status == 200:
                 try:
@@ -424,63 +465,22 @@ class Pipeline:
                 telemetry.retried(method, str(status))
             retry += 1
 
-    async def _send(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: str,
-        query: dict[str, str],
-        body: bytes | None,
-        headers: Mapping[str, str],
-        path: str,
-        slot: Reservation,
-    ) -> tuple[int, bytes, float | None]:
-        """One HTTP exchange; aiohttp's exceptions become ours here and nowhere else.
-
-        ``slot`` is stamped as the headers go out (``send_trace``), and here at the
-        latest, whatever the outcome: no reservation outlives its attempt.
-        The error is raised outside the ``except`` block, so Python does not chain
-        aiohttp's exception (with the request's headers) as its ``__context__``.
-        """
-        sending = _SENDING.set(slot)
-        try:
-            async with session.request(
-                method,
-                url,
-                params=query,
-                data=body,
-                headers=headers,
-                timeout=self._timeout,
-                trace_request_ctx=slot,
-            ) as resp:
-                slot.sent()  # a session without send_trace: its answer is here, so it left
-                raw = await resp.read()
-                status = resp.status
-                # Only a refusal's Retry-After is read (429, 503): an answer is not a wait.
-                retry_after = None if status == 200 else parse_retry_after(resp.headers.get("Retry-After"))
-                return status, raw, retry_after
-        except aiohttp.ConnectionTimeoutError as exc:
-            error: APIConnectionError = APITimeoutError(
-                "timed out connecting", method=method, path=path, sent=False
-            )
-            cause: BaseException = exc
-        except aiohttp.ClientConnectorError as exc:
+    def _connection_failure(self, exc: BaseException, method: str, path: str) -> APIConnectionError:
+        """The typed error for an exchange aiohttp could not complete, its cause scrubbed of secrets."""
+        error: APIConnectionError
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            error = APITimeoutError("timed out connecting", method=method, path=path, sent=False)
+        elif isinstance(exc, aiohttp.ClientConnectorError):
             error = APIConnectionError(
                 f"could not connect: {exc.os_error}", method=method, path=path, sent=False
             )
-            cause = exc
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        elif isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
             error = APITimeoutError("timed out waiting for the answer", method=method, path=path)
-            cause = exc
-        except aiohttp.ClientError as exc:
+        else:
             error = APIConnectionError(
                 f"connection failed: {type(exc).__name__}: {exc}", method=method, path=path
             )
-            cause = exc
-        finally:
-            slot.sent()  # failed or cancelled, sent or not: counted from now at the latest
-            _SENDING.reset(sending)
-        raise chain_scrubbed(error, cause, secrets=self._secrets)
+        return chain_scrubbed(error, exc, secrets=self._secrets)
 
     @staticmethod
     def _status_error(

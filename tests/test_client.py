@@ -169,6 +169,31 @@ async def test_closed_client_raises_on_use() -> None:
         await client.__aenter__()
 
 
+async def test_a_client_closed_after_use_refuses_calls_with_either_session(mocked: aioresponses) -> None:
+    mocked.get(BASE + "/dataset/info/1", payload=envelope({"id": 1}), repeat=True)
+    client = AsyncBasicAI(API_KEY, base_url=BASE, limiter=FakeLimiter())
+    await client.request("GET", "/dataset/info/1")  # its own session, open: the fast path's
+    await client.close()
+    with pytest.raises(ConfigurationError, match="client is closed"):
+        await client.datasets.get(1)
+    async with aiohttp.ClientSession() as session:
+        client = AsyncBasicAI(API_KEY, base_url=BASE, session=session, limiter=FakeLimiter())
+        await client.request("GET", "/dataset/info/1")
+        await client.close()
+        with pytest.raises(ConfigurationError, match="client is closed"):
+            await client.datasets.get(1)
+
+
+async def test_a_session_given_and_closed_after_use_is_a_configuration_error(mocked: aioresponses) -> None:
+    mocked.get(BASE + "/dataset/info/1", payload=envelope({"id": 1}), repeat=True)
+    session = aiohttp.ClientSession()
+    client = AsyncBasicAI(API_KEY, base_url=BASE, session=session, limiter=FakeLimiter())
+    await client.datasets.get(1)
+    await session.close()
+    with pytest.raises(ConfigurationError, match=r"session .* is closed"):
+        await client.datasets.get(1)
+
+
 async def test_a_closed_session_passed_in_is_a_configuration_error() -> None:
     session = aiohttp.ClientSession()
     await session.close()

@@ -354,6 +354,30 @@ async def test_a_window_full_of_unsent_reservations_waits_for_their_stamps() -> 
     assert limiter.stats().next_slot_in == pytest.approx(0.5)  # the stamp at 5.5 leaves at 6.5
 
 
+async def test_reserve_nowait_takes_a_free_slot_as_reserve_does_or_says_none() -> None:
+    limiter = ExactLimiter(one(2, 1.0), max_wait=None)
+    first = limiter.reserve_nowait()
+    assert first is not None
+    assert (first.waited, first.pending) == (0.0, True)
+    second = limiter.reserve_nowait()
+    assert second is not None
+    assert limiter.reserve_nowait() is None  # full of pending ones: the caller must await
+    queued = asyncio.create_task(limiter.reserve())
+    await asyncio.sleep(0)
+    first.sent()
+    second.sent()
+    await asyncio.sleep(0.999)
+    assert limiter.reserve_nowait() is None  # a window not yet free
+    slot = await queued  # the queued caller goes first, as the window frees
+    assert slot.waited == pytest.approx(1.0)
+    after = limiter.reserve_nowait()  # then the window's second place, at once
+    assert after is not None
+    assert after.waited == 0.0
+    assert limiter.reserve_nowait() is None
+    stats = limiter.stats()
+    assert (stats.admitted, stats.waiting) == (4, 0)
+
+
 async def test_max_wait_counts_unsent_reservations_as_sent_now() -> None:
     limiter = ExactLimiter(one(1, 10.0), max_wait=5.0)
     await limiter.reserve()  # never sent in this test: the next slot is >= 10 s away

@@ -182,6 +182,19 @@ class ExactLimiter:
             return 0.0
         return await self._wait(now, stamped=True)
 
+    def reserve_nowait(self) -> Reservation | None:
+        """``reserve()`` when a slot is free now and nobody is queued (no coroutine); else None.
+
+        The pipeline's fast path: a call that would not wait takes its slot without the
+        cost of creating and awaiting a coroutine.
+        """
+        clock = self._clock
+        now = asyncio.get_running_loop().time() if clock is None else clock()
+        if not self._queued and now >= self._next_at:
+            self._hold(now)
+            return Reservation(0.0, self._stamp)
+        return None
+
     async def reserve(self) -> Reservation:
         """Wait for a slot as ``acquire`` does, and hold it until ``Reservation.sent()`` stamps it.
 
