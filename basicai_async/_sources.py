@@ -293,6 +293,13 @@ def _unreadable(p: Path, exc: OSError) -> InvalidSourceError:
     return error
 
 
+async def _close(stream: object) -> None:
+    """Close a source's stream if it can be closed (an async generator's ``aclose``)."""
+    closer = getattr(stream, "aclose", None)
+    if closer is not None:
+        await closer()
+
+
 class SizedBody:
     """A PUT body of exactly ``source.size`` bytes, counted as they go; ``SourceChangedError`` otherwise.
 
@@ -365,9 +372,7 @@ class SizedBody:
                         raise self._changed(read, "grew")
                     chunks.append(chunk)
             finally:
-                closer = getattr(stream, "aclose", None)
-                if closer is not None:
-                    await closer()
+                await _close(stream)
             if read < expected:
                 raise self._changed(read, "shrank")
         except Exception as exc:
@@ -401,9 +406,7 @@ class SizedBody:
                     yield self._count(held)
                 held = chunk
         finally:
-            closer = getattr(stream, "aclose", None)
-            if closer is not None:
-                await closer()
+            await _close(stream)
         if read < expected:
             raise self._changed(read, "shrank")
         if held:

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from shared_quota import most_allowed, start_redis
+from shared_quota import keep_calling, most_allowed, redis_and_emulator, run_workers
 
 from basicai_async import AsyncBasicAI, BadGatewayError, ExactLimiter, RedisLimiter, Reservation
 from basicai_async.emulator import Emulator, FaultRule
@@ -212,22 +212,14 @@ class Timed(AdmissionCounted):
 
 async def capacity(base_url: str, seconds: float = 5.0) -> float:
     """Raw aiohttp, no limiter: the calls per second this machine carries right now."""
-    done = 0
     headers = {"Authorization": f"ApiKey {CAPACITY}"}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
 
-        async def task() -> None:
-            nonlocal done
-            while True:
-                async with http.get(f"{base_url}/dataset/list?pageNo=1&pageSize=1", headers=headers) as r:
-                    await r.read()
-                done += 1
+        async def call() -> None:
+            async with http.get(f"{base_url}/dataset/list?pageNo=1&pageSize=1", headers=headers) as r:
+                await r.read()
 
-        tasks = [asyncio.create_task(task()) for _ in range(TASKS)]
-        await asyncio.sleep(seconds)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        done = await keep_calling(call, TASKS, seconds)
     return done / seconds
 
 
@@ -238,16 +230,7 @@ async def listing(client: AsyncBasicAI) -> None:
 async def sustained(base_url: str, seconds: float) -> list[float]:
     limiter = Timed()
     async with AsyncBasicAI(SUSTAINED, base_url=base_url, limiter=limiter) as client:
-
-        async def task() -> None:
-            while True:
-                await listing(client)
-
-        tasks = [asyncio.create_task(task()) for _ in range(TASKS)]
-        await asyncio.sleep(seconds)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await keep_calling(lambda: listing(client), TASKS, seconds)
     return limiter.lags
 
 
@@ -288,38 +271,11 @@ async def bursts(base_url: str, control: Control, key: str, limiter: AdmissionCo
 async def worker_main(base_url: str, redis_url: str, seconds: float) -> None:
     """One process of phase (c): ``PROCESS_TASKS`` tasks through the client's RedisLimiter."""
     async with AsyncBasicAI(SHARED, base_url=base_url, redis_url=redis_url) as client:
-
-        async def task() -> None:
-            while True:
-                await listing(client)
-
-        tasks = [asyncio.create_task(task()) for _ in range(PROCESS_TASKS)]
-        await asyncio.sleep(seconds)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await keep_calling(lambda: listing(client), PROCESS_TASKS, seconds)
         limiter = client.limiter
         assert isinstance(limiter, RedisLimiter)
         result = {"admitted": limiter.stats().admitted, "script_calls": limiter.script_calls}
     print(json.dumps(result), flush=True)
-
-
-def shared(me: str, base_url: str, redis_url: str, seconds: float) -> list[dict[str, int]]:
-    workers = [
-        subprocess.Popen(
-            [sys.executable, me, "--worker", base_url, redis_url, "--seconds", str(seconds)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(PROCESSES)
-    ]
-    results = []
-    for proc in workers:
-        out, _ = proc.communicate(timeout=seconds + 120)
-        if proc.returncode:
-            raise SystemExit(f"a worker failed with exit code {proc.returncode}")
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
 
 
 def report(name: str, v: dict[str, Any]) -> dict[str, Any]:
@@ -339,40 +295,24 @@ def ms(values: list[float], q: float) -> float:
 
 def main(seconds: float) -> dict[str, object]:
     me = str(Path(__file__).resolve())
-    with tempfile.TemporaryDirectory() as tmp:
-        redis_proc, redis_url = start_redis(tmp)
-        emulator = subprocess.Popen(
-            [sys.executable, me, "--emulator"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        try:
-            assert emulator.stdout is not None
-            base_url = emulator.stdout.readline().strip()
-            control = Control(emulator)
-            carried = asyncio.run(capacity(base_url))
-            print(f"capacity: {carried:.0f} calls/s (raw aiohttp, no limiter)", flush=True)
-            control.ask("stall")
-            lags = asyncio.run(sustained(base_url, seconds))
-            a = report("sustained", control.ask("verdict", SUSTAINED))
-            timed = Timed()
-            asyncio.run(bursts(base_url, control, BURSTS, timed))
-            lags += timed.lags
-            b = report("bursts", control.ask("verdict", BURSTS))
-            c_results = shared(me, base_url, redis_url, seconds)
-            c = report("shared", control.ask("verdict", SHARED))
-            asyncio.run(bursts(base_url, control, BASELINE, AdmissionCounted()))
-            base = report("baseline", control.ask("verdict", BASELINE))
-            stall = control.ask("stall")
-            control.tell("done")
-            emulator.wait(timeout=30)
-        finally:
-            for proc in (emulator, redis_proc):
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-                if proc.stdout is not None:
-                    proc.stdout.close()
-            if emulator.stdin is not None:
-                emulator.stdin.close()
+    with redis_and_emulator(me) as (redis_url, emulator, base_url):
+        control = Control(emulator)
+        carried = asyncio.run(capacity(base_url))
+        print(f"capacity: {carried:.0f} calls/s (raw aiohttp, no limiter)", flush=True)
+        control.ask("stall")
+        lags = asyncio.run(sustained(base_url, seconds))
+        a = report("sustained", control.ask("verdict", SUSTAINED))
+        timed = Timed()
+        asyncio.run(bursts(base_url, control, BURSTS, timed))
+        lags += timed.lags
+        b = report("bursts", control.ask("verdict", BURSTS))
+        c_results = run_workers(me, base_url, redis_url, seconds, PROCESSES)
+        c = report("shared", control.ask("verdict", SHARED))
+        asyncio.run(bursts(base_url, control, BASELINE, AdmissionCounted()))
+        base = report("baseline", control.ask("verdict", BASELINE))
+        stall = control.ask("stall")
+        control.tell("done")
+        emulator.wait(timeout=30)
 
     print(f"admission to send: p50 {ms(lags, 0.5)} ms, p99 {ms(lags, 0.99)} ms, max {ms(lags, 1.0)} ms")
     admitted = sum(r["admitted"] for r in c_results)

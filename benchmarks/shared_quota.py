@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import shutil
 import socket
@@ -33,7 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from basicai_async import AsyncBasicAI, RedisLimiter
 from basicai_async.emulator import Emulator
@@ -115,21 +118,8 @@ async def worker_main(base_url: str, redis_url: str, seconds: float) -> None:
     async with AsyncBasicAI(
         KEY, base_url=base_url, redis_url=redis_url, limits=CLIENT_LIMITS, max_wait=None
     ) as client:
-        done = 0
-
-        async def task() -> None:
-            nonlocal done
-            while True:
-                await client.request("GET", "/dataset/list", params={"pageNo": 1, "pageSize": 1})
-                done += 1
-
-        # At the deadline every task is cancelled, queued ones included: a cancelled
-        # waiter costs no quota, and the run ends when it says it does.
-        tasks = [asyncio.create_task(task()) for _ in range(TASKS)]
-        await asyncio.sleep(seconds)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        page = {"pageNo": 1, "pageSize": 1}
+        done = await keep_calling(lambda: client.request("GET", "/dataset/list", params=page), TASKS, seconds)
         limiter = client.limiter
         assert isinstance(limiter, RedisLimiter)
         result = {
@@ -140,6 +130,49 @@ async def worker_main(base_url: str, redis_url: str, seconds: float) -> None:
             "ping_ms_p50": statistics.median(ping_ms),
         }
     print(json.dumps(result), flush=True)
+
+
+async def keep_calling(call: Callable[[], Awaitable[object]], tasks: int, seconds: float) -> int:
+    """``tasks`` tasks awaiting ``call`` over and over for ``seconds``; the calls completed.
+
+    At the deadline every task is cancelled, queued ones included: a cancelled
+    waiter costs no quota, and the run ends when it says it does.
+    """
+    done = 0
+
+    async def task() -> None:
+        nonlocal done
+        while True:
+            await call()
+            done += 1
+
+    running = [asyncio.create_task(task()) for _ in range(tasks)]
+    await asyncio.sleep(seconds)
+    for t in running:
+        t.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    return done
+
+
+def run_workers(
+    me: str, base_url: str, redis_url: str, seconds: float, processes: int = PROCESSES
+) -> list[dict[str, Any]]:
+    """``processes`` copies of script ``me`` run with ``--worker``; the JSON each printed last."""
+    workers = [
+        subprocess.Popen(
+            [sys.executable, me, "--worker", base_url, redis_url, "--seconds", str(seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    results = []
+    for proc in workers:
+        out, _ = proc.communicate(timeout=seconds + 120)
+        if proc.returncode:
+            raise SystemExit(f"a worker failed with exit code {proc.returncode}")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
 
 
 def _free_port() -> int:
@@ -163,8 +196,14 @@ def start_redis(directory: str) -> tuple[subprocess.Popen[str], str]:
     raise SystemExit("redis-server did not start")
 
 
-def main(seconds: float) -> dict[str, object]:
-    me = str(Path(__file__).resolve())
+@contextlib.contextmanager
+def redis_and_emulator(me: str) -> Iterator[tuple[str, subprocess.Popen[str], str]]:
+    """A redis-server, and script ``me`` run with ``--emulator``, each in its own process.
+
+    Yields the Redis URL, the emulator's process (its stdin and stdout are the
+    script's control channel) and the base URL it printed first; both are
+    stopped on the way out.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         redis_proc, redis_url = start_redis(tmp)
         emulator = subprocess.Popen(
@@ -172,26 +211,7 @@ def main(seconds: float) -> dict[str, object]:
         )
         try:
             assert emulator.stdout is not None
-            assert emulator.stdin is not None
-            base_url = emulator.stdout.readline().strip()
-            workers = [
-                subprocess.Popen(
-                    [sys.executable, me, "--worker", base_url, redis_url, "--seconds", str(seconds)],
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
-                for _ in range(PROCESSES)
-            ]
-            results = []
-            for proc in workers:
-                out, _ = proc.communicate(timeout=seconds + 120)
-                if proc.returncode:
-                    raise SystemExit(f"a worker failed with exit code {proc.returncode}")
-                results.append(json.loads(out.strip().splitlines()[-1]))
-            emulator.stdin.write("done\n")
-            emulator.stdin.flush()
-            verdict = json.loads(emulator.stdout.readline())
-            emulator.wait(timeout=30)
+            yield redis_url, emulator, emulator.stdout.readline().strip()
         finally:
             for proc in (emulator, redis_proc):
                 if proc.poll() is None:
@@ -201,6 +221,18 @@ def main(seconds: float) -> dict[str, object]:
                     proc.stdout.close()
             if emulator.stdin is not None:
                 emulator.stdin.close()
+
+
+def main(seconds: float) -> dict[str, object]:
+    me = str(Path(__file__).resolve())
+    with redis_and_emulator(me) as (redis_url, emulator, base_url):
+        assert emulator.stdout is not None
+        assert emulator.stdin is not None
+        results = run_workers(me, base_url, redis_url, seconds)
+        emulator.stdin.write("done\n")
+        emulator.stdin.flush()
+        verdict = json.loads(emulator.stdout.readline())
+        emulator.wait(timeout=30)
 
     admitted = sum(r["admitted"] for r in results)
     calls = sum(r["script_calls"] for r in results)

@@ -202,12 +202,10 @@ class ExactLimiter:
         stamp on, from the stamp's time. Every reservation must be stamped once
         its attempt is over (sent or not), else it holds its slot for good.
         """
-        clock = self._clock
-        now = asyncio.get_running_loop().time() if clock is None else clock()
-        if not self._queued and now >= self._next_at:
-            self._hold(now)
-            return Reservation(0.0, self._stamp)
-        return Reservation(await self._wait(now, stamped=False), self._stamp)
+        slot = self.reserve_nowait()
+        if slot is not None:
+            return slot
+        return Reservation(await self._wait(self._now(), stamped=False), self._stamp)
 
     async def try_acquire(self) -> bool:
         """Take a slot if one is free now and nobody is queued; never wait."""
