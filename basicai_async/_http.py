@@ -192,6 +192,9 @@ async def _on_headers_sent(
 _SENDING: ContextVar[Reservation | None] = ContextVar("basicai_sending", default=None)
 
 
+_CLIENT_REQUEST_SEND = aiohttp.ClientRequest.send  # called directly: no super() per request
+
+
 class StampingRequest(aiohttp.ClientRequest):
     """The client's own session's request class: stamps the call's limiter slot once its headers are written.
 
@@ -203,7 +206,7 @@ class StampingRequest(aiohttp.ClientRequest):
     """
 
     async def send(self, conn: Any) -> aiohttp.ClientResponse:
-        response = await super().send(conn)
+        response = await _CLIENT_REQUEST_SEND(self, conn)
         slot = _SENDING.get()
         if slot is not None:
             slot.sent()
@@ -373,7 +376,10 @@ class Pipeline:
         template: str | None = None
         if path_params:
             template, path = path, path.format_map(path_params)
-        url, query = with_query(self._base_url + path, encode_params(params))
+        url = self._base_url + path
+        query: dict[str, str] | None = None
+        if params:
+            url, query = with_query(url, encode_params(params))
         headers = self._headers
         body: bytes | None = None
         if json is not None:
@@ -411,7 +417,6 @@ class Pipeline:
                     timeout=self._timeout,
                     trace_request_ctx=slot,
                 ) as resp:
-                    slot.sent()  # a session without send_trace: its answer is here, so it left
                     raw = await resp.read()
                     status = resp.status
                     # Only a refusal's Retry-After is read (429, 503): an answer is not a wait.
@@ -421,10 +426,13 @@ class Pipeline:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 failure = self._connection_failure(exc, method, path)
             finally:
-                slot.sent()  # failed or cancelled, sent or not: counted from now at the latest
+                # Failed or cancelled, sent or not, or a session without send_trace (its answer is
+                # read, so it left): counted from now at the latest.
+                slot.sent()
                 _SENDING.reset(sending)
             if failure is not None:
-                self._log(method, path, "error", started, retry, waited)
+                if logger.isEnabledFor(logging.DEBUG):
+                    _log(method, path, "error", started, retry, waited)
                 if telemetry is not None:
                     elapsed = time.perf_counter() - started
                     telemetry.attempt(method, path, template, 0, elapsed, retry, waited, failure, None)
@@ -436,7 +444,8 @@ class Pipeline:
                 # Raised here, outside the except block: Python does not chain aiohttp's
                 # exception (with the request's headers) as its __context__.
                 raise failure
-            self._log(method, path, status, started, retry, waited)
+            if logger.isEnabledFor(logging.DEBUG):
+                _log(method, path, status, started, retry, waited)
             if status == 200:
                 try:
                     data: T = decode_answer(raw, response_type or object, method, path)
@@ -493,18 +502,18 @@ class Pipeline:
             return RateLimitError(reason, method=method, path=path, body=body, retry_after=retry_after)
         return cls(reason, method=method, path=path, status=status, body=body)
 
-    @staticmethod
-    def _log(method: str, path: str, status: int | str, started: float, retry: int, waited: float) -> None:
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s -> %s in %.3fs (attempt %d, limiter wait %.3fs)",
-                method,
-                path,
-                status,
-                time.perf_counter() - started,
-                retry + 1,
-                waited,
-            )
+
+def _log(method: str, path: str, status: int | str, started: float, retry: int, waited: float) -> None:
+    """The DEBUG line of one attempt (the caller checks that DEBUG is on: no call per attempt otherwise)."""
+    logger.debug(
+        "%s %s -> %s in %.3fs (attempt %d, limiter wait %.3fs)",
+        method,
+        path,
+        status,
+        time.perf_counter() - started,
+        retry + 1,
+        waited,
+    )
 
 
 def decode_answer(raw: bytes, response_type: Any, method: str, path: str) -> Any:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from basicai_async._errors import QuotaExhaustedError
 from basicai_async.ratelimit import (
@@ -18,6 +20,7 @@ from basicai_async.ratelimit import (
     LimiterStats,
     Limits,
     PacedLimiter,
+    Reservation,
     Window,
     WindowStats,
 )
@@ -612,3 +615,37 @@ async def test_paced_try_acquire_needs_both_pacer_and_limiter() -> None:
     await asyncio.sleep(0.5)
     assert await paced.try_acquire()
     assert paced.stats().admitted == 2
+
+
+# One schedule step: advance the clock by ``dt`` quarter-seconds, then act: take a slot
+# without waiting, or stamp the pending reservation at ``pick`` (modulo how many there are).
+_STEP = st.tuples(st.integers(0, 6), st.sampled_from(["reserve", "send"]), st.integers(0, 50))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(_STEP, max_size=80))
+def test_reserve_nowait_and_sent_agree_with_counting_the_windows(steps: list[tuple[int, str, int]]) -> None:
+    """Against a model that counts each window afresh: reserve_nowait admits exactly when every
+    window holds fewer than N of its stamps and pending reservations, however sends interleave.
+
+    Times are whole quarter-seconds, so the model's sums are exact floats.
+    """
+    windows = ((2, 1.0), (4, 3.0), (6, 6.0))
+    limits = Limits(tuple(Window(n, t) for n, t in windows), margin=0.0)
+    now = [0.0]
+    limiter = ExactLimiter(limits, max_wait=None, clock=lambda: now[0], pace=False)
+    stamps: list[float] = []
+    pending: list[Reservation] = []
+    for dt, action, pick in steps:
+        now[0] += dt * 0.25
+        if action == "send" and pending:
+            pending.pop(pick % len(pending)).sent()
+            stamps.append(now[0])
+            continue
+        room = all(
+            sum(1 for s in stamps if s + length > now[0]) + len(pending) < count for count, length in windows
+        )
+        slot = limiter.reserve_nowait()
+        assert (slot is not None) == room, (now[0], stamps, len(pending))
+        if slot is not None:
+            pending.append(slot)

@@ -264,6 +264,7 @@ class ExactLimiter:
         self._admitted += 1
         self._pace.admitted(now)
         self._record(now)
+        self._update()
 
     def _hold(self, now: float) -> None:
         """Record an admission at ``now`` whose stamp comes later (``_stamp``): pending until then."""
@@ -280,12 +281,22 @@ class ExactLimiter:
     def _stamp(self) -> None:
         """A pending reservation's request left now: count it from now."""
         self._pending -= 1
-        self._record(self._now())
+        clock = self._clock
+        # ``_now()`` inline (this runs once per call): the limiter's clock, or the loop's.
+        self._record(clock() if clock is not None else asyncio.get_running_loop().time())
+        # Each window's edge stays where it was: with one pending fewer and one stamp more,
+        # the k-th most recent stamp that `_update` reads is the same stamp. Only a window
+        # that was full of pending ones (no edge to read) must be looked at again.
+        if self._next_at == _UNTIL_STAMPED:
+            self._update()
         if self._queued:
             self._wake_head()  # a window full of pending ones may have room now
 
     def _record(self, now: float) -> None:
-        """Write the stamp ``now`` (never earlier than the stamps before it) into the ring."""
+        """Write the stamp ``now`` (never earlier than the stamps before it) into the ring.
+
+        ``_next_at`` is the caller's to recompute (``_update``) where the stamp moved it.
+        """
         ring = self._ring
         pos = self._pos
         if self._stamps < self._size:
@@ -297,7 +308,6 @@ class ExactLimiter:
             pos = 0
         self._pos = pos
         self._stamps += 1
-        self._update()
 
     def _update(self) -> None:
         """Recompute ``_next_at`` from the stamps, the pending reservations and the pause."""
