@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin, overload
 
 import aiohttp
 import msgspec
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._constants import BODY_SNIPPET
 from ._errors import (
@@ -250,6 +251,7 @@ class Pipeline:
     __slots__ = (
         "_base_url",
         "_headers",
+        "_json_headers",
         "_limiter",
         "_reserve",
         "_reserve_nowait",
@@ -274,12 +276,16 @@ class Pipeline:
         telemetry: Telemetry | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        # The key lives only in this header dict: never logged, never in a repr or an error.
-        self._headers = {
+        # The key lives only in these headers: never logged, never in a repr or an error.
+        # Built once as aiohttp's own (read-only) header type: a plain dict would be
+        # converted into one on every call, about 1.3 us of a small call's CPU.
+        headers = {
             "Authorization": f"ApiKey {api_key}",
             "Accept": "application/json",
             "User-Agent": _USER_AGENT,
         }
+        self._headers = CIMultiDictProxy(CIMultiDict(headers))
+        self._json_headers = CIMultiDictProxy(CIMultiDict({**headers, "Content-Type": "application/json"}))
         # What the scrub of aiohttp's exceptions looks for besides signing parameters.
         self._secrets = (api_key, api_key.strip())
         self._limiter = limiter
@@ -387,7 +393,7 @@ class Pipeline:
                 body = msgspec.json.encode(json)
             except (msgspec.EncodeError, TypeError) as exc:
                 raise TypeError(f"{method} {path}: the JSON body cannot be encoded: {exc}") from None
-            headers = {**headers, "Content-Type": "application/json"}
+            headers = self._json_headers
         session = self._session_now() if self._session_now is not None else None
         if session is None:
             session = await self._session_factory()
