@@ -25,7 +25,7 @@ process died, or its waiters all left) keeps counting until its time plus
 claims skip one freed slot, so one slot of the key's quota stays unused until
 the next waiter comes for it; at most one per stale claim, for at most the
 longest window (or a 429's pause, when longer) plus the grace after the claim
-was made. A process that dies holds at most one claim.
+was made. Each limiter holds one claim at most.
 
 Calls are counted from when they leave, as with ``ExactLimiter``: ``reserve``
 admits a call as one of this process's pending reservations (counted as taking
