@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import struct
 import subprocess
@@ -20,7 +21,8 @@ from redis.asyncio import Redis
 
 from basicai_async import AsyncBasicAI, ConfigurationError, LimiterUnavailableError, QuotaExhaustedError
 from basicai_async.ratelimit import BASICAI_LIMITS, Limiter, Limits, RedisLimiter, Window
-from basicai_async.ratelimit._ring import LEASE, SharedRing, key_tag
+from basicai_async.ratelimit._base import Pace
+from basicai_async.ratelimit._ring import CLAIM_GRACE, LEASE, SharedRing, key_tag
 
 __all__ = ["redis_server"]  # the fixture, imported for pytest
 
@@ -154,6 +156,127 @@ def alive_field(ring: SharedRing) -> bytes:
     return f"h:{ring._holder[0]}".encode()
 
 
+async def claims_of(client: Redis, keys: tuple[str, str]) -> dict[str, int]:
+    """The live claims in the meta hash: holder -> the time it was told to come back."""
+    fields = await client.hgetall(keys[1])
+    return {k.decode()[2:]: int(v) for k, v in fields.items() if k.startswith(b"c:")}
+
+
+def holder(ring: SharedRing) -> str:
+    return ring._holder[0]
+
+
+async def four_stamps(client: Redis) -> SharedRing:
+    """A ring of 4 per second with stamps at T0 + 0, 0.2, 0.4 and 0.6 s, by a ring that never queues."""
+    first = SharedRing(client, key_tag(KEY), one(4, 1.0))
+    for i in range(4):
+        assert (await first._run("A", now_us=T0 + i * 200_000)).admitted
+    return first
+
+
+async def test_queued_processes_are_told_one_freed_slot_each_not_all_the_first(client: Redis) -> None:
+    await four_stamps(client)
+    waiting = [SharedRing(client, key_tag(KEY), one(4, 1.0)) for _ in range(5)]
+    now = T0 + 700_000
+    told = []
+    for ring in waiting:
+        reply = await ring._run("a", 1, now_us=now)  # one waiter queued in that process
+        assert not reply.admitted
+        assert reply.next_wait == reply.value
+        told.append(now + reply.value)
+    # The k-th in line is told when the k-th stamp leaves; past the stamps, a whole window at least.
+    assert told == [T0 + US, T0 + 1_200_000, T0 + 1_400_000, T0 + 1_600_000, now + US]
+    assert await claims_of(client, waiting[0].keys) == {
+        holder(r): t for r, t in zip(waiting, told, strict=True)
+    }
+    # Asked again, a process keeps no place of its own: it goes behind the others' live claims.
+    again = await waiting[0]._run("a", 1, now_us=now + 1)
+    assert again.value == US  # four others' claims ahead: past the stamps
+
+
+async def test_a_claim_nobody_uses_stops_counting_after_its_grace(client: Redis) -> None:
+    first = await four_stamps(client)
+    gone, late = (SharedRing(client, key_tag(KEY), one(4, 1.0)) for _ in range(2))
+    assert (await gone._run("a", 1, now_us=T0 + 700_000)).value == 300_000  # told T0 + 1 s; never comes
+    assert (await first._run("A", now_us=T0 + US)).admitted  # a call that does not queue takes that slot
+    grace = round(CLAIM_GRACE * US)
+    # While the claim lives, a newcomer is told the slot after it: the stamp at 0.4 s leaving.
+    alive = await late._run("a", 1, now_us=T0 + US + grace - 1)
+    assert alive.now + alive.value == T0 + 1_400_000
+    # Past its time plus the grace, it no longer counts, and it is gone from Redis.
+    dead = await late._run("a", 1, now_us=T0 + US + grace)
+    assert dead.now + dead.value == T0 + 1_200_000
+    assert await claims_of(client, late.keys) == {holder(late): T0 + 1_200_000}
+
+
+async def test_an_admission_ends_the_claim_and_carries_the_next_when_more_wait(client: Redis) -> None:
+    await four_stamps(client)
+    busy, single = (SharedRing(client, key_tag(KEY), one(4, 1.0)) for _ in range(2))
+    assert (await busy._run("a", 2, now_us=T0 + 700_000)).value == 300_000  # told T0 + 1 s
+    assert (await single._run("a", 1, now_us=T0 + 700_000)).value == 500_000  # T0 + 1.2 s
+    # busy's admission, with more waiters behind it: its next slot is after single's claim.
+    admitted = await busy._run("a", 2, now_us=T0 + US)
+    assert (admitted.admitted, admitted.next_wait) == (True, 400_000)
+    assert await claims_of(client, busy.keys) == {
+        holder(busy): T0 + 1_400_000,
+        holder(single): T0 + 1_200_000,
+    }
+    # single's admission, nobody behind it: its claim ends, none is made; the wait as it stands.
+    admitted = await single._run("a", 1, now_us=T0 + 1_200_000)
+    assert (admitted.admitted, admitted.next_wait) == (True, 200_000)
+    assert await claims_of(client, single.keys) == {holder(busy): T0 + 1_400_000}
+    # A reservation taken back ends the claim too (nobody is waiting for it there).
+    await busy._run("u", 1, now_us=T0 + 1_300_000)
+    assert await claims_of(client, busy.keys) == {}
+
+
+async def test_room_free_now_is_claimed_too_no_sooner_than_the_pace(client: Redis) -> None:
+    paced, prompt, third = (SharedRing(client, key_tag(KEY), one(4, 1.0)) for _ in range(3))
+    # More waiters behind each; paced's pace holds its driver 30 ms after this admission.
+    first = await paced.acquire(stamped=False, queued=5, hold=0.03)  # on Redis's own clock
+    assert (first.admitted, first.next_wait) == (True, 30_000)
+    second = await prompt.acquire(stamped=False, queued=5)
+    assert (second.admitted, second.next_wait) == (True, 0)  # the room left: claimed, at once
+    claims = await claims_of(client, paced.keys)
+    assert claims == {holder(paced): first.now + 30_000, holder(prompt): second.now}
+    # Three reservations and two claims for four places: the third's next is a window away
+    # at the soonest, not a race for the place the others claimed.
+    last = await third.acquire(stamped=False, queued=5)
+    assert (last.admitted, last.next_wait, last.counts) == (True, US, (3,))
+
+
+def test_the_pace_says_how_long_one_more_admission_would_hold_the_queue() -> None:
+    pace = Pace(BASICAI_LIMITS)  # 4 per 42 ms
+    assert pace.held_after(10.0) == 0.0
+    for _ in range(3):
+        pace.admitted(10.0)
+    assert pace.held_after(10.01) == pytest.approx(0.032)  # the 4th fills the slot: held to its end
+    assert pace.next_at() == -math.inf  # asking recorded nothing
+    pace.admitted(10.01)
+    assert pace.next_at() == pytest.approx(10.042)
+
+
+async def test_try_acquire_and_peeks_never_claim(client: Redis) -> None:
+    first = await four_stamps(client)
+    refused = await first._run("a", 0, now_us=T0 + 700_000)  # try_acquire: no waiter queued
+    assert (refused.admitted, refused.value) == (False, 300_000)
+    await first._run("p", now_us=T0 + 700_000)
+    assert await claims_of(client, first.keys) == {}
+    limiter = RedisLimiter(client, api_key=f"{KEY}-2", limits=one(1, 10.0), max_wait=None)
+    assert await limiter.try_acquire()
+    assert not await limiter.try_acquire()
+    await limiter.refresh()
+    assert await claims_of(client, limiter.keys) == {}
+    # A queued waiter's refused call is one.
+    waiter = asyncio.create_task(limiter.acquire())
+    while limiter.script_calls < 4:
+        await asyncio.sleep(0.001)
+    assert list(await claims_of(client, limiter.keys)) == [holder(limiter._ring)]
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)
+    await limiter.aclose()
+
+
 async def test_backfilled_calls_land_at_their_own_times_in_order(client: Redis) -> None:
     ring = SharedRing(client, key_tag(KEY), one(5, 10.0))
     assert (await ring._run("A", now_us=T0)).admitted
@@ -269,6 +392,37 @@ async def test_waiters_go_in_arrival_order_and_only_the_head_calls(client: Redis
     assert stats.waiting == 0
     assert stats.total_wait > 0.3
     assert stats.windows[0].remaining < 4
+
+
+async def test_processes_contending_for_a_full_window_make_about_two_calls_per_admission(
+    client: Redis,
+) -> None:
+    # Four limiters (four holders, as four processes would be) keep a 1 s window full for
+    # 2 s, their calls reserved and then sent, as the client's are.
+    limits = Limits((Window(10, 0.25), Window(30, 1.0), Window(1000, 100.0)), margin=0.0)
+    limiters = [RedisLimiter(client, api_key=KEY, limits=limits, max_wait=None) for _ in range(4)]
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 2.0
+
+    async def worker(limiter: RedisLimiter) -> None:
+        while loop.time() < end:
+            slot = await limiter.reserve()
+            slot.sent()
+
+    tasks = [asyncio.create_task(worker(limiters[i % 4])) for i in range(32)]
+    await asyncio.sleep(2.0)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for limiter in limiters:
+        await limiter.aclose()
+    times = await ring_times(client, limiters[0])
+    admitted = sum(limiter.stats().admitted for limiter in limiters)
+    calls = sum(limiter.script_calls for limiter in limiters)
+    assert len(times) == admitted >= 50  # 30 in the first second, most of 30 more in the next
+    assert over_limit(times, limits) == 0
+    # The admitting call and the stamp, and few refused: each process woke for its own slot.
+    assert calls / admitted <= 2.25, (calls, admitted)  # 2.7 when they all woke for the same slot
 
 
 async def test_cancellation_storms_lose_no_admission_and_never_deadlock(client: Redis) -> None:

@@ -11,6 +11,7 @@ request leaves, else ``await limiter.acquire()``. It calls
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -228,3 +229,9 @@ class Pace:
         if self._used < self._group:
             return -math.inf
         return self._origin + (self._slot + 1) * self._length
+
+    def held_after(self, now: float) -> float:
+        """Seconds a queued caller would be held if one more admission came at ``now`` (0: none)."""
+        trial = copy.copy(self)
+        trial.admitted(now)
+        return max(0.0, trial.next_at() - now)

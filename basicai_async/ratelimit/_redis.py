@@ -12,6 +12,21 @@ flight does not cancel the call, and an admission that comes back for it goes
 to the next live waiter, or is taken back from the ring (``refund``) if nobody
 is left. Cancelling costs no quota, as with ``ExactLimiter``.
 
+Processes take turns on a full window: a refused call of the driver is a claim
+in Redis, and is told the (k+1)-th slot to free, k the other processes' live
+claims; an admission with more waiters queued claims this process's next slot in
+the same reply (no sooner than its pace lets it come; room free now is claimed
+too, so processes do not race for it), and the driver sleeps until it instead of
+calling to be refused. About 2 script calls per admission under contention
+(the admitting call and the stamp). Claims only delay what each process is told
+to wait: admissions are decided as before, exactly. A claim nobody uses (its
+process died, or its waiters all left) keeps counting until its time plus
+``CLAIM_GRACE`` (0.05 s) plus the margin: while it counts, the other processes'
+claims skip one freed slot, so one slot of the key's quota stays unused until
+the next waiter comes for it; at most one per stale claim, for at most the
+longest window (or a 429's pause, when longer) plus the grace after the claim
+was made. Each limiter holds one claim at most.
+
 Calls are counted from when they leave, as with ``ExactLimiter``: ``reserve``
 admits a call as one of this process's pending reservations (counted as taking
 its place now, in every window, by every process), and ``Reservation.sent()``
@@ -385,7 +400,13 @@ class RedisLimiter:
                     await self._backfill()
                 sent = self._take_unsent()
                 try:
-                    reply = await self._ring.acquire(stamped=not self._head_reserves(), sent=sent)
+                    # With more waiters behind, an admission claims the next slot, no
+                    # sooner than the pace would let the driver come for it.
+                    queued = self._queued
+                    hold = self._pace.held_after(loop.time()) if queued > 1 else 0.0
+                    reply = await self._ring.acquire(
+                        stamped=not self._head_reserves(), sent=sent, queued=queued, hold=hold
+                    )
                 except (LimiterUnavailableError, ConfigurationError) as exc:
                     self._unsent += sent  # stamped by a later call: later is never unsafe
                     grant: object = exc
@@ -400,10 +421,16 @@ class RedisLimiter:
                         await self._refund(reply)
                     else:
                         self._pace.admitted(loop.time())
-                        # Paced as ExactLimiter paces its queue: a backlog goes out evenly.
-                        paced = self._pace.next_at() - loop.time()
-                        if self._queued and paced > 0:
-                            await self._sleep(paced)
+                        # Paced as ExactLimiter paces its queue (a backlog goes out evenly),
+                        # and no call before the next slot: the claim the reply made for
+                        # the waiters behind, or the wait as it stands (unless it is past
+                        # max_wait: the next call says so at once).
+                        after = reply.next_wait * _US
+                        if self._max_wait is not None and after > self._max_wait:
+                            after = 0.0
+                        delay = max(self._pace.next_at() - loop.time(), after)
+                        if self._queued and delay > 0:
+                            await self._sleep(delay)
                     continue
                 wait = reply.value * _US
                 if self._max_wait is not None and wait > self._max_wait:

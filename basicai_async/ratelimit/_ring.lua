@@ -10,20 +10,32 @@
 --          h:<holder> = '<pending>:<lease end>' per process holding reservations: calls
 --          admitted and not sent yet, counted as taking their places now in every window.
 --          A holder whose lease ended (a process gone) stops counting.
+--          c:<holder> = the time a queueing holder was told to come back (its claim on
+--          a slot to free). A claim is live until that time plus the grace; a holder's
+--          admission (or a take-back) ends it. Claims only decide what waits are told:
+--          each refused queueing holder is told the (k+1)-th slot to free, k the other
+--          holders' live claims, so k processes waiting on a full window wake one per
+--          freed slot instead of all at the first. Admissions never look at claims.
 -- ARGV     op, config, size, ttl_ms, op argument, now override ('' in production:
---          Redis TIME), holder, lease_us, stamps (this holder's reservations sent since its
---          last call: stamped now, before the op), nwin, then count, length_us per window,
---          then (op 'b') the ages in microseconds of calls to stamp in the past, oldest first.
--- ops      'a' admit as a reservation (pending), 'A' admit stamped now, 'p' peek,
---          'r' take back stamped admission number arg if it is still the latest,
---          'u' take back arg reservations of this holder, 's' pause arg microseconds,
---          't' only the stamps, 'b' the stamps and the past calls.
+--          Redis TIME), holder, lease_us, grace_us (a claim's life past its time), stamps
+--          (this holder's reservations sent since its last call: stamped now, before the
+--          op), nwin, then count, length_us per window, then (op 'b') the ages in
+--          microseconds of calls to stamp in the past, oldest first.
+-- ops      'a' admit as a reservation (pending), 'A' admit stamped now (for both, arg says
+--          how the holder's process queues: 0 not at all (try_acquire: never claims), 1 one
+--          waiter (claims when refused), 2 + h more waiters behind (also claims its next
+--          slot after an admission, no sooner than h microseconds from now: its pace)),
+--          'p' peek, 'r' take back stamped admission number arg if it is still the latest,
+--          'u' take back arg reservations of this holder ('r' and 'u' end its claim),
+--          's' pause arg microseconds, 't' only the stamps, 'b' the stamps and the past calls.
 -- Reply    {status, now, value, pause_left, next_wait, count_1, ..., count_W}: status 1
 --          admitted (value = the stamp's seq for 'A', 0 for 'a'), 0 refused (value = the
---          exact wait); next_wait is the wait for the next admission as things stand after
---          this call (a lower bound while reservations are pending); -1 another config
---          holds the key ({-1, config}). Integers only: Lua 5.1 prints big floats as
---          1.7e+15, so every number that leaves this script is whole microseconds.
+--          exact wait, or for a claim the wait until its slot); next_wait is the wait for
+--          the next admission as things stand after this call (a lower bound while
+--          reservations are pending; the wait until its next claim's slot when one was
+--          made); -1 another config holds the key ({-1, config}). Integers only: Lua 5.1
+--          prints big floats as 1.7e+15, so every number that leaves this script is whole
+--          microseconds.
 if redis.replicate_commands then
   redis.replicate_commands() -- Redis < 5 needs it to write after TIME; later ones ignore it
 end
@@ -40,10 +52,12 @@ else
   now = tonumber(ARGV[6])
 end
 local holder = 'h:' .. ARGV[7]
+local claim = 'c:' .. ARGV[7]
 local lease = tonumber(ARGV[8])
-local sent = tonumber(ARGV[9])
-local nwin = tonumber(ARGV[10])
-local first_age = 11 + 2 * nwin
+local grace = tonumber(ARGV[9])
+local sent = tonumber(ARGV[10])
+local nwin = tonumber(ARGV[11])
+local first_age = 12 + 2 * nwin
 
 local raw = redis.call('HGETALL', KEYS[2])
 local m = {}
@@ -67,11 +81,13 @@ local function at(s)
   return struct.unpack('>d', redis.call('GETRANGE', KEYS[1], off, off + 7))
 end
 
--- The reservations pending, of every live holder and of this one.
-local pending, mine = 0, 0
+-- The reservations pending, of every live holder and of this one; the other holders'
+-- live claims; dead leases and claims go.
+local pending, mine, claims, claimed = 0, 0, 0, false
 local dead = {}
 for field, value in pairs(m) do
-  if string.sub(field, 1, 2) == 'h:' then
+  local kind = string.sub(field, 1, 2)
+  if kind == 'h:' then
     local colon = string.find(value, ':', 1, true)
     local count, ends = tonumber(string.sub(value, 1, colon - 1)), tonumber(string.sub(value, colon + 1))
     if ends <= now then
@@ -80,9 +96,23 @@ for field, value in pairs(m) do
       pending = pending + count
       if field == holder then mine = count end
     end
+  elseif kind == 'c:' then
+    if tonumber(value) + grace <= now then
+      dead[#dead + 1] = field
+    elseif field == claim then
+      claimed = true
+    else
+      claims = claims + 1
+    end
   end
 end
 if #dead > 0 then redis.call('HDEL', KEYS[2], unpack(dead)) end
+local function unclaim()
+  if claimed then
+    redis.call('HDEL', KEYS[2], claim)
+    claimed = false
+  end
+end
 
 local w = {} -- the meta fields to write
 local stamped = false
@@ -117,6 +147,7 @@ if op == 'b' then
     latest = t
   end
 end
+if op == 'u' or op == 'r' then unclaim() end
 if op == 'u' then
   if arg > mine then arg = mine end
   mine = mine - arg
@@ -181,8 +212,8 @@ end
 local inside = {}
 local function slide()
   for i = 1, nwin do
-    local n = tonumber(ARGV[9 + 2 * i])
-    local len = tonumber(ARGV[10 + 2 * i])
+    local n = tonumber(ARGV[10 + 2 * i])
+    local len = tonumber(ARGV[11 + 2 * i])
     local p = tonumber(m['p' .. i] or '1')
     local lo = seq - n + 1 -- only the n most recent can be inside a full window
     if p < lo then p = lo end
@@ -197,20 +228,34 @@ local function slide()
   end
 end
 
--- The wait until one more call could be admitted: in each full window, until the
--- (n - pending)-th most recent stamp leaves it; with n pending, a whole window at
--- least (they can only be stamped now or later).
-local function wait_now()
+-- The wait until one more call could be admitted after k others (claims, each to
+-- take a slot before it; 0: the next admission): in each window that the pending and
+-- the k fill, until the (n - pending - k)-th most recent stamp leaves it; past the
+-- stamps, a whole window at least (the pending and the claims can only be stamped now
+-- or later).
+local function wait_now(k)
   local wait = pause_left
   for i = 1, nwin do
-    local n = tonumber(ARGV[9 + 2 * i])
-    local len = tonumber(ARGV[10 + 2 * i])
-    if inside[i] + pending >= n then
+    local n = tonumber(ARGV[10 + 2 * i])
+    local len = tonumber(ARGV[11 + 2 * i])
+    local ahead = pending + k
+    if inside[i] + ahead >= n then
       local x = len
-      if pending < n then x = at(seq - (n - pending) + 1) + len - now end
+      if ahead < n then x = at(seq - (n - ahead) + 1) + len - now end
       if x > wait then wait = x end
     end
   end
+  return wait
+end
+
+-- This holder's claim on the slot it is told to wait for (after the others' claims),
+-- no sooner than hold microseconds from now. A claim of room free now (a wait of 0)
+-- counts too: the others' next claims leave it to this holder, instead of all racing for it.
+local function claim_next(hold)
+  local wait = wait_now(claims)
+  if wait < hold then wait = hold end
+  w[#w + 1] = claim; w[#w + 1] = fmt(now + wait)
+  claimed = false -- replaced, not to be deleted
   return wait
 end
 
@@ -220,8 +265,10 @@ local function counts_into(reply)
 end
 
 slide()
-local wait = wait_now()
-if (op ~= 'a' and op ~= 'A') or wait > 0 then
+local wait = wait_now(0)
+local admitting = op == 'a' or op == 'A'
+if not admitting or wait > 0 then
+  if admitting and arg >= 1 then wait = claim_next(0) end
   return finish(counts_into({0, now, wait, pause_left, wait}))
 end
 
@@ -246,4 +293,11 @@ else
   mine = mine + 1
   pending = pending + 1
 end
-return finish(counts_into({1, now, value, pause_left, wait_now()}))
+local next_wait
+if arg >= 2 then
+  next_wait = claim_next(arg - 2) -- more wait in this process: its next slot, after the others' claims
+else
+  unclaim()
+  next_wait = wait_now(0)
+end
+return finish(counts_into({1, now, value, pause_left, next_wait}))

@@ -10,6 +10,14 @@ taking their places now), under a lease that a dead process's stop counting at. 
 made from a hash of the API key (never the key itself), so they live in one
 Redis Cluster slot and a script may touch both.
 
+Processes waiting on a full window stand in line through claims in the same
+hash: a process whose queued call is refused is told the slot after those the
+other processes' live claims will take (the (k+1)-th to free, k the live claims),
+and that time is its claim; after an admission with more waiters behind, the
+reply carries the process's next claim. So k waiting processes wake one per freed
+slot, not all at the first (one winning, the others refused and sleeping again).
+Claims only decide which waits are told; what is admitted never depends on them.
+
 Every decision happens inside ``_ring.lua`` on Redis ``TIME``, in whole
 microseconds: processes whose clocks disagree still agree on the ring. The
 script is called by its SHA; redis-py's script object loads it again when
@@ -38,6 +46,8 @@ _SOURCE = resources.files("basicai_async.ratelimit").joinpath("_ring.lua").read_
 _US = 1_000_000
 LEASE = 60.0
 """Seconds a process's unsent reservations keep counting after its latest call (a dead one's stop)."""
+CLAIM_GRACE = 0.05
+"""Seconds (plus the limits' margin) a claim keeps counting past the time its holder was told to come."""
 
 
 def key_tag(api_key: str) -> str:
@@ -85,8 +95,8 @@ class SharedRing:
         size = max(count for count, _ in windows)
         self._args: tuple[str | int, ...] = (config, size, ttl_ms)
         self._windows: tuple[int, ...] = (len(windows), *(x for pair in windows for x in pair))
-        # This process's name for its reservations in the meta hash.
-        self._holder = (os.urandom(8).hex(), round(LEASE * _US))
+        # This process's name for its reservations and its claim in the meta hash.
+        self._holder = (os.urandom(8).hex(), round(LEASE * _US), round((CLAIM_GRACE + limits.margin) * _US))
         self._script = client.register_script(_SOURCE)
         self._calls = 0
         # Imported here, not at module level: the SDK works without the redis extra.
@@ -99,14 +109,22 @@ class SharedRing:
         """How many times the script ran (reloads after NOSCRIPT not counted)."""
         return self._calls
 
-    async def acquire(self, *, stamped: bool = True, sent: int = 0) -> RingReply:
+    async def acquire(
+        self, *, stamped: bool = True, sent: int = 0, queued: int = 0, hold: float = 0.0
+    ) -> RingReply:
         """Admit one call now if every window and the pause allow it, else say how long to wait.
 
         ``stamped``: counted from now; else a reservation of this process, pending
         until ``stamp``. ``sent``: this process's reservations sent since its last
-        call, stamped now first.
+        call, stamped now first. ``queued``: the waiters queued in this process, this
+        call's included; 0 (``try_acquire``) never claims. From 1, a refusal is a claim:
+        the wait told is until the slot after those the other processes' live claims
+        will take, and counts as a claim for them in turn. From 2, an admission claims
+        this process's next slot too (``next_wait``), no sooner than ``hold`` seconds
+        from now (the pace it will keep), so its next call need not come before it.
         """
-        reply = await self._run("A" if stamped else "a", sent=sent)
+        arg = min(queued, 1) if queued < 2 else 2 + math.ceil(hold * _US)
+        reply = await self._run("A" if stamped else "a", arg, sent=sent)
         if reply.admitted and not stamped:
             return RingReply(True, reply.now, 0, reply.pause_left, reply.next_wait, reply.counts, True)
         return reply
@@ -124,7 +142,10 @@ class SharedRing:
         return await self._run("b", sent=sent, ages=ages)
 
     async def refund(self, seq: int) -> bool:
-        """Take back stamped admission ``seq`` if it is still the latest (a waiter left without using it)."""
+        """Take back stamped admission ``seq`` if it is still the latest (a waiter left without using it).
+
+        This process's claim ends with it (nobody here is waiting for it), as with ``unreserve``.
+        """
         return (await self._run("r", seq)).admitted
 
     async def unreserve(self, count: int = 1) -> RingReply:
