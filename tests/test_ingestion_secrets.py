@@ -89,6 +89,13 @@ async def test_a_faulty_upload_leaks_neither_key_nor_signature(
                 )
                 for _ in range(2)
             ]
+            # The refusal that quotes the registered path, whatever the faults did to notes.txt
+            # (a PUT that failed twice never reached it): once more without faults.
+            faults.clear()
+            notes = [s for s in sources if s.name == "notes.txt"]
+            reports.append(
+                await client.uploader(on_event=events.append).upload(ds.id, notes, manifest=manifest)
+            )
         injected = sum(faults.injected.values())
 
     results = [r for report in reports for r in report.results]

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from basicai_async import AsyncBasicAI, FileDone, Limits, RetryPolicy, UploadEvent, UploadSource, Window
+from basicai_async import (
+    APIStatusError,
+    AsyncBasicAI,
+    FileDone,
+    Limits,
+    RetryPolicy,
+    UploadEvent,
+    UploadSource,
+    Window,
+)
 from basicai_async._manifest import Manifest, ManifestEntry
 from basicai_async.emulator import Emulator
 from basicai_async.emulator._faults import FaultRule
@@ -164,6 +173,48 @@ async def test_a_registration_nobody_could_settle_is_maybe_registered_and_resume
     assert _calls(emu, ADD) == calls  # found by look-up, not registered again
     assert _data_names(emu, ds.id) == Counter(dict.fromkeys(payloads, 1))
     assert set(_statuses(manifest, payloads)) == {"registered"}
+
+
+async def test_a_rerun_that_cannot_settle_holds_the_unsure_files_back_and_uploads_the_rest(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    """A look-up that fails at the start of a rerun does not stop it, and never sends an unsure file again."""
+    fast = RetryPolicy(max_retries=1, backoff_start=0.001, backoff_cap=0.002)
+    limits = Limits((Window(100_000, 1.0),))
+    async with AsyncBasicAI(KEY, base_url=emu.base_url, limits=limits, retry=fast) as c:
+        ds = await c.datasets.create(name="held", type="IMAGE")
+        unsure = _payloads(30)
+        manifest = tmp_path / "upload.jsonl"
+        emu.faults.set(FaultRule(drop_after_rate=1.0), endpoint=ADD)
+        emu.faults.set(FaultRule(error_rate=1.0, error_statuses=(500,)), endpoint=LOOKUP)
+        first = await c.uploader().upload(ds.id, _sources(unsure), manifest=manifest)
+        assert len(first.maybe_registered) == 30
+
+        # The look-up still fails; registration works again; new files come with the old.
+        emu.faults.clear()
+        emu.faults.set(FaultRule(error_rate=1.0, error_statuses=(500,)), endpoint=LOOKUP)
+        fresh = {f"new-{i:03d}.png": b"new %d" % i * 10 for i in range(20)}
+        calls = _calls(emu, ADD)
+        rerun = await c.uploader().upload(ds.id, _sources({**unsure, **fresh}), manifest=manifest)
+
+        held = rerun.maybe_registered
+        assert sorted(r.name for r in held) == sorted(unsure)
+        assert all((r.ok, r.stage) == (False, "register") for r in held)
+        assert all("held back" in (r.error or "") and "run the upload again" in (r.error or "") for r in held)
+        assert all(isinstance((r.exception or Exception()).__cause__, APIStatusError) for r in held)
+        assert sorted(r.name for r in rerun.results if r.ok) == sorted(fresh)
+        assert rerun.failed == []
+        assert _calls(emu, ADD) > calls  # the new files were registered ...
+        assert _data_names(emu, ds.id) == Counter(dict.fromkeys([*unsure, *fresh], 1))  # ... nothing twice
+        assert _statuses(manifest, unsure) == Counter({"maybe_registered": 30})
+
+        emu.faults.clear()
+        settled = await c.uploader().upload(ds.id, _sources({**unsure, **fresh}), manifest=manifest)
+
+    assert (settled.failed, settled.maybe_registered) == ([], [])
+    assert all(r.resumed for r in settled.results)
+    assert _data_names(emu, ds.id) == Counter(dict.fromkeys([*unsure, *fresh], 1))
+    assert set(_statuses(manifest, {**unsure, **fresh})) == {"registered"}
 
 
 async def test_failed_files_are_retried_and_new_files_added_on_rerun(

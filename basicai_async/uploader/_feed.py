@@ -33,15 +33,13 @@ from .._sources import UploadSource
 from ..telemetry._events import UploadStarted
 from ._checks import NameSet, Source, check_window
 from ._report import UploadResult
-from ._resume import resumed
+from ._resume import Files, held_back, resumed
 from ._run import UploadRun
 
 __all__ = ["WINDOW", "batches"]
 
 WINDOW = 1000
 """Sources taken, checked and resumed at a time."""
-
-Files = list[tuple[UploadSource, UploadResult]]
 
 
 async def batches(run: UploadRun, sources: Iterable[Source] | AsyncIterable[Source]) -> AsyncIterator[Files]:
@@ -74,8 +72,9 @@ def _settle(run: UploadRun, window: list[tuple[UploadSource | None, UploadResult
         if source is not None:
             todo.append((source, result))
     done: list[UploadResult] = []
+    held: Files = []
     if run.journal is not None and todo:
-        todo, done = resumed(run.journal, todo)
+        todo, done, held = resumed(run.journal, todo)
     if run.on_event is not None:
         run.on_event(
             UploadStarted(files=len(window), to_upload=len(todo), bytes=sum(s.size for s, _ in todo))
@@ -85,6 +84,8 @@ def _settle(run: UploadRun, window: list[tuple[UploadSource | None, UploadResult
             tally.finished(result)
     for result in done:
         tally.finished(result)
+    for source, result in held:
+        run.maybe(source, result, held_back(run, source))
     return todo
 
 

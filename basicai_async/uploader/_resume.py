@@ -4,21 +4,25 @@ A file the manifest records ``registered`` (with the same name, size and, when
 known, modification time) is done. One it records ``registering`` (a crash in
 the middle of its registration) or ``maybe_registered`` (an ambiguous failure
 nobody could settle) is looked up in the target by the rule of
-:mod:`._reconcile`; found, it is done; not found, it is uploaded again.
+:mod:`._reconcile`; found, it is done; not found, it is uploaded again. When
+that look-up itself fails (after the client's retries), nobody can tell: those
+files are held back, maybe registered again with the look-up's error, and the
+rest of the run goes on; a later run looks them up again.
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from .._manifest import ManifestStatus
+from .._errors import BasicAIError, UploadError
+from .._manifest import UNSURE_STATUSES, ManifestStatus
 from .._manifest_db import ManifestStore
 from .._sources import UploadSource
 from ._reconcile import find_registered
 from ._report import UploadResult
 from ._run import UploadRun
 
-__all__ = ["resumed", "settle_unsure"]
+__all__ = ["held_back", "resumed", "settle_unsure"]
 
 
 async def settle_unsure(run: UploadRun) -> None:
@@ -38,10 +42,15 @@ async def settle_unsure(run: UploadRun) -> None:
         return
     marks = [e.after for e in unsure]
     after = min(m for m in marks if m is not None) if all(m is not None for m in marks) else None
-    async with run.api_slots:  # its look-ups go one call at a time
-        found = await find_registered(
-            run.client.items, run.target, [(e.name, e.path) for e in unsure], after=after
-        )
+    try:
+        async with run.api_slots:  # its look-ups go one call at a time
+            found = await find_registered(
+                run.client.items, run.target, [(e.name, e.path) for e in unsure], after=after
+            )
+    except BasicAIError as exc:
+        # Sending them again might register them twice: they stay unsure (``resumed`` holds them back).
+        run.unsettled = exc
+        return
     settled = []
     for index, entry in enumerate(unsure):
         data_id = found.get(index)
@@ -63,17 +72,26 @@ async def settle_unsure(run: UploadRun) -> None:
     journal.record_many(settled)
 
 
-def resumed(
-    journal: ManifestStore, todo: list[tuple[UploadSource, UploadResult]]
-) -> tuple[list[tuple[UploadSource, UploadResult]], list[UploadResult]]:
-    """The files of one window still to upload, and the results of those the manifest records registered."""
+Files = list[tuple[UploadSource, UploadResult]]
+
+
+def resumed(journal: ManifestStore, todo: Files) -> tuple[Files, list[UploadResult], Files]:
+    """Sort one window's files by what the manifest says: to upload, registered, or held back.
+
+    Held back: still unsure, because ``settle_unsure`` could not look them up (only
+    they can be; it settles every other one before the first window).
+    """
     entries = journal.get_many([(s.name, s.size) for s, _ in todo])
     if not entries:
-        return todo, []
+        return todo, [], []
     remaining = []
     done = []
+    held = []
     for source, result in todo:
         entry = entries.get((source.name, source.size))
+        if entry is not None and entry.status in UNSURE_STATUSES:
+            held.append((source, result))
+            continue
         if (
             entry is None
             or entry.status != ManifestStatus.REGISTERED
@@ -84,4 +102,17 @@ def resumed(
             continue
         result.ok, result.data_id, result.resumed, result.path = True, entry.data_id, True, entry.path
         done.append(result)
-    return remaining, done
+    return remaining, done, held
+
+
+def held_back(run: UploadRun, source: UploadSource) -> UploadError:
+    """The error of a file held back from this run, chained to why its look-up failed."""
+    why = f": {run.unsettled}" if run.unsettled is not None else ""
+    error = UploadError(
+        "an earlier run left its registration unsure and the look-up that settles it failed"
+        f"{why}; held back so that it cannot be registered twice: run the upload again to settle it",
+        filename=source.name,
+        stage="register",
+    )
+    error.__cause__ = run.unsettled
+    return error

@@ -100,6 +100,9 @@ class UploadRun:
     """The client's spans and metrics: the run's batches and file counts go there."""
     aborted: BaseException | None = None
     """A refusal of the whole target (dataset not found, no permission, licence): nothing more is sent."""
+    unsettled: BaseException | None = None
+    """Why the files an earlier run left unsure could not be looked up (``settle_unsure``): they are
+    held back from this run, still maybe registered, never sent again."""
     _register_paths: dict[int, str] = field(default_factory=dict)
 
     def stored(self, result: UploadResult, upload: PresignedUpload) -> None:
