@@ -16,6 +16,7 @@ from basicai_async import (
     Limits,
     RetryPolicy,
     UploadEvent,
+    UploadReport,
     UploadSource,
     Window,
 )
@@ -63,6 +64,21 @@ def _statuses(manifest: Path, payloads: dict[str, bytes]) -> Counter[str | None]
 
 def _calls(emu: Emulator, fragment: str) -> int:
     return sum(fragment in r.path for r in emu.requests(KEY))
+
+
+def _fast_client(emu: Emulator) -> AsyncBasicAI:
+    """A client with one quick retry: look-ups that keep failing give up fast."""
+    fast = RetryPolicy(max_retries=1, backoff_start=0.001, backoff_cap=0.002)
+    return AsyncBasicAI(KEY, base_url=emu.base_url, limits=Limits((Window(100_000, 1.0),)), retry=fast)
+
+
+async def _left_unsure(
+    c: AsyncBasicAI, emu: Emulator, dataset_id: int, payloads: dict[str, bytes], manifest: Path
+) -> UploadReport:
+    """Upload ``payloads`` while every registration answer is lost and every look-up fails (faults kept)."""
+    emu.faults.set(FaultRule(drop_after_rate=1.0), endpoint=ADD)
+    emu.faults.set(FaultRule(error_rate=1.0, error_statuses=(500,)), endpoint=LOOKUP)
+    return await c.uploader().upload(dataset_id, _sources(payloads), manifest=manifest)
 
 
 class StopAfter:
@@ -145,16 +161,11 @@ async def test_a_registration_nobody_could_settle_is_maybe_registered_and_resume
     emu: Emulator, tmp_path: Path
 ) -> None:
     """Issue 10 #6: an ambiguous failure whose look-up fails is "maybe registered", never plain failed."""
-    fast = RetryPolicy(max_retries=1, backoff_start=0.001, backoff_cap=0.002)
-    limits = Limits((Window(100_000, 1.0),))
-    async with AsyncBasicAI(KEY, base_url=emu.base_url, limits=limits, retry=fast) as c:
+    async with _fast_client(emu) as c:
         ds = await c.datasets.create(name="unsure", type="IMAGE")
         payloads = _payloads(120)
         manifest = tmp_path / "upload.jsonl"
-        emu.faults.set(FaultRule(drop_after_rate=1.0), endpoint=ADD)
-        emu.faults.set(FaultRule(error_rate=1.0, error_statuses=(500,)), endpoint=LOOKUP)
-
-        report = await c.uploader().upload(ds.id, _sources(payloads), manifest=manifest)
+        report = await _left_unsure(c, emu, ds.id, payloads, manifest)
 
         # Registered on the server, unconfirmed here: not in report.failed, whose retry would double them.
         assert report.failed == []
@@ -179,15 +190,11 @@ async def test_a_rerun_that_cannot_settle_holds_the_unsure_files_back_and_upload
     emu: Emulator, tmp_path: Path
 ) -> None:
     """A look-up that fails at the start of a rerun does not stop it, and never sends an unsure file again."""
-    fast = RetryPolicy(max_retries=1, backoff_start=0.001, backoff_cap=0.002)
-    limits = Limits((Window(100_000, 1.0),))
-    async with AsyncBasicAI(KEY, base_url=emu.base_url, limits=limits, retry=fast) as c:
+    async with _fast_client(emu) as c:
         ds = await c.datasets.create(name="held", type="IMAGE")
         unsure = _payloads(30)
         manifest = tmp_path / "upload.jsonl"
-        emu.faults.set(FaultRule(drop_after_rate=1.0), endpoint=ADD)
-        emu.faults.set(FaultRule(error_rate=1.0, error_statuses=(500,)), endpoint=LOOKUP)
-        first = await c.uploader().upload(ds.id, _sources(unsure), manifest=manifest)
+        first = await _left_unsure(c, emu, ds.id, unsure, manifest)
         assert len(first.maybe_registered) == 30
 
         # The look-up still fails; registration works again; new files come with the old.
