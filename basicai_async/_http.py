@@ -193,9 +193,6 @@ async def _on_headers_sent(
 _SENDING: ContextVar[Reservation | None] = ContextVar("basicai_sending", default=None)
 
 
-_CLIENT_REQUEST_SEND = aiohttp.ClientRequest.send  # called directly: no super() per request
-
-
 class StampingRequest(aiohttp.ClientRequest):
     """The client's own session's request class: stamps the call's limiter slot once its headers are written.
 
@@ -207,7 +204,7 @@ class StampingRequest(aiohttp.ClientRequest):
     """
 
     async def send(self, conn: Any) -> aiohttp.ClientResponse:
-        response = await _CLIENT_REQUEST_SEND(self, conn)
+        response = await super().send(conn)
         slot = _SENDING.get()
         if slot is not None:
             slot.sent()

@@ -78,6 +78,15 @@ def _durations(reader: InMemoryMetricReader, method: str | None = None) -> int:
     )
 
 
+def _durations_on_another_thread(reader: InMemoryMetricReader, method: str | None = None) -> int:
+    """``_durations`` as a periodic reader's own thread sees them."""
+    counted: list[int] = []
+    other = threading.Thread(target=lambda: counted.append(_durations(reader, method)))
+    other.start()
+    other.join()
+    return counted[0]
+
+
 def _attrs(span: ReadableSpan) -> dict[str, Any]:
     return dict(span.attributes or {})
 
@@ -149,11 +158,7 @@ async def test_a_collection_on_another_thread_leaves_held_attempts_to_the_next(
     spans, reader = Spans(), InMemoryMetricReader()
     async with _client(emu, spans, reader) as client:
         await client.datasets.create(name="threads", type="IMAGE")
-        counted: list[int] = []
-        other = threading.Thread(target=lambda: counted.append(_durations(reader)))
-        other.start()
-        other.join()
-        assert counted == [0]
+        assert _durations_on_another_thread(reader) == 0
         assert spans.clients() == []
         assert _durations(reader) == 1  # on the client's thread
         assert len(spans.clients()) == 1
@@ -169,11 +174,7 @@ async def test_storage_puts_are_held_and_counted_like_api_attempts(
         sources = [UploadSource.from_bytes(f"p{i}.png", b"px" * (i + 1)) for i in range(3)]
         report = await client.uploader().upload(ds.id, sources)
         assert len(report.succeeded) == 3
-        counted: list[int] = []
-        other = threading.Thread(target=lambda: counted.append(_durations(reader, "PUT")))
-        other.start()
-        other.join()
-        assert counted == [0]  # held: a reader on another thread counts them next time
+        assert _durations_on_another_thread(reader, "PUT") == 0  # held: counted there next time
         assert _durations(reader, "PUT") == 3
     data = reader.get_metrics_data()
     assert data is not None

@@ -72,12 +72,6 @@ class Item(Model):
             if item._content is not None or files is None or item.item_type not in canonical:
                 item._settle(records)
                 continue
-            if len(files) == 1:
-                # Most entries hold one file: looked at by index, without an iterator per item.
-                file = files[0]
-                if file.mime_type is None or file.extra_info is not None:
-                    settle(file)
-                continue
             for file in files:
                 if file.mime_type is None or file.extra_info is not None:
                     settle(file)

@@ -281,9 +281,7 @@ class ExactLimiter:
     def _stamp(self) -> None:
         """A pending reservation's request left now: count it from now."""
         self._pending -= 1
-        clock = self._clock
-        # ``_now()`` inline (this runs once per call): the limiter's clock, or the loop's.
-        self._record(clock() if clock is not None else asyncio.get_running_loop().time())
+        self._record(self._now())
         # Each window's edge stays where it was: with one pending fewer and one stamp more,
         # the k-th most recent stamp that `_update` reads is the same stamp. Only a window
         # that was full of pending ones (no edge to read) must be looked at again.

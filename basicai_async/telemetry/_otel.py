@@ -32,7 +32,6 @@ and envelope codes: never a message, a URL with its query, or a header.
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
 import weakref
@@ -209,7 +208,6 @@ class Telemetry:
         "_global_meters",
         "_global_tracer",
         "_idle",
-        "_idle_until",
         "_instruments",
         "_limiter",
         "_pending",
@@ -248,9 +246,6 @@ class Telemetry:
         self._global_meters = meter_provider is None
         self._idle = False
         self._recheck_at = 0.0
-        # Until this monotonic time the providers are known to be unconfigured: each attempt
-        # then costs one clock read and returns (``_unconfigured`` looks again after it).
-        self._idle_until = -math.inf
         self._limiter = limiter
         url = urlsplit(base_url)
         port = url.port or (443 if url.scheme == "https" else 80)
@@ -301,7 +296,7 @@ class Telemetry:
         Only what the span and the metrics need is kept (never the error itself,
         which would keep its traceback and the request's frames alive).
         """
-        if time.monotonic() < self._idle_until or self._unconfigured():
+        if self._unconfigured():
             return
         error_type = None
         if error is not None:
@@ -429,7 +424,7 @@ class Telemetry:
         Only the storage's host and port are taken from ``url``: never its path or
         query. Held and recorded in bursts, as API attempts are (``flush``).
         """
-        if self._instruments is None or time.monotonic() < self._idle_until or self._unconfigured():
+        if self._instruments is None or self._unconfigured():
             return
         host, port = _host_port(url)
         key = (host, port, status, error_type)
@@ -461,7 +456,6 @@ class Telemetry:
                 # The API's proxy class is private: matched by name, so a rename only costs speed.
                 type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider"
             )
-            self._idle_until = self._recheck_at if self._idle else -math.inf
         return self._idle
 
     def retried(self, method: str, reason: str) -> None:
